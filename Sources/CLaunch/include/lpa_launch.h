@@ -1,0 +1,138 @@
+// The post-clone window of lpa-run.
+//
+// Everything here runs in a child of a (possibly multithreaded) Swift process,
+// between clone() and execve(). Only raw system calls and a few libcap calls that
+// are plain prctl/capset wrappers are made; nothing allocates. The Swift side builds
+// every string, array and the seccomp BPF program before calling lpa_spawn.
+#ifndef LPA_LAUNCH_H
+#define LPA_LAUNCH_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <linux/filter.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// One low-level filesystem step, already expanded from the plan by the Swift side.
+// Paths: `source` is relative to the old root (the host), `target` to the new root.
+enum lpa_fs_op_kind {
+    LPA_FS_MKDIR = 1,    // mkdir -p target (mode)
+    LPA_FS_TMPFS,        // mount tmpfs on target (data = options), flags = MS_*
+    LPA_FS_ATTACH,       // move_mount a detached mount (fd, made on the host side) onto target
+    LPA_FS_BIND,         // bind source onto target (recursive), then apply attr_set recursively
+    LPA_FS_PROC,         // mount a fresh proc on target
+    LPA_FS_DEVPTS,       // mount a new devpts instance on target
+    LPA_FS_SYMLINK,      // symlink(source, target); source is the link text
+    LPA_FS_RDONLY_SELF,  // bind target onto itself read-only (proc/sys, sysrq-trigger...)
+    LPA_FS_REMOUNT_RO,   // make an existing mount read-only (tmpfs marked ro)
+};
+
+struct lpa_fs_op {
+    int32_t kind;
+    int32_t plan_index;        // index of the MountEntry it came from, -1 for skeleton steps
+    const char *source;
+    const char *target;
+    const char *data;          // tmpfs mount data
+    unsigned long flags;       // MS_* for mount(2)
+    uint64_t attr_set;         // MOUNT_ATTR_* applied recursively after a bind
+    uint32_t mode;             // for MKDIR
+    int32_t target_is_file;    // create an empty file (not a dir) as the mount point
+    int32_t optional;          // a missing source (ENOENT) is skipped
+    int32_t fd;                // for ATTACH
+};
+
+struct lpa_rlimit {
+    int32_t resource;
+    uint64_t soft;
+    uint64_t hard;
+};
+
+// Why the child stopped before execve: written on the report pipe, read by the parent.
+enum lpa_step {
+    LPA_STEP_NONE = 0,
+    LPA_STEP_WAIT_PARENT,
+    LPA_STEP_SETHOSTNAME,
+    LPA_STEP_LOOPBACK,
+    LPA_STEP_MAKE_PRIVATE,
+    LPA_STEP_ROOT_TMPFS,
+    LPA_STEP_PIVOT_ROOT,
+    LPA_STEP_FS_OP,
+    LPA_STEP_DETACH_OLD_ROOT,
+    LPA_STEP_CHDIR,
+    LPA_STEP_FORK_WORKLOAD,
+    LPA_STEP_SIGNALS,
+    LPA_STEP_CLOSE_FDS,
+    LPA_STEP_RLIMIT,
+    LPA_STEP_SETGROUPS,
+    LPA_STEP_CAPS_BOUNDING,
+    LPA_STEP_CAPS_AMBIENT,
+    LPA_STEP_CAPS_SET,
+    LPA_STEP_NO_NEW_PRIVS,
+    LPA_STEP_SECCOMP,
+    LPA_STEP_EXECVE,
+};
+
+struct lpa_report {
+    int32_t step;
+    int32_t index;   // fs op index or rlimit index, -1 otherwise
+    int32_t err;     // errno
+};
+
+struct lpa_spec {
+    unsigned long clone_flags;     // CLONE_NEW*
+    int32_t new_pid_ns;            // init is pid 1 when set
+    int32_t new_net_ns;            // bring lo up
+    const char *hostname;          // NULL: leave as is (no UTS namespace)
+
+    const struct lpa_fs_op *fs_ops;
+    size_t fs_op_count;
+    const char *workdir;           // inside the new root
+
+    const char *exec_path;
+    char *const *argv;
+    char *const *envp;
+
+    const struct lpa_rlimit *rlimits;
+    size_t rlimit_count;
+
+    void *caps;                    // cap_t with the kept capabilities (all sets)
+    const int32_t *keep_caps;      // also raised in the ambient set
+    size_t keep_cap_count;
+    int32_t last_cap;              // highest capability number the kernel knows
+
+    const struct sock_fprog *seccomp; // NULL: no filter (never for a real plan)
+
+    int sync_fd;                   // child reads one byte: id maps are written
+    int report_fd;                 // child writes lpa_report on failure (CLOEXEC)
+};
+
+// clone()s the init with the requested namespaces. Returns its pid (host view),
+// or -1 with errno set. In the child this never returns.
+pid_t lpa_spawn(const struct lpa_spec *spec);
+
+// Signals that the init forwards to the workload and the launcher to the init.
+extern const int lpa_forwarded_signals[];
+extern const size_t lpa_forwarded_signal_count;
+
+// Installs handlers that forward lpa_forwarded_signals sent by other processes (not
+// by the terminal, which already signals the whole process group) to pid.
+int lpa_forward_signals_to(pid_t pid);
+
+// Namespace clone flags by lpa-run's names (user mount pid net ipc uts cgroup);
+// 0 for an unknown name. Swift's Glibc module hides the _GNU_SOURCE constants.
+unsigned long lpa_clone_flag(const char *namespace_name);
+int lpa_pipe_cloexec(int fds[2]);
+int lpa_memfd(const char *name);
+
+// Raw wrappers the Swift side needs and Glibc does not export.
+int lpa_fsopen_tmpfs(const char *options_csv, int noswap, uint64_t attrs);
+int lpa_close_range_cloexec(unsigned int first);
+int lpa_pidfd_open(pid_t pid);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,311 @@
+/// The isolation plan: the one seam between the policy compiler and the launcher.
+///
+/// Everything the launcher does comes from this value, and `--dry-run --format json`
+/// prints exactly this value encoded, so what a user tests is what runs.
+/// The JSON form is documented in docs/plan.md; bump `formatVersion` on any
+/// incompatible change.
+public struct IsolationPlan: Codable, Equatable, Sendable {
+    public static let formatVersion = 1
+
+    public var version: Int
+    public var command: CommandPlan
+    public var namespaces: [Namespace]
+    public var identity: Identity
+    public var hostname: String
+    /// Working directory inside the sandbox.
+    public var workingDirectory: String
+    /// Applied in order, after the fresh tmpfs root exists.
+    public var mounts: [MountEntry]
+    public var network: NetworkPlan
+    public var seccomp: SeccompPlan
+    public var capabilities: CapabilityPlan
+    /// Always true: a setuid binary inside must never regain privileges.
+    public var noNewPrivs: Bool
+    public var rlimits: [RlimitEntry]
+    public var environment: EnvironmentPlan
+    public var models: [ModelPin]
+    public var profile: ProfileChain
+
+    public init(
+        version: Int = IsolationPlan.formatVersion,
+        command: CommandPlan,
+        namespaces: [Namespace],
+        identity: Identity,
+        hostname: String,
+        workingDirectory: String,
+        mounts: [MountEntry],
+        network: NetworkPlan,
+        seccomp: SeccompPlan,
+        capabilities: CapabilityPlan,
+        noNewPrivs: Bool = true,
+        rlimits: [RlimitEntry],
+        environment: EnvironmentPlan,
+        models: [ModelPin],
+        profile: ProfileChain
+    ) {
+        self.version = version
+        self.command = command
+        self.namespaces = namespaces
+        self.identity = identity
+        self.hostname = hostname
+        self.workingDirectory = workingDirectory
+        self.mounts = mounts
+        self.network = network
+        self.seccomp = seccomp
+        self.capabilities = capabilities
+        self.noNewPrivs = noNewPrivs
+        self.rlimits = rlimits
+        self.environment = environment
+        self.models = models
+        self.profile = profile
+    }
+}
+
+/// Where a setting came from, so a user can see why something is allowed.
+public struct Origin: Codable, Equatable, Hashable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
+    }
+    public var description: String { "\(file):\(line)" }
+}
+
+public struct CommandPlan: Codable, Equatable, Sendable {
+    /// argv exactly as given, argv[0] included.
+    public var argv: [String]
+    /// Absolute path of the executable, or nil when it could not be resolved
+    /// (dry-run still prints the plan; a real run exits 127).
+    public var executable: String?
+    public var resolved: Bool { executable != nil }
+
+    public init(argv: [String], executable: String?) {
+        self.argv = argv
+        self.executable = executable
+    }
+
+    enum CodingKeys: String, CodingKey { case argv, executable, resolved }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        argv = try c.decode([String].self, forKey: .argv)
+        executable = try c.decodeIfPresent(String.self, forKey: .executable)
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(argv, forKey: .argv)
+        try c.encode(executable, forKey: .executable)
+        try c.encode(resolved, forKey: .resolved)
+    }
+}
+
+public enum Namespace: String, Codable, CaseIterable, Sendable, Comparable {
+    case user, mount, pid, net, ipc, uts, cgroup
+    public static func < (a: Namespace, b: Namespace) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+public struct Identity: Codable, Equatable, Sendable {
+    public enum RunAs: String, Codable, Sendable { case caller, root }
+    public var runAs: RunAs
+    /// Ids outside (the caller's) and inside the user namespace.
+    public var uid: UInt32
+    public var gid: UInt32
+    public var sandboxUid: UInt32
+    public var sandboxGid: UInt32
+    public init(runAs: RunAs, uid: UInt32, gid: UInt32) {
+        self.runAs = runAs
+        self.uid = uid
+        self.gid = gid
+        self.sandboxUid = runAs == .root ? 0 : uid
+        self.sandboxGid = runAs == .root ? 0 : gid
+    }
+}
+
+/// One step of the filesystem plan. Targets are absolute paths inside the sandbox;
+/// sources are absolute paths on the host.
+public struct MountEntry: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable {
+        /// Bind a host path. Read-only unless `options` has "rw".
+        case bind
+        /// Bind host device nodes (source may be a glob such as /dev/nvidia*).
+        case device
+        /// A fresh tmpfs (size, mode, noswap in `options`).
+        case tmpfs
+        /// A fresh /proc for the new pid namespace.
+        case proc
+        /// A minimal /dev: null zero full random urandom tty, /dev/pts (new instance),
+        /// a private /dev/shm, and the fd/stdin/stdout/stderr/ptmx links.
+        case dev
+        /// A symbolic link at `target` pointing to `source`.
+        case symlink
+        /// An empty directory (created in the tmpfs root).
+        case dir
+        /// Hide a host path that a broader bind exposed (empty read-only tmpfs or /dev/null).
+        case hide
+    }
+    public var kind: Kind
+    public var source: String?
+    public var target: String
+    /// Ordered, from this set: "ro", "rw", "nosuid", "nodev", "noexec", "exec",
+    /// "noswap", "size=BYTES", "mode=OCTAL". Bind mounts are recursive.
+    public var options: [String]
+    /// A missing source is skipped instead of stopping the run (profile said `optional`).
+    public var optional: Bool
+    /// Which profile line asked for this entry (nil for the built-in skeleton).
+    public var origin: Origin?
+
+    public init(kind: Kind, source: String? = nil, target: String, options: [String] = [],
+                optional: Bool = false, origin: Origin? = nil) {
+        self.kind = kind
+        self.source = source
+        self.target = target
+        self.options = options
+        self.optional = optional
+        self.origin = origin
+    }
+
+    public var isReadOnly: Bool { !options.contains("rw") }
+    /// The value of a `key=value` option, if present.
+    public func option(_ key: String) -> String? {
+        for o in options where o.hasPrefix(key + "=") { return String(o.dropFirst(key.count + 1)) }
+        return nil
+    }
+}
+
+public struct NetworkPlan: Codable, Equatable, Sendable {
+    public enum Mode: String, Codable, Sendable {
+        /// A fresh network namespace with only loopback, brought up.
+        case none
+        /// The host's network: only by explicit choice.
+        case host
+    }
+    public var mode: Mode
+    public var publish: [PublishedPort]
+    public var connect: [HostEndpoint]
+    public init(mode: Mode, publish: [PublishedPort] = [], connect: [HostEndpoint] = []) {
+        self.mode = mode
+        self.publish = publish
+        self.connect = connect
+    }
+}
+
+/// host address:port → 127.0.0.1:sandboxPort inside (inbound only).
+public struct PublishedPort: Codable, Equatable, Sendable {
+    public var hostAddress: String
+    public var hostPort: UInt16
+    public var sandboxPort: UInt16
+    public var origin: Origin?
+    public init(hostAddress: String, hostPort: UInt16, sandboxPort: UInt16, origin: Origin? = nil) {
+        self.hostAddress = hostAddress
+        self.hostPort = hostPort
+        self.sandboxPort = sandboxPort
+        self.origin = origin
+    }
+}
+
+/// A host loopback endpoint the sandbox may reach: 127.0.0.1:sandboxPort inside
+/// is relayed to hostAddress:hostPort.
+public struct HostEndpoint: Codable, Equatable, Sendable {
+    public var hostAddress: String
+    public var hostPort: UInt16
+    public var sandboxPort: UInt16
+    public var origin: Origin?
+    public init(hostAddress: String, hostPort: UInt16, sandboxPort: UInt16, origin: Origin? = nil) {
+        self.hostAddress = hostAddress
+        self.hostPort = hostPort
+        self.sandboxPort = sandboxPort
+        self.origin = origin
+    }
+}
+
+public struct CapabilityPlan: Codable, Equatable, Sendable {
+    /// Capabilities kept in every set; everything else is dropped from the bounding,
+    /// permitted, effective, inheritable and ambient sets.
+    public var keep: [Capability]
+    public init(keep: [Capability]) { self.keep = keep }
+}
+
+public struct Capability: Codable, Equatable, Sendable {
+    public var name: String
+    public var number: Int32
+    public init(name: String, number: Int32) {
+        self.name = name
+        self.number = number
+    }
+}
+
+public struct RlimitEntry: Codable, Equatable, Sendable {
+    /// Lower-case resource name without the RLIMIT_ prefix: core, nofile, nproc, as, ...
+    public var resource: String
+    /// The RLIMIT_* number on this platform.
+    public var number: Int32
+    /// nil means unlimited.
+    public var soft: UInt64?
+    public var hard: UInt64?
+    public var origin: Origin?
+    public init(resource: String, number: Int32, soft: UInt64?, hard: UInt64?, origin: Origin? = nil) {
+        self.resource = resource
+        self.number = number
+        self.soft = soft
+        self.hard = hard
+        self.origin = origin
+    }
+}
+
+public struct EnvironmentPlan: Codable, Equatable, Sendable {
+    public struct Variable: Codable, Equatable, Sendable {
+        public var name: String
+        public var value: String
+        public var origin: Origin?
+        public init(name: String, value: String, origin: Origin? = nil) {
+            self.name = name
+            self.value = value
+            self.origin = origin
+        }
+    }
+    /// The complete environment of the workload, in this order.
+    public var set: [Variable]
+    /// Host variables that were not passed in: names only, never values.
+    public var dropped: [String]
+    public init(set: [Variable], dropped: [String]) {
+        self.set = set
+        self.dropped = dropped
+    }
+}
+
+public struct ModelPin: Codable, Equatable, Sendable {
+    public var path: String
+    /// Lower-case hex SHA-256, or nil when the model is only mounted, not pinned.
+    public var sha256: String?
+    public var origin: Origin?
+    public init(path: String, sha256: String?, origin: Origin? = nil) {
+        self.path = path
+        self.sha256 = sha256
+        self.origin = origin
+    }
+}
+
+public struct ProfileChain: Codable, Equatable, Sendable {
+    public struct Link: Codable, Equatable, Sendable {
+        public var name: String
+        /// A file path, or "builtin:NAME" for an embedded profile.
+        public var source: String
+        public init(name: String, source: String) {
+            self.name = name
+            self.source = source
+        }
+    }
+    /// The profile asked for first, then its parents in resolution order.
+    public var chain: [Link]
+    public var description: String
+    /// "sha256:HEX" of the canonical JSON of the effective plan minus command,
+    /// identity and environment values: equal digests mean equal policy.
+    public var digest: String
+    public init(chain: [Link], description: String, digest: String) {
+        self.chain = chain
+        self.description = description
+        self.digest = digest
+    }
+}

@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a plan could not be applied. The launcher never runs the workload with less
+/// isolation than planned: every failure ends the run with `exitCode` (125 for
+/// lpa-run's own errors, 126/127 for a command that cannot be executed / found).
+public struct LaunchError: Error, CustomStringConvertible, Sendable {
+    /// The step that failed, in words a user can search for ("bind /models", "pivot_root").
+    public var step: String
+    public var errno: Int32?
+    /// What went wrong, in one sentence.
+    public var message: String
+    /// The likely cause and fix, when one is known.
+    public var hint: String?
+    public var exitCode: Int32
+
+    public init(step: String, errno: Int32? = nil, message: String, hint: String? = nil, exitCode: Int32 = 125) {
+        self.step = step
+        self.errno = errno
+        self.message = message
+        self.hint = hint
+        self.exitCode = exitCode
+    }
+
+    public var description: String {
+        var text = "lpa-run: error: \(step): \(message)"
+        if let errno {
+            text += " (\(Self.errnoName(errno)): \(String(cString: strerror(errno))))"
+        }
+        if let hint { text += "\n  hint: \(hint)" }
+        return text
+    }
+
+    static func errnoName(_ value: Int32) -> String {
+        let names: [Int32: String] = [
+            EPERM: "EPERM", ENOENT: "ENOENT", EACCES: "EACCES", EINVAL: "EINVAL", ENOSPC: "ENOSPC",
+            EROFS: "EROFS", ENOSYS: "ENOSYS", EBUSY: "EBUSY", ENOTDIR: "ENOTDIR", EEXIST: "EEXIST",
+            ENOMEM: "ENOMEM", EAGAIN: "EAGAIN", EUSERS: "EUSERS", ENAMETOOLONG: "ENAMETOOLONG",
+            ELOOP: "ELOOP", ENODEV: "ENODEV", EBADF: "EBADF", EADDRINUSE: "EADDRINUSE",
+        ]
+        return names[value] ?? "errno \(value)"
+    }
+}

@@ -1,0 +1,86 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLaunch
+import CSeccomp
+import LPAPolicy
+
+/// Builds the plan's seccomp filter with libseccomp, before clone: the child only loads
+/// the finished BPF program with one seccomp(2) call right before execve.
+struct SeccompFilter {
+    /// The classic BPF instructions, 8 bytes each.
+    private(set) var instructions: [sock_filter]
+
+    // libseccomp's SCMP_ACT_* are function-like macros that Swift cannot import.
+    static func actionValue(_ action: SeccompAction) -> UInt32 {
+        switch action {
+        case .allow: 0x7fff_0000
+        case .errno(_, let number): 0x0005_0000 | (UInt32(bitPattern: number) & 0xffff)
+        case .killProcess: 0x8000_0000
+        case .killThread: 0x0000_0000
+        case .trap: 0x0003_0000
+        case .log: 0x7ffc_0000
+        }
+    }
+
+    init(plan: SeccompPlan) throws(LaunchError) {
+        guard let ctx = seccomp_init(Self.actionValue(plan.defaultAction)) else {
+            throw LaunchError(step: "seccomp: init", message: "libseccomp could not create a filter")
+        }
+        defer { seccomp_release(ctx) }
+        func check(_ rc: Int32, _ what: String) throws(LaunchError) {
+            if rc < 0 { throw LaunchError(step: "seccomp: \(what)", errno: -rc, message: "libseccomp refused it") }
+        }
+        try check(seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, Self.actionValue(plan.otherArchitectures)),
+                  "other-architectures action")
+        // no_new_privs is set by the launcher itself, explicitly, just before loading.
+        try check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0), "no_new_privs attribute")
+        // A binary tree keeps the cost of allowed syscalls flat however long the deny list.
+        try check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2), "binary-tree optimisation")
+
+        for rule in plan.rules {
+            var conditions = rule.args.map(Self.comparison)
+            let rc = conditions.withUnsafeMutableBufferPointer {
+                seccomp_rule_add_array(ctx, Self.actionValue(rule.action), rule.number,
+                                       UInt32($0.count), $0.baseAddress)
+            }
+            try check(rc, "rule for \(rule.syscall)")
+        }
+
+        // Export through a memfd: libseccomp 2.5 has no export-to-memory call.
+        let fd = try sys("seccomp: memfd for export") { lpa_memfd("lpa-seccomp") }
+        defer { close(fd) }
+        try check(seccomp_export_bpf(ctx, fd), "export BPF")
+        let size = try sys("seccomp: read BPF") { lseek(fd, 0, SEEK_END) }
+        var program = [sock_filter](repeating: sock_filter(), count: Int(size) / MemoryLayout<sock_filter>.size)
+        let got = program.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        if got != Int(size) { throw LaunchError(step: "seccomp: read BPF", errno: errno, message: "short read") }
+        instructions = program
+    }
+
+    static func comparison(_ c: ArgCondition) -> scmp_arg_cmp {
+        var op: scmp_compare
+        var datumA = c.value
+        var datumB: UInt64 = 0
+        switch c.op {
+        case .eq: op = SCMP_CMP_EQ
+        case .ne: op = SCMP_CMP_NE
+        case .lt: op = SCMP_CMP_LT
+        case .le: op = SCMP_CMP_LE
+        case .gt: op = SCMP_CMP_GT
+        case .ge: op = SCMP_CMP_GE
+        case .maskedEq:
+            op = SCMP_CMP_MASKED_EQ
+            datumA = c.mask ?? ~0
+            datumB = c.value
+        }
+        // Width 32: compare the low 32 bits only, whatever the caller put in the high ones.
+        if c.width == 32 && (c.op == .eq || c.op == .maskedEq) {
+            let mask: UInt64 = (c.op == .maskedEq ? (c.mask ?? ~0) : ~0) & 0xffff_ffff
+            op = SCMP_CMP_MASKED_EQ
+            datumB = c.value & mask
+            datumA = mask
+        }
+        return scmp_arg_cmp(arg: UInt32(c.index), op: op, datum_a: datumA, datum_b: datumB)
+    }
+}

@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a C call that returns -1 and sets errno on failure, retrying EINTR, and turns a
+/// failure into a LaunchError naming `step`. Every launcher syscall goes through here.
+@discardableResult
+func sys<T: BinaryInteger>(_ step: @autoclosure () -> String, hint: String? = nil,
+                           _ call: () -> T) throws(LaunchError) -> T {
+    while true {
+        let result = call()
+        if result != -1 { return result }
+        let err = errno
+        if err == EINTR { continue }
+        throw LaunchError(step: step(), errno: err, message: "failed", hint: hint)
+    }
+}
+
+/// Reads a small text file (procfs, sysfs); nil when it cannot be read.
+func readSmallFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        bytes.append(contentsOf: buffer[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Writes a whole string to a file that must exist (procfs control files).
+func writeFile(_ path: String, _ text: String, step: String, hint: String? = nil) throws(LaunchError) {
+    let fd = try sys(step, hint: hint) { open(path, O_WRONLY | O_CLOEXEC) }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    let written = try sys(step, hint: hint) { bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+    if written != bytes.count {
+        throw LaunchError(step: step, errno: EIO, message: "short write", hint: hint)
+    }
+}
