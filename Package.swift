@@ -34,7 +34,10 @@ let package = Package(
                           dependencies: ["LPAPolicy", "LPASandbox",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Test-only probe that runs inside sandboxes and reports what it could do.
-        .executableTarget(name: "lpa-probe", dependencies: ["CLaunch"]),
+        .executableTarget(name: "lpa-probe", cSettings: [.unsafeFlags(["-Wall", "-Werror", "-O2"])],
+                          // SwiftPM links every executable with swiftc; keep the probe free of
+                          // Swift runtime libraries so it runs in a sandbox that lacks them.
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .testTarget(name: "LPAPolicyTests", dependencies: ["LPAPolicy"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy"]),

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -263,6 +265,83 @@ __attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s) {
     fail(s, LPA_STEP_EXECVE, -1, errno);
 }
 
+// ---- Relays, the sandbox side (the launcher side is relay.c). ----
+
+static void wake_on_child(int sig) { (void)sig; }
+
+static int send_fds(int sock, const void *data, size_t len, const int *fds, size_t count) {
+    char control[CMSG_SPACE(sizeof(int) * 64)];
+    if (count > 64) { errno = EINVAL; return -1; }
+    struct iovec iov = {(void *)data, len};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (count > 0) {
+        memset(control, 0, sizeof control);
+        msg.msg_control = control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
+    }
+    ssize_t n;
+    do n = sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+    return n < 0 ? -1 : 0;
+}
+
+static void loopback_address(struct sockaddr_in *a, uint16_t port) {
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+// Host endpoints (--connect): listeners on the sandbox's loopback whose connections the
+// launcher relays to the host. Made here, in the sandbox's network namespace.
+static void send_connect_listeners(const struct lpa_spec *s) {
+    int fds[64];
+    size_t count = s->connect_port_count;
+    if (count > 64) fail(s, LPA_STEP_CONNECT_LISTEN, 64, E2BIG);
+    for (size_t i = 0; i < count; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        struct sockaddr_in a;
+        loopback_address(&a, s->connect_ports[i]);
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
+        if (listen(fd, 512) != 0) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
+        fds[i] = fd;
+    }
+    uint32_t n = (uint32_t)count;
+    if (send_fds(s->control_fd, &n, sizeof n, fds, count) != 0) fail(s, LPA_STEP_CONTROL, -1, errno);
+    for (size_t i = 0; i < count; i++) close(fds[i]);
+}
+
+// A published port: connect to 127.0.0.1:port inside and hand the socket to the launcher.
+static void answer_connect_request(int control) {
+    struct lpa_connect_request req;
+    ssize_t n;
+    do n = recv(control, &req, sizeof req, 0); while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof req) return;
+    struct lpa_connect_reply reply = {0};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        reply.err = errno;
+    } else {
+        struct sockaddr_in a;
+        loopback_address(&a, req.port);
+        int rc;
+        do rc = connect(fd, (struct sockaddr *)&a, sizeof a); while (rc < 0 && errno == EINTR);
+        if (rc != 0) reply.err = errno;
+    }
+    send_fds(control, &reply, sizeof reply, &fd, reply.err == 0 ? 1 : 0);
+    if (fd >= 0) close(fd);
+}
+
 // ---- The init: pid 1 of the new pid namespace. ----
 
 static volatile pid_t forward_target = 0;
@@ -282,10 +361,14 @@ int lpa_forward_signals_to(pid_t pid) {
     sa.sa_sigaction = forward_signal;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
+    sigset_t forwarded;
+    sigemptyset(&forwarded);
     for (size_t i = 0; i < lpa_forwarded_signal_count; i++) {
         if (sigaction(lpa_forwarded_signals[i], &sa, NULL) != 0) return -1;
+        sigaddset(&forwarded, lpa_forwarded_signals[i]);
     }
-    return 0;
+    // We may have been started with these blocked (a parent's mask is inherited).
+    return sigprocmask(SIG_UNBLOCK, &forwarded, NULL);
 }
 
 static int exit_code_of(int status) {
@@ -310,29 +393,45 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
     setup_filesystem(s);
     if (chdir(s->workdir) != 0) fail(s, LPA_STEP_CHDIR, -1, errno);
 
-    // Block forwarded signals across fork so none is handled before the target is known.
-    sigset_t block, old;
+    if (s->control_fd >= 0 && s->connect_port_count > 0) send_connect_listeners(s);
+
+    // Block forwarded signals and SIGCHLD across fork so none is handled before the
+    // target is known; SIGCHLD stays blocked except inside ppoll (no lost wake-ups).
+    sigset_t block, waiting;
     sigemptyset(&block);
     for (size_t i = 0; i < lpa_forwarded_signal_count; i++) sigaddset(&block, lpa_forwarded_signals[i]);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, NULL);
     pid_t workload = raw_fork();
     if (workload < 0) fail(s, LPA_STEP_FORK_WORKLOAD, -1, errno);
     if (workload == 0) exec_workload(s);
     if (lpa_forward_signals_to(workload) != 0) fail(s, LPA_STEP_SIGNALS, -1, errno);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    struct sigaction wake;
+    memset(&wake, 0, sizeof wake);
+    wake.sa_handler = wake_on_child;
+    sigemptyset(&wake.sa_mask);
+    if (sigaction(SIGCHLD, &wake, NULL) != 0) fail(s, LPA_STEP_SIGNALS, -1, errno);
+    // Inside ppoll nothing is blocked, whatever mask lpa-run was started with: signals
+    // without a handler are ignored by a pid-1 init anyway.
+    sigemptyset(&waiting);
     // Our copy of the report pipe must close so the parent sees EOF once execve succeeds.
     close(s->report_fd);
     if (!s->new_pid_ns) prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+    int control = s->control_fd;
     for (;;) {
         int status;
-        pid_t pid = (pid_t)syscall(SYS_wait4, -1, &status, 0, NULL);
-        if (pid < 0) {
-            if (errno == EINTR) continue;
-            syscall(SYS_exit_group, EXIT_SETUP);
+        pid_t pid;
+        // Reap everything that exited: the workload ends the sandbox, orphans we adopted
+        // are only collected.
+        while ((pid = (pid_t)syscall(SYS_wait4, -1, &status, WNOHANG, NULL)) > 0) {
+            if (pid == workload) syscall(SYS_exit_group, exit_code_of(status));
         }
-        if (pid == workload) syscall(SYS_exit_group, exit_code_of(status));
-        // Any other pid was an orphan we adopted: reaped, nothing more to do.
+        if (pid < 0 && errno == ECHILD) syscall(SYS_exit_group, EXIT_SETUP);
+        struct pollfd pfd = {control, POLLIN, 0};
+        int n = ppoll(&pfd, control >= 0 ? 1 : 0, NULL, &waiting);
+        if (n > 0 && (pfd.revents & POLLIN)) answer_connect_request(control);
+        else if (n > 0 && (pfd.revents & (POLLHUP | POLLERR))) control = -1;
     }
 }
 

@@ -7,8 +7,15 @@ import LPAPolicy
 /// Runs a compiled plan: prepares every part of the sandbox in Swift, then hands a flat
 /// spec to the post-clone window in C (launch.c), writes the id maps, and waits.
 /// The launcher takes only a plan; it never reads profiles.
-public struct Launcher {
+public final class Launcher {
     public let plan: IsolationPlan
+    /// Connections relayed through published ports and host endpoints, after run().
+    public private(set) var relayStats = RelayStats()
+
+    public struct RelayStats: Sendable {
+        public var connectionsServed: UInt64 = 0
+        public var connectionsRefused: UInt64 = 0
+    }
 
     public init(plan: IsolationPlan) { self.plan = plan }
 
@@ -64,6 +71,10 @@ public struct Launcher {
         spec.last_cap = caps.lastCap
         spec.sync_fd = sync.read
         spec.report_fd = report.write
+        spec.control_fd = network.control?.sandbox ?? -1
+        let connectPorts = arena.array(network.connectSandboxPorts)
+        spec.connect_ports = UnsafePointer(connectPorts)
+        spec.connect_port_count = network.connectSandboxPorts.count
 
         let opsPointer = arena.array(ops)
         let rlimitPointer = arena.array(rlimits)
@@ -77,6 +88,7 @@ public struct Launcher {
         let spawnErrno = errno
         close(sync.read)
         close(report.write)
+        network.closeSandboxEnd()
         if pid < 0 {
             close(sync.write)
             close(report.read)
@@ -102,11 +114,57 @@ public struct Launcher {
 
         let failure = readReport(report.read)
         close(report.read)
+        if failure == nil && network.hasRelays {
+            try relay(network: network, initPid: pid)
+        }
         let status = waitForExit(pid)
         if let failure {
             throw explain(failure, mounts: mounts)
         }
         return status
+    }
+
+    /// Serves published ports and host endpoints until the init exits.
+    private func relay(network: NetworkSetup, initPid: pid_t) throws(LaunchError) {
+        // Each relayed connection holds two sockets and two pipes: lift the soft limit.
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let pidfd = lpa_pidfd_open(initPid)
+        if pidfd < 0 {
+            let err = errno
+            kill(initPid, SIGKILL)
+            throw LaunchError(step: "relay: pidfd_open", errno: err, message: "cannot watch the sandbox's init",
+                              hint: "pidfd needs Linux 5.3 or later")
+        }
+        defer { close(pidfd) }
+        let fds = network.publishFds
+        let ports = network.publishSandboxPorts
+        let targets = network.connectTargets
+        var stats = lpa_relay_stats()
+        let rc = fds.withUnsafeBufferPointer { fdBuffer in
+            ports.withUnsafeBufferPointer { portBuffer in
+                targets.withUnsafeBufferPointer { targetBuffer in
+                    withUnsafeMutablePointer(to: &stats) { statsPointer in
+                        var spec = lpa_relay_spec(
+                            control_fd: network.control?.launcher ?? -1, init_pidfd: pidfd,
+                            publish_fds: fdBuffer.baseAddress, publish_sandbox_ports: portBuffer.baseAddress,
+                            publish_count: fdBuffer.count, connect_targets: targetBuffer.baseAddress,
+                            connect_count: targetBuffer.count, stats: statsPointer)
+                        return lpa_relay_run(&spec)
+                    }
+                }
+            }
+        }
+        relayStats = RelayStats(connectionsServed: stats.connections_served,
+                                connectionsRefused: stats.connections_refused)
+        if rc != 0 {
+            let err = errno
+            kill(initPid, SIGKILL)
+            throw LaunchError(step: "relay", errno: err, message: "the relay for published ports could not start")
+        }
     }
 
     static func cloneFlags(_ namespaces: [Namespace]) -> UInt {

@@ -32,8 +32,18 @@ struct MountSteps {
     /// `noswap` to every tmpfs created inside a user namespace.
     private let canMakeNoswapTmpfs: Bool
 
+    /// Host directories bound into the sandbox (followed through links), to tell a
+    /// merged-/usr link from a link that leads elsewhere.
+    private let boundSources: [String]
+
     init(plan: IsolationPlan) throws(LaunchError) {
         canMakeNoswapTmpfs = geteuid() == 0 && Self.inInitialUserNamespace()
+        boundSources = plan.mounts.compactMap { entry in
+            var st = stat()
+            guard entry.kind == .bind, let source = entry.source, lstat(source, &st) == 0,
+                  (st.st_mode & S_IFMT) != S_IFLNK else { return nil }
+            return Self.realPath(source)
+        }
         for (index, entry) in plan.mounts.enumerated() {
             try add(entry, index: index)
         }
@@ -75,14 +85,23 @@ struct MountSteps {
                     message: "the bind source cannot be used" + (entry.origin.map { " (asked for at \($0))" } ?? ""),
                     hint: "create \(source), remove it from the profile, or mark it `optional: true`")
             }
+            var bindSource = source
             if (st.st_mode & S_IFMT) == S_IFLNK {
-                // Merged-/usr systems: /bin -> usr/bin. Recreate the link, don't follow it.
-                steps.append(Step(kind: LPA_FS_SYMLINK, planIndex: index, source: readLink(source), target: entry.target))
-                return
+                let real = Self.realPath(source) ?? source
+                if source == entry.target && boundSources.contains(where: { real == $0 || real.hasPrefix($0 + "/") }) {
+                    // Merged-/usr systems: /bin -> usr/bin, and /usr is bound anyway.
+                    // Recreate the link rather than binding the same tree twice.
+                    steps.append(Step(kind: LPA_FS_SYMLINK, planIndex: index, source: readLink(source),
+                                      target: entry.target))
+                    return
+                }
+                // A link to somewhere else: bind what it points to, at the path asked for.
+                bindSource = real
+                _ = stat(real, &st)
             }
             var attrs = entry.isReadOnly ? Self.bindAttrs.ro : Self.bindAttrs.rw
             if entry.options.contains("noexec") { attrs |= UInt64(MOUNT_ATTR_NOEXEC) }
-            steps.append(Step(kind: LPA_FS_BIND, planIndex: index, source: source, target: entry.target,
+            steps.append(Step(kind: LPA_FS_BIND, planIndex: index, source: bindSource, target: entry.target,
                               attrSet: attrs, targetIsFile: (st.st_mode & S_IFMT) != S_IFDIR,
                               optional: entry.optional))
         case .device:
@@ -199,6 +218,12 @@ struct MountSteps {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink(path, &buffer, buffer.count - 1)
         return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     static func glob(_ pattern: String) -> [String] {

@@ -1,29 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLaunch
 import LPAPolicy
 
 /// The network concern. In `none` mode the sandbox gets a fresh network namespace whose
 /// only interface, loopback, the init brings up (launch.c `loopback_up`): no route
-/// leads anywhere, so nothing inside can phone home.
-struct NetworkSetup {
+/// leads anywhere, so nothing inside can phone home. Published ports and host endpoints
+/// add no interface: lpa-run relays connections itself (relay.c), and the init makes
+/// the sockets that must live in the sandbox's namespace.
+final class NetworkSetup {
     let newNamespace: Bool
+    /// Host listeners, one per published port: bound before clone, so a port in use
+    /// stops the run before anything starts.
+    private(set) var publishFds: [Int32] = []
+    let publishSandboxPorts: [UInt16]
+    private(set) var connectTargets: [sockaddr_storage] = []
+    let connectSandboxPorts: [UInt16]
+    /// The control socket pair (launcher end, init end), when any relay is planned.
+    private(set) var control: (launcher: Int32, sandbox: Int32)?
+
+    var hasRelays: Bool { control != nil }
 
     init(plan: IsolationPlan) throws(LaunchError) {
         let wantsNetNamespace = plan.namespaces.contains(.net)
-        switch plan.network.mode {
-        case .none:
-            guard wantsNetNamespace else {
-                throw LaunchError(step: "network", message: "network mode `none` needs the `net` namespace",
-                                  hint: "add `net` to `namespaces`, or choose `network: {mode: host}` explicitly")
-            }
-        case .host:
-            break
+        if plan.network.mode == .none && !wantsNetNamespace {
+            throw LaunchError(step: "network", message: "network mode `none` needs the `net` namespace",
+                              hint: "add `net` to `namespaces`, or choose `network: {mode: host}` explicitly")
         }
         newNamespace = wantsNetNamespace
-        if !plan.network.publish.isEmpty || !plan.network.connect.isEmpty {
-            // Fail closed: never start a server whose ports the user expects to be relayed
-            // and are not.
-            throw LaunchError(step: "network: relays",
-                              message: "published ports and host endpoints are not supported by this build",
-                              hint: "remove `publish`/`connect` (and -p/--connect) until relays land")
+        publishSandboxPorts = plan.network.publish.map(\.sandboxPort)
+        connectSandboxPorts = plan.network.connect.map(\.sandboxPort)
+        guard !plan.network.publish.isEmpty || !plan.network.connect.isEmpty else { return }
+        guard wantsNetNamespace else {
+            throw LaunchError(step: "network", message: "published ports and host endpoints need the `net` namespace")
         }
+        do throws(LaunchError) {
+            for port in plan.network.publish {
+                publishFds.append(try Self.listen(on: port))
+            }
+            for endpoint in plan.network.connect {
+                guard let address = Self.address(endpoint.hostAddress, endpoint.hostPort) else {
+                    throw LaunchError(step: "connect \(endpoint.hostAddress):\(endpoint.hostPort)", errno: EINVAL,
+                                      message: "not an IP address")
+                }
+                connectTargets.append(address)
+            }
+            var pair: [Int32] = [-1, -1]
+            try sys("network: control socket") {
+                socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair)
+            }
+            control = (pair[0], pair[1])
+        } catch {
+            closeAll()
+            throw error
+        }
+    }
+
+    /// After clone the launcher no longer needs the init's end.
+    func closeSandboxEnd() {
+        if let control, control.sandbox >= 0 {
+            close(control.sandbox)
+            self.control = (control.launcher, -1)
+        }
+    }
+
+    func closeAll() {
+        publishFds.forEach { close($0) }
+        publishFds = []
+        if let control {
+            close(control.launcher)
+            if control.sandbox >= 0 { close(control.sandbox) }
+        }
+        control = nil
+    }
+
+    deinit { closeAll() }
+
+    private static func listen(on port: PublishedPort) throws(LaunchError) -> Int32 {
+        let step = "publish \(port.hostAddress):\(port.hostPort)"
+        guard var address = address(port.hostAddress, port.hostPort) else {
+            throw LaunchError(step: step, errno: EINVAL, message: "not an IP address")
+        }
+        let fd = try sys(step) { socket(Int32(address.ss_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        let length = socklen_t(address.ss_family == sa_family_t(AF_INET6)
+            ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        if bound != 0 {
+            let err = errno
+            close(fd)
+            throw LaunchError(step: step, errno: err, message: "cannot listen on the host",
+                              hint: err == EADDRINUSE ? "another program uses port \(port.hostPort); choose another HOST_PORT" : nil)
+        }
+        if Glibc.listen(fd, 512) != 0 {
+            let err = errno
+            close(fd)
+            throw LaunchError(step: step, errno: err, message: "cannot listen on the host")
+        }
+        return fd
+    }
+
+    static func address(_ host: String, _ port: UInt16) -> sockaddr_storage? {
+        var storage = sockaddr_storage()
+        var v4 = sockaddr_in()
+        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = port.bigEndian
+            withUnsafeMutableBytes(of: &storage) { raw in
+                withUnsafeBytes(of: v4) { raw.copyMemory(from: $0) }
+            }
+            return storage
+        }
+        var v6 = sockaddr_in6()
+        if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
+            v6.sin6_family = sa_family_t(AF_INET6)
+            v6.sin6_port = port.bigEndian
+            withUnsafeMutableBytes(of: &storage) { raw in
+                withUnsafeBytes(of: v6) { raw.copyMemory(from: $0) }
+            }
+            return storage
+        }
+        return nil
     }
 }

@@ -73,6 +73,8 @@ enum lpa_step {
     LPA_STEP_NO_NEW_PRIVS,
     LPA_STEP_SECCOMP,
     LPA_STEP_EXECVE,
+    LPA_STEP_CONNECT_LISTEN,      // index: which connect port
+    LPA_STEP_CONTROL,
 };
 
 struct lpa_report {
@@ -107,6 +109,23 @@ struct lpa_spec {
 
     int sync_fd;                   // child reads one byte: id maps are written
     int report_fd;                 // child writes lpa_report on failure (CLOEXEC)
+
+    // Relays (see relay.c). control_fd is the init's end of a SOCK_SEQPACKET pair, or -1.
+    // Before forking the workload the init listens on 127.0.0.1:connect_ports[i] inside
+    // the sandbox and sends those listeners to the launcher in one SCM_RIGHTS message;
+    // afterwards it answers connect requests (struct lpa_connect_request) with a socket
+    // connected to 127.0.0.1:port inside (struct lpa_connect_reply + SCM_RIGHTS).
+    int control_fd;
+    const uint16_t *connect_ports;
+    size_t connect_port_count;
+};
+
+struct lpa_connect_request {
+    uint16_t port;
+};
+
+struct lpa_connect_reply {
+    int32_t err;                   // 0: a connected socket comes with this message
 };
 
 // clone()s the init with the requested namespaces. Returns its pid (host view),

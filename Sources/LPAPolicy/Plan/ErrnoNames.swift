@@ -13,6 +13,9 @@ public enum ErrnoNames {
         "EPROTONOSUPPORT": EPROTONOSUPPORT, "ENOTTY": ENOTTY, "EROFS": EROFS,
         "ENETUNREACH": ENETUNREACH, "ECONNREFUSED": ECONNREFUSED, "EBADF": EBADF,
         "ENODEV": ENODEV, "ENXIO": ENXIO, "EIO": EIO, "ENOMEM": ENOMEM,
+        // Never returned by the kernel for the calls we deny: tests use it to prove that
+        // seccomp, not a missing capability, stopped a call.
+        "ENOTRECOVERABLE": ENOTRECOVERABLE,
     ]
 
     public static func number(_ name: String) -> Int32? { table[name] }

@@ -1,0 +1,37 @@
+// Published ports and host endpoints, the launcher side. See relay.c.
+#ifndef LPA_RELAY_H
+#define LPA_RELAY_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct lpa_relay_stats {
+    uint64_t connections_served;
+    uint64_t connections_refused;   // nothing listened inside, or the host endpoint refused
+    int64_t open_connections;
+};
+
+struct lpa_relay_spec {
+    int control_fd;                            // launcher's end of the control socket pair
+    int init_pidfd;                            // readable when the init exits
+    const int *publish_fds;                    // listening on the host, one per published port
+    const uint16_t *publish_sandbox_ports;
+    size_t publish_count;
+    const struct sockaddr_storage *connect_targets;  // host endpoints, one per --connect
+    size_t connect_count;
+    struct lpa_relay_stats *stats;
+};
+
+// Runs until the init exits; returns 0, or -1 with errno when the loop could not start.
+int lpa_relay_run(const struct lpa_relay_spec *spec);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

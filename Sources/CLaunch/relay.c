@@ -1,0 +1,321 @@
+// The launcher side of published ports and host endpoints: one epoll loop on the
+// launcher's main thread that accepts connections, asks the init for a socket
+// connected inside the sandbox (or connects to the host endpoint), and moves bytes
+// both ways with splice(2) through a pipe per direction (zero-copy), honouring
+// half-close and backpressure. It returns when the init exits.
+//
+// This file runs in the ordinary launcher process, not in the post-clone window;
+// it is C because the loop is plain epoll/splice code and its speed is benchmarked.
+#define _GNU_SOURCE
+#include "lpa_relay.h"
+#include "lpa_launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum tag_kind { TAG_PUBLISH, TAG_CONNECT, TAG_CONTROL, TAG_INIT, TAG_SIDE };
+
+struct conn;
+
+struct tag {
+    enum tag_kind kind;
+    size_t index;          // listener index
+    struct conn *conn;     // for TAG_SIDE
+};
+
+// One direction of a connection: src -> pipe -> dst.
+struct direction {
+    int src, dst;
+    int pipe[2];
+    size_t buffered;
+    int eof;               // src said EOF
+    int shut;              // we shut dst for writing
+};
+
+struct conn {
+    int fd[2];             // 0: client side (accepted), 1: the other end
+    struct direction dir[2];
+    struct tag tags[2];
+    int closed;
+    struct conn *next_closed;
+};
+
+struct pending {
+    int client;
+    struct pending *next;
+};
+
+static const size_t CHUNK = 1 << 20;
+
+static void set_nonblock(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static int recv_fds(int sock, int flags, void *data, size_t len, int *fds, size_t max, size_t *count) {
+    char control[CMSG_SPACE(sizeof(int) * 64)];
+    struct iovec iov = {data, len};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n;
+    do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags); while (n < 0 && errno == EINTR);
+    if (n <= 0) return -1;
+    *count = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int *got = (int *)CMSG_DATA(c);
+        for (size_t i = 0; i < k; i++) {
+            if (*count < max) fds[(*count)++] = got[i];
+            else close(got[i]);
+        }
+    }
+    return (int)n;
+}
+
+struct relay {
+    const struct lpa_relay_spec *spec;
+    int epoll;
+    int control;
+    int connect_listeners[64];
+    size_t connect_count;
+    struct tag publish_tags[64];
+    struct tag connect_tags[64];
+    struct tag control_tag, init_tag;
+    struct pending *pending_head, *pending_tail;
+    size_t in_flight;       // connect requests the init has not answered yet
+    struct conn *closed;
+};
+
+static void conn_close(struct relay *r, struct conn *c) {
+    if (c->closed) return;
+    c->closed = 1;
+    for (int i = 0; i < 2; i++) {
+        epoll_ctl(r->epoll, EPOLL_CTL_DEL, c->fd[i], NULL);
+        close(c->fd[i]);
+        close(c->dir[i].pipe[0]);
+        close(c->dir[i].pipe[1]);
+    }
+    r->spec->stats->open_connections--;
+    // Freed after the current batch of events, which may still name it.
+    c->next_closed = r->closed;
+    r->closed = c;
+}
+
+// Moves what can be moved in one direction; returns -1 when the connection must close.
+static int pump(struct direction *d) {
+    for (;;) {
+        if (d->buffered > 0) {
+            ssize_t n = splice(d->pipe[0], NULL, d->dst, NULL, d->buffered, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return (errno == EAGAIN) ? 0 : -1;
+            }
+            d->buffered -= (size_t)n;
+            continue;
+        }
+        if (d->eof) {
+            if (!d->shut) {
+                shutdown(d->dst, SHUT_WR);  // half-close travels on
+                d->shut = 1;
+            }
+            return 0;
+        }
+        ssize_t n = splice(d->src, NULL, d->pipe[1], NULL, CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n == 0) { d->eof = 1; continue; }
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) return 0;
+            return -1;
+        }
+        d->buffered += (size_t)n;
+    }
+}
+
+static void conn_pump(struct relay *r, struct conn *c) {
+    if (c->closed) return;
+    for (int i = 0; i < 2; i++) {
+        if (pump(&c->dir[i]) != 0) { conn_close(r, c); return; }
+    }
+    if (c->dir[0].shut && c->dir[1].shut) conn_close(r, c);
+}
+
+static void conn_open(struct relay *r, int client, int other) {
+    struct conn *c = calloc(1, sizeof *c);
+    if (c == NULL) { close(client); close(other); return; }
+    c->fd[0] = client;
+    c->fd[1] = other;
+    for (int i = 0; i < 2; i++) {
+        if (pipe2(c->dir[i].pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+            if (i == 1) { close(c->dir[0].pipe[0]); close(c->dir[0].pipe[1]); }
+            close(client); close(other); free(c);
+            return;
+        }
+        fcntl(c->dir[i].pipe[0], F_SETPIPE_SZ, (int)CHUNK);
+    }
+    c->dir[0].src = client; c->dir[0].dst = other;
+    c->dir[1].src = other;  c->dir[1].dst = client;
+    set_nonblock(client);
+    set_nonblock(other);
+    r->spec->stats->connections_served++;
+    r->spec->stats->open_connections++;
+    for (int i = 0; i < 2; i++) {
+        c->tags[i].kind = TAG_SIDE;
+        c->tags[i].conn = c;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = &c->tags[i]};
+        epoll_ctl(r->epoll, EPOLL_CTL_ADD, c->fd[i], &ev);
+    }
+    conn_pump(r, c);
+}
+
+// The init answers requests one by one; with a bounded number in flight neither side
+// can fill the other's socket buffer (which would deadlock two blocking senders).
+// Connections beyond the bound wait in the listen backlog.
+enum { MAX_IN_FLIGHT = 64 };
+
+static void accept_published(struct relay *r, size_t index) {
+    while (r->in_flight < MAX_IN_FLIGHT) {
+        int client = accept4(r->spec->publish_fds[index], NULL, NULL, SOCK_CLOEXEC);
+        if (client < 0) return;  // EAGAIN, or a transient error: the next event retries
+        struct lpa_connect_request req = {r->spec->publish_sandbox_ports[index]};
+        ssize_t n;
+        do n = send(r->control, &req, sizeof req, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)sizeof req) { close(client); continue; }
+        struct pending *p = calloc(1, sizeof *p);
+        if (p == NULL) { close(client); continue; }
+        p->client = client;
+        r->in_flight++;
+        if (r->pending_tail) r->pending_tail->next = p; else r->pending_head = p;
+        r->pending_tail = p;
+    }
+}
+
+static void answer_from_init(struct relay *r) {
+    for (;;) {
+        struct lpa_connect_reply reply;
+        int fd = -1;
+        size_t count = 0;
+        int n = recv_fds(r->control, MSG_DONTWAIT, &reply, sizeof reply, &fd, 1, &count);
+        if (n < 0) break;
+        struct pending *p = r->pending_head;
+        if (p == NULL) { if (count) close(fd); continue; }
+        r->in_flight--;
+        r->pending_head = p->next;
+        if (r->pending_head == NULL) r->pending_tail = NULL;
+        if (reply.err == 0 && count == 1) {
+            conn_open(r, p->client, fd);
+        } else {
+            // Nothing listens inside (yet): close cleanly, the client sees EOF at once.
+            if (count) close(fd);
+            r->spec->stats->connections_refused++;
+            close(p->client);
+        }
+        free(p);
+    }
+    // Room again: take what waited in the backlogs.
+    for (size_t i = 0; i < r->spec->publish_count; i++) accept_published(r, i);
+}
+
+static void accept_endpoint(struct relay *r, size_t index) {
+    for (;;) {
+        int inside = accept4(r->connect_listeners[index], NULL, NULL, SOCK_CLOEXEC);
+        if (inside < 0) return;
+        const struct sockaddr_storage *target = &r->spec->connect_targets[index];
+        socklen_t len = target->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        int host = socket(target->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int rc;
+        do rc = host < 0 ? -1 : connect(host, (const struct sockaddr *)target, len); while (rc < 0 && errno == EINTR);
+        if (rc != 0) {
+            if (host >= 0) close(host);
+            r->spec->stats->connections_refused++;
+            close(inside);
+            continue;
+        }
+        conn_open(r, inside, host);
+    }
+}
+
+static int add(struct relay *r, int fd, struct tag *tag) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+    return epoll_ctl(r->epoll, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int lpa_relay_run(const struct lpa_relay_spec *spec) {
+    struct relay r;
+    memset(&r, 0, sizeof r);
+    r.spec = spec;
+    r.control = spec->control_fd;
+    r.epoll = epoll_create1(EPOLL_CLOEXEC);
+    if (r.epoll < 0) return -1;
+    if (spec->publish_count > 64 || spec->connect_count > 64) { errno = E2BIG; return -1; }
+
+    if (spec->connect_count > 0) {
+        // The init sends the sandbox-side listeners before it starts the workload.
+        uint32_t n = 0;
+        if (recv_fds(r.control, 0, &n, sizeof n, r.connect_listeners, 64, &r.connect_count) < 0 ||
+            r.connect_count != spec->connect_count) {
+            errno = EPROTO;
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < spec->publish_count; i++) {
+        set_nonblock(spec->publish_fds[i]);
+        r.publish_tags[i] = (struct tag){TAG_PUBLISH, i, NULL};
+        if (add(&r, spec->publish_fds[i], &r.publish_tags[i]) != 0) return -1;
+    }
+    for (size_t i = 0; i < r.connect_count; i++) {
+        set_nonblock(r.connect_listeners[i]);
+        r.connect_tags[i] = (struct tag){TAG_CONNECT, i, NULL};
+        if (add(&r, r.connect_listeners[i], &r.connect_tags[i]) != 0) return -1;
+    }
+    if (r.control >= 0) {
+        r.control_tag.kind = TAG_CONTROL;
+        if (add(&r, r.control, &r.control_tag) != 0) return -1;
+    }
+    r.init_tag.kind = TAG_INIT;
+    if (add(&r, spec->init_pidfd, &r.init_tag) != 0) return -1;
+
+    struct epoll_event events[128];
+    for (;;) {
+        int n = epoll_wait(r.epoll, events, 128, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        int init_exited = 0;
+        for (int i = 0; i < n; i++) {
+            struct tag *t = events[i].data.ptr;
+            switch (t->kind) {
+            case TAG_PUBLISH: accept_published(&r, t->index); break;
+            case TAG_CONNECT: accept_endpoint(&r, t->index); break;
+            case TAG_CONTROL: answer_from_init(&r); break;
+            case TAG_INIT: init_exited = 1; break;
+            case TAG_SIDE: conn_pump(&r, t->conn); break;
+            }
+        }
+        while (r.closed) {
+            struct conn *c = r.closed;
+            r.closed = c->next_closed;
+            free(c);
+        }
+        if (init_exited) {
+            // The workload ended: stop accepting; lpa-run exits right after.
+            for (size_t i = 0; i < spec->publish_count; i++) close(spec->publish_fds[i]);
+            for (size_t i = 0; i < r.connect_count; i++) close(r.connect_listeners[i]);
+            close(r.epoll);
+            return 0;
+        }
+    }
+}

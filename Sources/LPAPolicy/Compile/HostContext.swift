@@ -1,0 +1,46 @@
+/// What the compiler may know about the host: passed in, never read from the
+/// process, so a compilation is a pure function of its inputs.
+public struct HostContext: Sendable {
+    /// The caller's environment; HOME, USER, XDG_* and TMPDIR come from here.
+    public var environment: [String: String]
+    /// The caller's working directory (absolute).
+    public var cwd: String
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(environment: [String: String], cwd: String, uid: UInt32, gid: UInt32) {
+        self.environment = environment
+        self.cwd = cwd
+        self.uid = uid
+        self.gid = gid
+    }
+
+    /// The caller's home: $HOME, else "/" (a home-less service account).
+    var home: String {
+        guard let home = environment["HOME"], !home.isEmpty else { return "/" }
+        return home
+    }
+}
+
+/// Settings given on the command line; they apply after every profile.
+public struct CommandLineOverrides: Sendable {
+    /// --publish [HOST_IP:]HOST_PORT:SANDBOX_PORT
+    public var publish: [String]
+    /// --connect HOST:PORT[:SANDBOX_PORT]
+    public var connect: [String]
+    /// --env NAME (copy the host value, secrets included) or NAME=VALUE.
+    public var env: [String]
+    /// --allow-non-loopback-publish: the user accepts exposure beyond this machine.
+    public var allowNonLoopbackPublish: Bool
+    /// --hostname
+    public var hostname: String?
+
+    public init(publish: [String] = [], connect: [String] = [], env: [String] = [],
+                allowNonLoopbackPublish: Bool = false, hostname: String? = nil) {
+        self.publish = publish
+        self.connect = connect
+        self.env = env
+        self.allowNonLoopbackPublish = allowNonLoopbackPublish
+        self.hostname = hostname
+    }
+}

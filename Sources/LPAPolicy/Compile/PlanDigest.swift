@@ -1,0 +1,25 @@
+import Crypto
+import Foundation
+
+/// "sha256:HEX" over the policy only: the plan with the command, the caller's
+/// ids, environment values and every origin and profile name cleared, so two
+/// profiles that compile to the same sandbox have the same digest.
+enum PlanDigest {
+    static func digest(of plan: IsolationPlan) -> String {
+        var policy = plan
+        policy.command = CommandPlan(argv: [], executable: nil)
+        policy.identity = Identity(runAs: plan.identity.runAs, uid: 0, gid: 0)
+        policy.environment.set = plan.environment.set.map { .init(name: $0.name, value: "") }
+        policy.environment.dropped = []
+        policy.profile = ProfileChain(chain: [], description: "", digest: "")
+        policy.mounts = plan.mounts.map { var m = $0; m.origin = nil; return m }
+        policy.network.publish = plan.network.publish.map { var p = $0; p.origin = nil; return p }
+        policy.network.connect = plan.network.connect.map { var c = $0; c.origin = nil; return c }
+        policy.seccomp.rules = plan.seccomp.rules.map { var r = $0; r.origin = nil; r.reason = nil; return r }
+        policy.rlimits = plan.rlimits.map { var r = $0; r.origin = nil; return r }
+        policy.models = plan.models.map { var m = $0; m.origin = nil; return m }
+        let json = PlanFormatter.json(policy)
+        let hash = SHA256.hash(data: Data(json.utf8))
+        return "sha256:" + hash.map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,105 @@
+/// The result of a successful compilation: the plan, and warnings worth showing.
+public struct Compilation: Sendable {
+    public var plan: IsolationPlan
+    public var warnings: [Diagnostic]
+}
+
+/// Profiles in, an `IsolationPlan` out. Pure: everything it knows about the
+/// host comes from `context`, every file from `loader`.
+public struct PolicyCompiler: Sendable {
+    public let loader: any ProfileLoader
+    public let context: HostContext
+
+    public init(loader: any ProfileLoader, context: HostContext) {
+        self.loader = loader
+        self.context = context
+    }
+
+    /// Compiles `reference` (a profile name or path) for `command`.
+    public func compile(profile reference: String, command: CommandPlan,
+                        overrides: CommandLineOverrides = .init()) throws(CompileFailure) -> Compilation {
+        let (plan, diagnostics) = build(reference, command: command, overrides: overrides)
+        let errors = diagnostics.filter { $0.severity == .error }
+        guard errors.isEmpty, let plan else { throw CompileFailure(diagnostics: errors.isEmpty ? diagnostics : errors) }
+        return Compilation(plan: plan, warnings: diagnostics.filter { $0.severity == .warning })
+    }
+
+    /// Checks one profile file and its extends chain without a command: errors and warnings.
+    public func check(file path: String) -> [Diagnostic] {
+        build(path, command: CommandPlan(argv: [], executable: nil), overrides: .init()).1
+    }
+
+    private func build(_ reference: String, command: CommandPlan,
+                       overrides: CommandLineOverrides) -> (IsolationPlan?, [Diagnostic]) {
+        let parser = ProfileParser(expander: VariableExpander(context: context))
+        let resolution = ExtendsResolver(loader: loader, parser: parser).resolve(reference)
+        var diagnostics = resolution.diagnostics
+        guard !resolution.documents.isEmpty else { return (nil, diagnostics) }
+        let merged = ProfileMerger.merge(resolution.documents.map(\.document))
+        let document = merged.document
+
+        let namespaces = compileNamespaces(document, &diagnostics)
+        let network = NetworkCompiler(document: document, overrides: overrides).compile(&diagnostics)
+        let mounts = MountCompiler(document: document, context: context, executable: command.executable)
+            .compile(&diagnostics)
+        let seccomp = SeccompCompiler(document: document, steps: merged.seccompSteps).compile(&diagnostics)
+        let environment = EnvironmentCompiler(document: document, context: context, overrides: overrides)
+            .compile(&diagnostics)
+
+        var hostname = document.hostname?.value ?? "lpa-sandbox"
+        if let requested = overrides.hostname {
+            if HostnameRule.isValid(requested) {
+                hostname = requested
+            } else {
+                diagnostics.append(Diagnostic(at: .commandLine("--hostname"), "bad hostname '\(requested)': use 1-63 letters, digits and '-'"))
+            }
+        }
+        let cwdMode = document.cwd?.value ?? .none
+        let homeMode = document.home?.value ?? .tmpfs
+        let workingDirectory = cwdMode != .none ? context.cwd : (homeMode == .tmpfs ? context.home : "/")
+
+        var plan = IsolationPlan(
+            command: command,
+            namespaces: network.mode == .host ? namespaces.filter { $0 != .net } : namespaces,
+            identity: Identity(runAs: document.runAs?.value ?? .caller, uid: context.uid, gid: context.gid),
+            hostname: hostname,
+            workingDirectory: workingDirectory,
+            mounts: mounts,
+            network: network,
+            seccomp: seccomp,
+            capabilities: CapabilityPlan(keep: (document.capabilities?.items ?? []).map(\.value)),
+            rlimits: rlimits(document),
+            environment: environment,
+            models: (document.models?.items ?? []).map {
+                ModelPin(path: $0.value.path, sha256: $0.value.sha256, origin: $0.position.origin)
+            },
+            profile: ProfileChain(
+                chain: resolution.documents.reversed().map { .init(name: $0.profile.name, source: $0.profile.path) },
+                description: document.description?.value ?? "", digest: ""))
+        plan.profile.digest = PlanDigest.digest(of: plan)
+        return (plan, diagnostics)
+    }
+
+    /// The user and mount namespaces carry the whole sandbox: without them there
+    /// is no private root to build, so they cannot be removed.
+    private func compileNamespaces(_ document: ProfileDocument, _ diagnostics: inout [Diagnostic]) -> [Namespace] {
+        guard let list = document.namespaces else { return Namespace.allCases }
+        let chosen = Set(list.items.map(\.value))
+        for required in [Namespace.user, .mount] where !chosen.contains(required) {
+            diagnostics.append(Diagnostic(at: list.position, "namespace '\(required.rawValue)' cannot be removed",
+                                          hint: "the sandbox is built inside the user and mount namespaces"))
+        }
+        return Namespace.allCases.filter { chosen.contains($0) || $0 == .user || $0 == .mount }
+    }
+
+    /// core is always first and always 0; the rest sorted by name.
+    private func rlimits(_ document: ProfileDocument) -> [RlimitEntry] {
+        var entries = [RlimitEntry(resource: "core", number: RlimitNames.numbers["core"]!, soft: 0, hard: 0,
+                                   origin: document.rlimits["core"]?.position.origin)]
+        for (name, value) in document.rlimits.sorted(by: { $0.key < $1.key }) where name != "core" {
+            entries.append(RlimitEntry(resource: name, number: RlimitNames.numbers[name]!, soft: value.value.limit,
+                                       hard: value.value.limit, origin: value.position.origin))
+        }
+        return entries
+    }
+}

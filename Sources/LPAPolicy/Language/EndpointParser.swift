@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Parses `--publish`/`network.publish` and `--connect`/`network.connect` values.
+enum EndpointParser {
+    struct Failure: Error, Equatable {
+        var message: String
+        var hint: String?
+    }
+
+    /// `[HOST_IP:]HOST_PORT:SANDBOX_PORT`; HOST_IP defaults to 127.0.0.1 so a
+    /// published port is reachable from this machine only unless asked otherwise.
+    static func publish(_ text: String) throws(Failure) -> PublishedPort {
+        let (host, ports) = try splitHost(text)
+        guard ports.count == 2 || (host == nil && ports.count == 3) else {
+            throw Failure(message: "bad publish '\(text)': expected [HOST_IP:]HOST_PORT:SANDBOX_PORT")
+        }
+        let address = host ?? (ports.count == 3 ? ports[0] : "127.0.0.1")
+        let numbers = ports.suffix(2)
+        guard isAddress(address) else {
+            throw Failure(message: "bad address '\(address)' in publish '\(text)': expected an IPv4 or IPv6 address",
+                          hint: "write [::1] for IPv6")
+        }
+        return PublishedPort(hostAddress: address,
+                             hostPort: try port(numbers[numbers.startIndex], in: text),
+                             sandboxPort: try port(numbers[numbers.startIndex + 1], in: text))
+    }
+
+    /// `HOST:PORT[:SANDBOX_PORT]`; HOST must be loopback: the sandbox may reach
+    /// local services, never the network.
+    static func connect(_ text: String) throws(Failure) -> HostEndpoint {
+        let (host, rest) = try splitHost(text)
+        let address: String
+        let ports: ArraySlice<String>
+        if let host {
+            address = host
+            ports = rest[...]
+        } else {
+            guard let first = rest.first else { throw Failure(message: "bad connect '\(text)'") }
+            address = first
+            ports = rest.dropFirst()
+        }
+        guard ports.count == 1 || ports.count == 2 else {
+            throw Failure(message: "bad connect '\(text)': expected HOST:PORT[:SANDBOX_PORT]")
+        }
+        guard isAddress(address) else {
+            throw Failure(message: "bad address '\(address)' in connect '\(text)': expected an IP address",
+                          hint: "use 127.0.0.1 (names are not resolved)")
+        }
+        guard isLoopback(address) else {
+            throw Failure(message: "connect address '\(address)' is not loopback",
+                          hint: "the sandbox may only reach this machine's loopback (127.0.0.0/8 or ::1)")
+        }
+        let hostPort = try port(ports[ports.startIndex], in: text)
+        let sandboxPort = ports.count == 2 ? try port(ports[ports.startIndex + 1], in: text) : hostPort
+        return HostEndpoint(hostAddress: address, hostPort: hostPort, sandboxPort: sandboxPort)
+    }
+
+    /// Splits "[v6]:a:b" or "a:b:c" into an optional bracketed host and the rest.
+    private static func splitHost(_ text: String) throws(Failure) -> (String?, [String]) {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw Failure(message: "bad address in '\(text)': expected [IPV6]:PORT")
+            }
+            let host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(close, offsetBy: 2)...].split(separator: ":", omittingEmptySubsequences: false)
+            return (host, rest.map(String.init))
+        }
+        return (nil, text.split(separator: ":", omittingEmptySubsequences: false).map(String.init))
+    }
+
+    private static func port(_ text: String, in whole: String) throws(Failure) -> UInt16 {
+        guard let value = Int(text), (1...65535).contains(value) else {
+            throw Failure(message: "bad port '\(text)' in '\(whole)': expected 1-65535")
+        }
+        return UInt16(value)
+    }
+
+    static func isAddress(_ text: String) -> Bool { ipv4(text) != nil || isIPv6(text) }
+
+    /// 127.0.0.0/8 or ::1 (also written in full).
+    static func isLoopback(_ text: String) -> Bool {
+        if let bytes = ipv4(text) { return bytes[0] == 127 }
+        var address = in6_addr()
+        guard inet_pton(AF_INET6, text, &address) == 1 else { return false }
+        return withUnsafeBytes(of: &address) { raw in raw.dropLast().allSatisfy { $0 == 0 } && raw.last == 1 }
+    }
+
+    /// Strict dotted quad (inet_pton's rules: no leading zeros games).
+    private static func ipv4(_ text: String) -> [UInt8]? {
+        var address = in_addr()
+        guard inet_pton(AF_INET, text, &address) == 1 else { return nil }
+        return withUnsafeBytes(of: &address) { Array($0) }
+    }
+
+    private static func isIPv6(_ text: String) -> Bool {
+        var address = in6_addr()
+        return inet_pton(AF_INET6, text, &address) == 1
+    }
+}

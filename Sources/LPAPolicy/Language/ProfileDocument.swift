@@ -1,0 +1,105 @@
+/// One profile file, parsed and checked on its own: values are typed, paths are
+/// expanded and absolute, names are resolved. Unset keys are nil so that merging
+/// can tell "not said" from "said empty".
+struct ProfileDocument: Sendable {
+    var description: Located<String>?
+    var extends: [Located<String>] = []
+    var namespaces: ListValue<Namespace>?
+    var hostname: Located<String>?
+    var runAs: Located<Identity.RunAs>?
+
+    var networkMode: Located<NetworkPlan.Mode>?
+    var publish: ListValue<PublishedPort>?
+    var connect: ListValue<HostEndpoint>?
+
+    var readOnly: ListValue<PathItem>?
+    var readWrite: ListValue<PathItem>?
+    var hide: ListValue<PathItem>?
+    var tmpfs: ListValue<TmpfsItem>?
+    var home: Located<HomeMode>?
+    var caches: ListValue<TmpfsItem>?
+    var noswap: Located<Bool>?
+    var tmpfsSize: Located<UInt64>?
+    var cwd: Located<CwdMode>?
+    var devices: ListValue<DeviceItem>?
+
+    var seccompDefault: Located<SeccompDefault>?
+    var seccompErrno: Located<String>?
+    /// deny/allow of this file, replayed in file order by the seccomp compiler
+    /// (a child's `allow` removes what its parents denied).
+    var seccompDeny: ListValue<String>?
+    var seccompAllow: ListValue<String>?
+    var socketFamilies: ListValue<SymbolicValue>?
+    var ioctlDeny: ListValue<SymbolicValue>?
+    var denyCloneFlags: ListValue<SymbolicValue>?
+    var rules: ListValue<RawRule>?
+    var otherArchitectures: Located<OtherArchitectures>?
+
+    var capabilities: ListValue<Capability>?
+    var rlimits: [String: Located<RlimitValue>] = [:]
+
+    var keep: ListValue<String>?
+    var set: [String: Located<String>] = [:]
+    var allowSecrets: ListValue<String>?
+
+    var models: ListValue<ModelItem>?
+}
+
+/// A list as written in a profile: appended to the parent's list, or replacing
+/// it when written as `{replace: [...]}`.
+struct ListValue<Item: Sendable>: Sendable {
+    var replace: Bool
+    var items: [Located<Item>]
+    var position: SourcePosition
+}
+
+enum HomeMode: String, Sendable { case tmpfs, none }
+enum CwdMode: String, Sendable { case none, readOnly = "read-only", readWrite = "read-write" }
+enum SeccompDefault: String, Sendable { case allow, deny, kill, log }
+enum OtherArchitectures: String, Sendable { case kill, deny }
+
+struct PathItem: Sendable, Equatable {
+    var path: String
+    var optional: Bool
+}
+
+struct TmpfsItem: Sendable, Equatable {
+    var path: String
+    var size: UInt64?
+    var mode: UInt32?
+}
+
+/// A device entry: a named group (`gpu`) already expanded into globs, or a path.
+struct DeviceItem: Sendable, Equatable {
+    var path: String
+    var optional: Bool
+}
+
+struct ModelItem: Sendable, Equatable {
+    var path: String
+    var sha256: String?
+}
+
+/// A constant written by name (AF_UNIX, TIOCSTI) or number, resolved.
+struct SymbolicValue: Sendable, Equatable {
+    var name: String
+    var value: UInt64
+}
+
+/// `seccomp.rules` entry.
+struct RawRule: Sendable, Equatable {
+    var syscall: String
+    var number: Int32
+    var action: RawAction
+    var args: [ArgCondition]
+}
+
+enum RawAction: Sendable, Equatable {
+    case allow, deny, kill, log
+    case errno(String)
+}
+
+/// An rlimit value; nil means unlimited.
+struct RlimitValue: Sendable, Equatable {
+    var limit: UInt64?
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Yams
+
+/// Loads profiles from the file system, then from the embedded built-ins.
+///
+/// Search order for a name: $XDG_CONFIG_HOME/lpa-run/profiles/NAME.yaml
+/// (default ~/.config), /etc/lpa-run/profiles/NAME.yaml, then built-in. A reference
+/// with a "/" or ending in .yaml/.yml is a path: relative to the current directory
+/// on the command line, relative to the parent file's directory in `extends`.
+/// This is the only type in LPAPolicy that reads files.
+public struct FileProfileLoader: ProfileLoader {
+    public var environment: [String: String]
+    public var cwd: String
+
+    public init(environment: [String: String], cwd: String) {
+        self.environment = environment
+        self.cwd = cwd
+    }
+
+    /// Directories searched for profiles by name, user's first.
+    public var searchDirectories: [String] {
+        let home = environment["HOME"] ?? "/"
+        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
+        return [config + "/lpa-run/profiles", "/etc/lpa-run/profiles"]
+    }
+
+    public func load(_ reference: String, from parent: LoadedProfile?) throws(ProfileLoadError) -> LoadedProfile {
+        if ProfileReference.isPath(reference) {
+            let path: String
+            if let parent {
+                guard !parent.isBuiltin || reference.hasPrefix("/") else {
+                    throw ProfileLoadError(message: "built-in profile '\(parent.name)' cannot extend the relative path '\(reference)'")
+                }
+                path = ProfileReference.join(ProfileReference.directory(of: parent.path), reference)
+            } else {
+                path = reference
+            }
+            let openPath = ProfileReference.join(cwd, path)
+            guard let text = read(openPath) else {
+                throw ProfileLoadError(message: "cannot read profile '\(path)'",
+                                       hint: "a path is relative to \(parent == nil ? "the current directory" : "the directory of the profile that extends it")")
+            }
+            return LoadedProfile(name: ProfileReference.name(ofPath: path), path: path, text: text)
+        }
+        for directory in searchDirectories {
+            let path = directory + "/" + reference + ".yaml"
+            if let text = read(path) { return LoadedProfile(name: reference, path: path, text: text) }
+        }
+        if let text = BuiltinProfiles.texts[reference] {
+            return LoadedProfile(name: reference, path: "builtin:" + reference, text: text)
+        }
+        let known = available().map(\.name)
+        throw ProfileLoadError(message: "no profile named '\(reference)'" + Suggestion.phrase(for: reference, in: known),
+                               hint: "profiles are searched in \(searchDirectories.joined(separator: ", ")) and the built-ins (\(BuiltinProfiles.texts.keys.sorted().joined(separator: ", ")))")
+    }
+
+    /// Every profile reachable by name, with the source that wins for each name.
+    public func available() -> [ProfileListing] {
+        var found: [String: ProfileListing] = [:]
+        for directory in searchDirectories.reversed() {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            for file in files where file.hasSuffix(".yaml") {
+                let path = directory + "/" + file
+                guard let text = read(path) else { continue }
+                let name = ProfileReference.name(ofPath: file)
+                found[name] = ProfileListing(name: name, description: ProfileSummary.firstLine(of: text), source: path)
+            }
+        }
+        for (name, text) in BuiltinProfiles.texts where found[name] == nil {
+            found[name] = ProfileListing(name: name, description: ProfileSummary.firstLine(of: text), source: "builtin:" + name)
+        }
+        return found.values.sorted { $0.name < $1.name }
+    }
+
+    private func read(_ path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              let data = FileManager.default.contents(atPath: path) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The one-line summary shown by `lpa-run profiles`.
+enum ProfileSummary {
+    static func firstLine(of text: String) -> String {
+        guard let node = try? Yams.compose(yaml: text), let description = node["description"]?.string else { return "" }
+        return description.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+    }
+}

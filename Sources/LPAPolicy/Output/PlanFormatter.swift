@@ -1,0 +1,13 @@
+import Foundation
+
+/// Renders a plan for machines (JSON, the plan itself) and for people (text).
+public enum PlanFormatter {
+    /// Pretty, sorted keys, no escaped slashes, trailing newline: byte-stable, so
+    /// goldens and digests compare exactly.
+    public static func json(_ plan: IsolationPlan) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(plan) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

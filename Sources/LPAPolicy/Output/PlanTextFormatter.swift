@@ -1,0 +1,71 @@
+/// The text form of a plan, for `--dry-run`: grouped, aligned, short.
+extension PlanFormatter {
+    public static func text(_ plan: IsolationPlan) -> String {
+        var out: [String] = []
+        func section(_ title: String) { out.append(""); out.append(title) }
+        func row(_ label: String, _ value: String) {
+            out.append("  " + label.padding(toLength: max(label.count, 15), withPad: " ", startingAt: 0) + " " + value)
+        }
+        let chain = plan.profile.chain.map { "\($0.name) (\($0.source))" }.joined(separator: " <- ")
+        out.append("profile      \(chain)")
+        out.append("digest       \(plan.profile.digest)")
+        out.append("command      \(plan.command.argv.joined(separator: " "))")
+        out.append("executable   \(plan.command.executable ?? "(not found)")")
+
+        section("sandbox")
+        row("namespaces", plan.namespaces.map(\.rawValue).joined(separator: " "))
+        row("identity", "\(plan.identity.runAs.rawValue): uid \(plan.identity.uid) -> \(plan.identity.sandboxUid), gid \(plan.identity.gid) -> \(plan.identity.sandboxGid)")
+        row("hostname", plan.hostname)
+        row("workdir", plan.workingDirectory)
+
+        section("filesystem")
+        let width = plan.mounts.map { $0.target.count }.max() ?? 0
+        for mount in plan.mounts {
+            var detail = mount.options.joined(separator: ",")
+            if let source = mount.source, source != mount.target { detail = "from \(source) " + detail }
+            if mount.optional { detail += " (optional)" }
+            out.append("  " + mount.kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0) + " "
+                       + mount.target.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + detail)
+        }
+
+        section("network")
+        row("mode", plan.network.mode.rawValue)
+        for port in plan.network.publish {
+            row("publish", "\(port.hostAddress):\(port.hostPort) -> sandbox :\(port.sandboxPort)")
+        }
+        for endpoint in plan.network.connect {
+            row("connect", "sandbox 127.0.0.1:\(endpoint.sandboxPort) -> \(endpoint.hostAddress):\(endpoint.hostPort)")
+        }
+
+        section("seccomp")
+        row("default", "\(plan.seccomp.defaultAction), other ABIs \(plan.seccomp.otherArchitectures) (\(plan.seccomp.architecture))")
+        var byReason: [(String, [SeccompRule])] = []
+        for rule in plan.seccomp.rules {
+            let reason = rule.reason ?? "rule"
+            if let last = byReason.indices.last, byReason[last].0 == reason {
+                byReason[last].1.append(rule)
+            } else {
+                byReason.append((reason, [rule]))
+            }
+        }
+        for (reason, rules) in byReason {
+            let names = rules.map { $0.args.isEmpty ? $0.syscall : "\($0.syscall)(\($0.args.count) cond)" }
+            var seen: Set<String> = []
+            let unique = names.filter { seen.insert($0).inserted }
+            row(reason, "\(rules[0].action): " + unique.joined(separator: " "))
+        }
+
+        section("process")
+        row("caps", plan.capabilities.keep.isEmpty ? "none" : plan.capabilities.keep.map(\.name).joined(separator: " "))
+        row("rlimits", plan.rlimits.map { "\($0.resource)=\($0.soft.map(SizeParser.format) ?? "unlimited")" }.joined(separator: " "))
+        row("no_new_privs", plan.noNewPrivs ? "yes" : "no")
+        for model in plan.models {
+            row("model", model.path + (model.sha256.map { " sha256:\($0.prefix(12))…" } ?? " (not pinned)"))
+        }
+
+        section("environment")
+        for variable in plan.environment.set { row(variable.name, variable.value) }
+        if !plan.environment.dropped.isEmpty { row("(dropped)", plan.environment.dropped.joined(separator: " ")) }
+        return out.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,175 @@
+/// Compiles the seccomp section into libseccomp-ready rules.
+///
+/// libseccomp keeps one unconditional action per syscall and silently lets an
+/// unconditional rule swallow conditional ones, so the compiler decides per
+/// syscall: its unconditional action (deny/allow lists, unconditional raw rules),
+/// then conditional rules only where they change the outcome.
+struct SeccompCompiler {
+    let document: ProfileDocument
+    let steps: [(deny: ListValue<String>?, allow: ListValue<String>?)]
+
+    /// Order of rule reasons after the groups.
+    private enum Category: String, CaseIterable {
+        case deny, allow, socketFamilies = "socket-families", ioctlDeny = "ioctl-deny", cloneFlags = "clone-flags", rule
+    }
+
+    private struct Candidate {
+        var rank: Int
+        var sequence: Int
+        var rule: SeccompRule
+    }
+
+    func compile(_ diagnostics: inout [Diagnostic]) -> SeccompPlan {
+        let errnoName = document.seccompErrno?.value ?? "EPERM"
+        let denyAction = SeccompAction.errno(name: errnoName, number: ErrnoNames.number(errnoName) ?? 1)
+        let defaultAction: SeccompAction = switch document.seccompDefault?.value ?? .allow {
+        case .allow: .allow
+        case .deny: denyAction
+        case .kill: .killProcess
+        case .log: .log
+        }
+        // Other ABIs (int $0x80, x32) number syscalls differently and slip past
+        // native-only rules: kill them unless told otherwise.
+        let otherArchitectures: SeccompAction = document.otherArchitectures?.value == .deny ? denyAction : .killProcess
+
+        // Unconditional action per syscall, in first-seen order.
+        var unconditional: [String: Candidate] = [:]
+        var sequence = 0
+        func set(_ name: String, _ action: SeccompAction, rank: Int, reason: String, origin: Origin?) {
+            sequence += 1
+            let number = SyscallResolver.number(of: name) ?? -1
+            unconditional[name] = Candidate(rank: rank, sequence: sequence,
+                                            rule: SeccompRule(syscall: name, number: number, action: action,
+                                                              reason: reason, origin: origin))
+        }
+        func expand(_ entry: String) -> [(name: String, reason: String)] {
+            if entry.hasPrefix("@"), let group = SyscallGroups.group(named: String(entry.dropFirst())) {
+                return group.syscalls.filter { SyscallResolver.number(of: $0) != nil }.map { ($0, group.name) }
+            }
+            return [(entry, "")]
+        }
+        func rank(_ reason: String, _ category: Category) -> Int {
+            SyscallGroups.rank(of: reason) ?? (SyscallGroups.all.count + Category.allCases.firstIndex(of: category)!)
+        }
+
+        // Replay deny/allow per profile: a later `allow` removes an earlier deny.
+        for step in steps {
+            if step.deny?.replace == true {
+                unconditional = unconditional.filter { $0.value.rule.action != denyAction }
+            }
+            if step.allow?.replace == true {
+                unconditional = unconditional.filter { $0.value.rule.action != .allow }
+            }
+            for item in step.deny?.items ?? [] {
+                for (name, group) in expand(item.value) where unconditional[name]?.rule.action != denyAction {
+                    set(name, denyAction, rank: rank(group, .deny), reason: group.isEmpty ? "deny" : group,
+                        origin: item.position.origin)
+                }
+            }
+            for item in step.allow?.items ?? [] {
+                for (name, group) in expand(item.value) {
+                    set(name, .allow, rank: rank(group, .allow), reason: group.isEmpty ? "allow" : group,
+                        origin: item.position.origin)
+                }
+            }
+        }
+        let rawRules = document.rules?.items ?? []
+        for item in rawRules where item.value.args.isEmpty {
+            set(item.value.syscall, action(item.value.action, denyAction), rank: rank("", .rule), reason: "rule",
+                origin: item.position.origin)
+        }
+        let cloneFlags = document.denyCloneFlags?.items ?? []
+        if !cloneFlags.isEmpty {
+            // glibc falls back from clone3 to clone only on ENOSYS, and clone's flags
+            // are checkable in a register while clone3's sit in memory.
+            set("clone3", .errno(name: "ENOSYS", number: ErrnoNames.number("ENOSYS")!), rank: rank("", .cloneFlags),
+                reason: "clone-flags", origin: document.denyCloneFlags?.position.origin)
+        }
+
+        func outcome(_ name: String) -> SeccompAction { unconditional[name]?.rule.action ?? defaultAction }
+        var conditional: [Candidate] = []
+        func add(_ name: String, _ action: SeccompAction, _ args: [ArgCondition], _ category: Category, _ origin: Origin?) {
+            sequence += 1
+            conditional.append(Candidate(rank: rank("", category), sequence: sequence,
+                                         rule: SeccompRule(syscall: name, number: SyscallResolver.number(of: name) ?? -1,
+                                                           action: action, args: args, reason: category.rawValue,
+                                                           origin: origin)))
+        }
+
+        // socket(): families outside the list fail as "not supported", which programs handle.
+        if let families = document.socketFamilies, !families.items.isEmpty {
+            let allowed = Set(families.items.map(\.value.value))
+            let origin = families.position.origin
+            let failure = SeccompAction.errno(name: "EAFNOSUPPORT", number: ErrnoNames.number("EAFNOSUPPORT")!)
+            if outcome("socket") == .allow, defaultAction == .allow {
+                let highest = allowed.max()!
+                for family in 0..<highest where !allowed.contains(family) {
+                    add("socket", failure, [ArgCondition(index: 0, op: .eq, value: family)], .socketFamilies, origin)
+                }
+                add("socket", failure, [ArgCondition(index: 0, op: .ge, value: highest + 1)], .socketFamilies, origin)
+            } else if outcome("socket") == .allow {
+                // An allowlist: allow socket() only for the listed families.
+                unconditional["socket"] = nil
+                for family in allowed.sorted() {
+                    add("socket", .allow, [ArgCondition(index: 0, op: .eq, value: family)], .socketFamilies, origin)
+                }
+            }
+        }
+
+        // ioctl(): requests compared on their low 32 bits, as the kernel does.
+        if let requests = document.ioctlDeny, !requests.items.isEmpty {
+            if outcome("ioctl") == .allow, defaultAction == .allow {
+                for request in requests.items {
+                    add("ioctl", denyAction, [ArgCondition(index: 1, op: .maskedEq, value: request.value.value,
+                                                           mask: 0xffff_ffff, width: 32)],
+                        .ioctlDeny, request.position.origin)
+                }
+            } else if outcome("ioctl") == .allow {
+                diagnostics.append(Diagnostic(at: requests.position, severity: .warning,
+                                              "ioctl-deny is not enforced: with default '\(defaultAction)' and ioctl allowed, libseccomp cannot express \"allow ioctl except these requests\"",
+                                              hint: "use default allow, or allow ioctl only through rules with argument conditions"))
+            }
+        }
+
+        if !cloneFlags.isEmpty {
+            let origin = document.denyCloneFlags?.position.origin
+            if outcome("clone") == .allow, defaultAction == .allow {
+                for flag in cloneFlags {
+                    add("clone", denyAction, [ArgCondition(index: 0, op: .maskedEq, value: flag.value.value, mask: flag.value.value)],
+                        .cloneFlags, flag.position.origin)
+                }
+            } else if outcome("clone") == .allow {
+                let mask = cloneFlags.reduce(UInt64(0)) { $0 | $1.value.value }
+                unconditional["clone"] = nil
+                add("clone", .allow, [ArgCondition(index: 0, op: .maskedEq, value: 0, mask: mask)], .cloneFlags, origin)
+            }
+        }
+
+        for item in rawRules where !item.value.args.isEmpty {
+            let rule = item.value
+            if let existing = unconditional[rule.syscall], existing.rule.action != .allow {
+                diagnostics.append(Diagnostic(at: item.position, severity: .warning,
+                                              "rule for '\(rule.syscall)' has no effect: the syscall is denied unconditionally (\(existing.rule.reason ?? "deny"))"))
+                continue
+            }
+            add(rule.syscall, action(rule.action, denyAction), rule.args, .rule, item.position.origin)
+        }
+
+        let rules = (Array(unconditional.values) + conditional)
+            .filter { $0.rule.action != defaultAction }
+            .sorted { ($0.rank, $0.rule.syscall, $0.sequence) < ($1.rank, $1.rule.syscall, $1.sequence) }
+            .map(\.rule)
+        return SeccompPlan(architecture: SyscallResolver.nativeArchitecture, defaultAction: defaultAction,
+                           otherArchitectures: otherArchitectures, rules: rules)
+    }
+
+    private func action(_ raw: RawAction, _ deny: SeccompAction) -> SeccompAction {
+        switch raw {
+        case .allow: .allow
+        case .deny: deny
+        case .kill: .killProcess
+        case .log: .log
+        case .errno(let name): .errno(name: name, number: ErrnoNames.number(name) ?? 1)
+        }
+    }
+}

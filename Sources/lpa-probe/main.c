@@ -1,0 +1,278 @@
+// lpa-probe: runs inside a sandbox and reports what it can and cannot do.
+//
+// Written in C so it needs nothing but libc inside the sandbox. Every attempt is
+// harmless when the call it tries is NOT blocked (a weak profile, or a probe started
+// on the host by mistake): mount onto a missing path, reboot with a wrong magic,
+// TIOCSTI on /dev/null, namespaces only in a forked child that exits at once, ...
+// It refuses to run at all in the initial user namespace.
+//
+// Output: one "name result" line per check; result is "ok" or an errno name, or a
+// value for status items. Commands:
+//   lpa-probe syscalls              every escape-class attempt
+//   lpa-probe status                capabilities, no_new_privs, seccomp, pids, fds, hostname, interfaces
+//   lpa-probe env                   the environment, one NAME per line
+//   lpa-probe connect-tcp HOST PORT | connect-abstract NAME
+//   lpa-probe read PATH | write PATH | ls PATH
+//   lpa-probe wait-signal           prints "ready", exits 0 on SIGTERM/SIGINT after printing it
+//   lpa-probe exit N | kill-self SIG
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *errname(int e) {
+    switch (e) {
+    case 0: return "ok";
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EINVAL: return "EINVAL";
+    case EFAULT: return "EFAULT";
+    case EBADF: return "EBADF";
+    case ENOSYS: return "ENOSYS";
+    case ENOTTY: return "ENOTTY";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ENETUNREACH: return "ENETUNREACH";
+    case EROFS: return "EROFS";
+    case ENOTRECOVERABLE: return "ENOTRECOVERABLE";
+    case ESRCH: return "ESRCH";
+    case EEXIST: return "EEXIST";
+    case ENOKEY: return "ENOKEY";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    default: {
+        static char buf[32];
+        snprintf(buf, sizeof buf, "errno%d", e);
+        return buf;
+    }
+    }
+}
+
+static void report(const char *name, long rc) {
+    printf("%s %s\n", name, rc < 0 ? errname(errno) : "ok");
+}
+
+// Runs fn in a forked child and reports what it returned (an errno, 0 for success);
+// so a namespace created by a weak profile dies with the child.
+static void in_child(const char *name, int (*fn)(void)) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) _exit(fn());
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) printf("%s killed-by-signal-%d\n", name, WTERMSIG(status));
+    else printf("%s %s\n", name, errname(WEXITSTATUS(status)));
+}
+
+static int try_unshare(void) { return unshare(CLONE_NEWUSER) == 0 ? 0 : errno; }
+static int try_clone_newns(void) {
+    long pid = syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid == 0) _exit(0);
+    if (pid < 0) return errno;
+    waitpid((pid_t)pid, NULL, 0);
+    return 0;
+}
+static int try_clone3(void) { return syscall(SYS_clone3, NULL, 0) == 0 ? 0 : errno; }
+static int try_int80(void) {
+#if defined(__x86_64__)
+    long ret;
+    // i386 getpid (20) through the 32-bit entry point: must not run at all.
+    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) : "memory");
+    return ret > 0 ? 0 : (int)-ret;
+#else
+    return ENOSYS;
+#endif
+}
+
+static void syscalls(void) {
+    // ptrace and process_vm_readv on our own child: harmless if allowed.
+    pid_t child = fork();
+    if (child == 0) { pause(); _exit(0); }
+    report("ptrace", ptrace(PTRACE_ATTACH, child, NULL, NULL));
+    char buf[8], src[8] = "x";
+    struct iovec local = {buf, sizeof buf}, remote = {src, sizeof src};
+    report("process_vm_readv", process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+
+    report("mount", mount("none", "/nonexistent-lpa-probe", "tmpfs", 0, NULL));
+    report("umount2", umount2("/nonexistent-lpa-probe", 0));
+    report("pivot_root", syscall(SYS_pivot_root, "/nonexistent-lpa-probe", "/nonexistent-lpa-probe"));
+    in_child("unshare", try_unshare);
+    in_child("clone-newuser", try_clone_newns);
+    in_child("clone3", try_clone3);
+    report("setns", syscall(SYS_setns, -1, 0));
+    report("io_uring_setup", syscall(SYS_io_uring_setup, 1, NULL));
+    long ufd = syscall(SYS_userfaultfd, 0);
+    report("userfaultfd", ufd);
+    if (ufd >= 0) close((int)ufd);
+    report("bpf", syscall(SYS_bpf, -1, NULL, 0));
+    report("perf_event_open", syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
+    report("keyctl", syscall(SYS_keyctl, 9999, 0, 0, 0, 0));
+    report("add_key", syscall(SYS_add_key, NULL, NULL, NULL, 0, 0));
+    report("open_by_handle_at", syscall(SYS_open_by_handle_at, -1, NULL, 0));
+    report("init_module", syscall(SYS_init_module, NULL, 0, NULL));
+    report("finit_module", syscall(SYS_finit_module, -1, "", 0));
+    report("kexec_load", syscall(SYS_kexec_load, 0, 0, NULL, 0xdeadbeefUL));
+    report("reboot", syscall(SYS_reboot, 0x1234, 0x5678, 0, NULL));  // wrong magic
+    report("swapon", syscall(SYS_swapon, "/nonexistent-lpa-probe", 0));
+    int s = socket(AF_NETLINK, SOCK_RAW, 0);
+    report("socket-netlink", s);
+    if (s >= 0) close(s);
+    s = socket(AF_PACKET, SOCK_RAW, 0);
+    report("socket-packet", s);
+    if (s >= 0) close(s);
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    report("socket-inet", s);
+    if (s >= 0) close(s);
+    s = socket(AF_UNIX, SOCK_STREAM, 0);
+    report("socket-unix", s);
+    if (s >= 0) close(s);
+    int null = open("/dev/null", O_RDONLY);
+    char c = 'x';
+    report("ioctl-tiocsti", syscall(SYS_ioctl, null, (unsigned long)TIOCSTI, &c));
+    report("ioctl-tiocsti-highbits", syscall(SYS_ioctl, null, 0x100000000UL | TIOCSTI, &c));
+    report("ioctl-tioclinux", syscall(SYS_ioctl, null, (unsigned long)TIOCLINUX, &c));
+    close(null);
+    in_child("int80", try_int80);
+}
+
+static void status(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "CapEff:", 7) || !strncmp(line, "CapPrm:", 7) || !strncmp(line, "CapBnd:", 7) ||
+            !strncmp(line, "CapAmb:", 7) || !strncmp(line, "CapInh:", 7) || !strncmp(line, "NoNewPrivs:", 11) ||
+            !strncmp(line, "Seccomp:", 8)) {
+            char *colon = strchr(line, ':');
+            *colon = '\0';
+            char *value = colon + 1;
+            while (*value == ' ' || *value == '\t') value++;
+            printf("%s %s", line, value);
+        }
+    }
+    if (f) fclose(f);
+    printf("pid %d\nppid %d\nuid %d\ngid %d\n", getpid(), getppid(), getuid(), getgid());
+    int procs = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) if (e->d_name[0] >= '0' && e->d_name[0] <= '9') procs++;
+    if (d) closedir(d);
+    printf("processes %d\n", procs);
+    d = opendir("/proc/self/fd");
+    int dfd = d ? dirfd(d) : -1;
+    printf("fds");
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == dfd) continue;
+        printf(" %s", e->d_name);
+    }
+    printf("\n");
+    if (d) closedir(d);
+    char host[256] = "";
+    gethostname(host, sizeof host);
+    printf("hostname %s\n", host);
+    // /proc/net/dev, not if_nameindex(): that needs netlink, which strict denies.
+    FILE *net = fopen("/proc/self/net/dev", "r");
+    printf("interfaces");
+    int lineno = 0;
+    while (net && fgets(line, sizeof line, net)) {
+        if (++lineno <= 2) continue;
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        *colon = '\0';
+        char *name = line;
+        while (*name == ' ') name++;
+        printf(" %s", name);
+    }
+    printf("\n");
+    if (net) fclose(net);
+    char cwd[4096];
+    printf("cwd %s\n", getcwd(cwd, sizeof cwd) ? cwd : "?");
+    struct rlimit { unsigned long cur, max; } rl;
+    syscall(SYS_prlimit64, 0, 4 /* RLIMIT_CORE */, NULL, &rl);
+    printf("core-limit %lu\n", rl.cur);
+}
+
+static int in_initial_user_namespace(void) {
+    FILE *f = fopen("/proc/self/uid_map", "r");
+    if (!f) return 0; // no procfs: certainly not the host as we know it
+    unsigned long inside, outside, count;
+    int n = fscanf(f, "%lu %lu %lu", &inside, &outside, &count);
+    fclose(f);
+    return n == 3 && inside == 0 && outside == 0 && count == 4294967295UL;
+}
+
+static volatile sig_atomic_t got_signal = 0;
+static void on_signal(int sig) { got_signal = sig; }
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2) {
+        fprintf(stderr, "usage: lpa-probe syscalls|status|env|connect-tcp|connect-abstract|read|write|ls|wait-signal|exit|kill-self\n");
+        return 2;
+    }
+    if (in_initial_user_namespace() && getenv("LPA_PROBE_ON_HOST") == NULL) {
+        fprintf(stderr, "lpa-probe: refusing to run outside a sandbox (initial user namespace)\n");
+        return 3;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "syscalls")) syscalls();
+    else if (!strcmp(cmd, "status")) status();
+    else if (!strcmp(cmd, "env")) { for (char **e = environ; *e; e++) printf("%s\n", *e); }
+    else if (!strcmp(cmd, "connect-tcp") && argc == 4) {
+        int s = socket(strchr(argv[2], ':') ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3]))};
+        inet_pton(AF_INET, argv[2], &a.sin_addr);
+        report("connect-tcp", s < 0 ? -1 : connect(s, (struct sockaddr *)&a, sizeof a));
+    } else if (!strcmp(cmd, "connect-abstract") && argc == 3) {
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        size_t len = strlen(argv[2]);
+        memcpy(a.sun_path + 1, argv[2], len);
+        report("connect-abstract", connect(s, (struct sockaddr *)&a, (socklen_t)(sizeof(sa_family_t) + 1 + len)));
+    } else if (!strcmp(cmd, "read") && argc == 3) {
+        int fd = open(argv[2], O_RDONLY);
+        report("read", fd);
+    } else if (!strcmp(cmd, "write") && argc == 3) {
+        int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0 && write(fd, "lpa-probe\n", 10) != 10) fd = -1;
+        report("write", fd);
+    } else if (!strcmp(cmd, "ls") && argc == 3) {
+        DIR *d = opendir(argv[2]);
+        struct dirent *e;
+        while (d && (e = readdir(d))) if (e->d_name[0] != '.') printf("%s\n", e->d_name);
+        if (!d) report("ls", -1);
+    } else if (!strcmp(cmd, "wait-signal")) {
+        signal(SIGTERM, on_signal);
+        signal(SIGINT, on_signal);
+        signal(SIGUSR1, on_signal);
+        printf("ready\n");
+        while (!got_signal) pause();
+        printf("got-signal %d\n", (int)got_signal);
+        return 0;
+    } else if (!strcmp(cmd, "exit") && argc == 3) return atoi(argv[2]);
+    else if (!strcmp(cmd, "kill-self") && argc == 3) { raise(atoi(argv[2])); return 99; }
+    else { fprintf(stderr, "lpa-probe: unknown command %s\n", cmd); return 2; }
+    return 0;
+}

@@ -1,0 +1,39 @@
+/// Splits `lpa-run [OPTIONS] [--] COMMAND [ARG...]` into lpa-run's options and the
+/// command. The first word that is not an option starts the command; everything after
+/// it passes through untouched, so `lpa-run --profile strict llama-server --port 8080`
+/// needs no `--`.
+struct ArgumentSplitter {
+    /// Options that take a value as the next word (or after `=`).
+    static let valued: Set<String> = [
+        "--profile", "--format", "-p", "--publish", "--connect", "--env", "--hostname",
+    ]
+
+    struct Split {
+        var options: [String]
+        var command: [String]
+    }
+
+    enum Failure: Error, Equatable {
+        case missingValue(String)
+    }
+
+    static func split(_ arguments: [String]) throws(Failure) -> Split {
+        var options: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let word = arguments[index]
+            if word == "--" {
+                return Split(options: options, command: Array(arguments[(index + 1)...]))
+            }
+            guard word.hasPrefix("-"), word != "-" else { break }
+            options.append(word)
+            if valued.contains(word) {
+                guard index + 1 < arguments.count else { throw .missingValue(word) }
+                options.append(arguments[index + 1])
+                index += 1
+            }
+            index += 1
+        }
+        return Split(options: options, command: Array(arguments[index...]))
+    }
+}

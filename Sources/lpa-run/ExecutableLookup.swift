@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Resolves a command name to an absolute executable path, as execvp would, on the host:
+/// the plan records the result, so dry-run shows exactly what will run.
+enum ExecutableLookup {
+    enum Outcome: Equatable {
+        case found(String)
+        /// Exists but cannot be executed (exit 126).
+        case notExecutable(String)
+        /// Not found (exit 127).
+        case notFound
+    }
+
+    static func resolve(_ name: String, path: String?, cwd: String) -> Outcome {
+        if name.contains("/") {
+            let absolute = name.hasPrefix("/") ? name : cwd + "/" + name
+            return check(normalize(absolute)) ?? .notFound
+        }
+        var firstUnexecutable: String?
+        for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+            let base = dir.isEmpty ? cwd : (dir.hasPrefix("/") ? String(dir) : cwd + "/" + dir)
+            switch check(base + "/" + name) {
+            case .found(let p)?: return .found(normalize(p))
+            case .notExecutable(let p)?: firstUnexecutable = firstUnexecutable ?? p
+            default: continue
+            }
+        }
+        return firstUnexecutable.map { .notExecutable($0) } ?? .notFound
+    }
+
+    private static func check(_ candidate: String) -> Outcome? {
+        var st = stat()
+        guard stat(candidate, &st) == 0 else { return nil }
+        if (st.st_mode & S_IFMT) == S_IFDIR || access(candidate, X_OK) != 0 { return .notExecutable(candidate) }
+        return .found(candidate)
+    }
+
+    /// Removes "." and ".." segments and duplicate slashes (no symlink resolution: the
+    /// path shown is the one the user would recognise).
+    static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { _ = parts.popLast(); continue }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+}

@@ -1,0 +1,146 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import LPAPolicy
+import LPASandbox
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// The options of the default action: run (or --dry-run) a command under a profile.
+struct RunOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Profile name or file (a name is looked up in $XDG_CONFIG_HOME/lpa-run/profiles, "
+            + "/etc/lpa-run/profiles, then the built-in profiles).", valueName: "NAME|FILE"))
+    var profile: String = "strict"
+
+    @Flag(name: .long, help: "Compile and print the isolation plan; create nothing, run nothing.")
+    var dryRun = false
+
+    @Option(name: .long, help: "Plan output for --dry-run: text (for people) or json (stable, see docs/plan.md).")
+    var format: OutputFormat = .text
+
+    @Option(name: [.customShort("p"), .customLong("publish")], help: ArgumentHelp(
+        "Publish a sandbox port on the host (inbound only). HOST_IP defaults to 127.0.0.1.",
+        valueName: "[HOST_IP:]HOST_PORT:SANDBOX_PORT"))
+    var publish: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Let the sandbox reach one host loopback endpoint at 127.0.0.1:PORT inside.",
+        valueName: "HOST:PORT[:SANDBOX_PORT]"))
+    var connect: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Pass a host variable (even a secret-looking one) or set NAME=VALUE.", valueName: "NAME[=VALUE]"))
+    var env: [String] = []
+
+    @Option(name: .long, help: "Hostname inside the sandbox.")
+    var hostname: String?
+
+    @Flag(name: .customLong("allow-non-loopback-publish"),
+          help: "Allow -p with a non-loopback HOST_IP: this exposes the model to the network.")
+    var allowNonLoopbackPublish = false
+
+    @Flag(name: .shortAndLong, help: "Say more on stderr.")
+    var verbose = false
+
+    @Flag(name: .shortAndLong, help: "Say only errors on stderr.")
+    var quiet = false
+
+    var overrides: CommandLineOverrides {
+        CommandLineOverrides(publish: publish, connect: connect, env: env,
+                             allowNonLoopbackPublish: allowNonLoopbackPublish, hostname: hostname)
+    }
+}
+
+/// Runs `lpa-run [OPTIONS] [--] COMMAND [ARG...]` and returns the exit status.
+enum RunCommand {
+    static func main(_ arguments: [String]) -> Int32 {
+        let split: ArgumentSplitter.Split
+        do {
+            split = try ArgumentSplitter.split(arguments)
+        } catch {
+            guard case .missingValue(let option) = error else { return ExitCode.ownError }
+            printError("lpa-run: error: missing value for '\(option)'\n\(Help.usageLine)")
+            return ExitCode.ownError
+        }
+        let options: RunOptions
+        do {
+            options = try RunOptions.parse(split.options)
+        } catch {
+            let code = RunOptions.exitCode(for: error)
+            if code == .success {
+                print(Help.text)
+                return 0
+            }
+            printError("lpa-run: error: \(RunOptions.message(for: error))\n\(Help.usageLine)")
+            return ExitCode.ownError
+        }
+        if split.command.isEmpty && !options.dryRun {
+            printError("lpa-run: error: no command given\n\(Help.usageLine)")
+            return ExitCode.ownError
+        }
+
+        let context = HostFacts.context()
+        var executable: String?
+        if let name = split.command.first {
+            switch ExecutableLookup.resolve(name, path: context.environment["PATH"], cwd: context.cwd) {
+            case .found(let path):
+                executable = path
+            case .notExecutable(let path):
+                if !options.dryRun {
+                    printError("lpa-run: error: \(path): permission denied (not an executable file)")
+                    return ExitCode.notExecutable
+                }
+                printError("lpa-run: warning: \(path) is not executable; the plan marks the command unresolved")
+            case .notFound:
+                if !options.dryRun {
+                    printError("lpa-run: error: \(name): command not found")
+                    return ExitCode.notFound
+                }
+                if !options.quiet {
+                    printError("lpa-run: warning: \(name): command not found; the plan marks it unresolved")
+                }
+            }
+        }
+
+        let compiler = PolicyCompiler(loader: FileProfileLoader(environment: context.environment, cwd: context.cwd),
+                                      context: context)
+        let plan: IsolationPlan
+        do {
+            let compilation = try compiler.compile(profile: options.profile,
+                                                   command: CommandPlan(argv: split.command, executable: executable),
+                                                   overrides: options.overrides)
+            plan = compilation.plan
+            if !options.quiet {
+                for warning in compilation.warnings { printError(warning.description) }
+            }
+        } catch {
+            printError(error.description)
+            return ExitCode.ownError
+        }
+
+        if options.dryRun {
+            switch options.format {
+            case .json: print(PlanFormatter.json(plan), terminator: "")
+            case .text: print(PlanFormatter.text(plan), terminator: "")
+            }
+            return 0
+        }
+        do {
+            return try Launcher(plan: plan).run()
+        } catch {
+            printError(error.description)
+            return error.exitCode
+        }
+    }
+}
+
+/// Exit codes as `env`, `timeout` and `docker run` use them.
+enum ExitCode {
+    static let ownError: Int32 = 125
+    static let notExecutable: Int32 = 126
+    static let notFound: Int32 = 127
+}

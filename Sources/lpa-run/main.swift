@@ -1,0 +1,32 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+
+// Subcommands are dispatched by their first word; anything else is a command to run,
+// so the run path never pays for subcommand parsing (start-up is benchmarked).
+let arguments = Array(CommandLine.arguments.dropFirst())
+
+func runSubcommand<C: ParsableCommand>(_ type: C.Type, _ rest: [String], _ body: (C) -> Int32) -> Int32 {
+    do {
+        return body(try type.parse(rest))
+    } catch {
+        let code = type.exitCode(for: error)
+        if code == .success {
+            print(type.helpMessage())
+            return 0
+        }
+        printError("lpa-run \(type.configuration.commandName ?? ""): error: \(type.message(for: error))")
+        return 125
+    }
+}
+
+let status: Int32
+switch arguments.first {
+case "check": status = runSubcommand(CheckCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
+case "profiles": status = runSubcommand(ProfilesCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
+case "help": print(Help.text); status = 0
+case "--version": print("lpa-run 0.1.0"); status = 0
+default: status = RunCommand.main(arguments)
+}
+exit(status)

@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+/// The exact command-line forms the README and scripts depend on, run on the built binary.
+@Suite("command line")
+struct CommandLineTests {
+    let runner = Runner(who: .caller)
+
+    @Test("--dry-run --format json prints the plan of an unresolved command, warns, exits 0")
+    func dryRunUnresolvedCommand() throws {
+        let result = try runner.run(["--profile", "strict", "--dry-run", "--format", "json",
+                                     "llama-server-missing-\(getpid())", "-m", "/tmp/m.gguf", "--port", "8080"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("warning"))
+        let plan = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        #expect(plan["version"] as? Int == 1)
+        let command = plan["command"] as! [String: Any]
+        #expect(command["resolved"] as? Bool == false)
+        #expect((command["argv"] as? [String])?.dropFirst() == ["-m", "/tmp/m.gguf", "--port", "8080"])
+        for key in ["namespaces", "mounts", "network", "seccomp", "capabilities", "noNewPrivs", "rlimits",
+                    "environment", "hostname", "profile"] {
+            #expect(plan[key] != nil, "plan lacks \(key)")
+        }
+    }
+
+    @Test("options after the command belong to the command, without --")
+    func commandArgumentsPassThrough() throws {
+        let result = try runner.run(["--profile", "strict", "/bin/echo", "--profile", "-p", "--dry-run"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "--profile -p --dry-run\n")
+    }
+
+    @Test("the text plan is for people: grouped and short")
+    func dryRunText() throws {
+        let result = try runner.run(["--dry-run", "/bin/true"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("/bin/true"))
+        #expect(result.stdout.lowercased().contains("seccomp"))
+    }
+
+    @Test("check exits 1 on a misspelled key, with file:line:col and a suggestion")
+    func checkMisspelledKey() throws {
+        let profile = Binaries.shared.profile(named: "check-typo", """
+            description: typo
+            netwrok:
+              mode: none
+            """)
+        let result = try runner.run(["check", profile])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("check-typo.yaml:2:1: error: unknown key 'netwrok' (did you mean 'network'?)"),
+                "\(result.stderr)")
+    }
+
+    @Test("check exits 0 on valid profiles")
+    func checkValid() throws {
+        let profile = Binaries.shared.profile(named: "check-ok", "description: fine\nextends: strict\n")
+        let result = try runner.run(["check", profile])
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    @Test("profiles lists the built-in profiles with descriptions")
+    func listProfiles() throws {
+        let result = try runner.run(["profiles"])
+        #expect(result.status == 0)
+        for name in ["strict", "agent", "gpu"] {
+            #expect(result.stdout.contains(name))
+        }
+        #expect(result.stdout.contains("builtin:strict"))
+    }
+
+    @Test("`lpa-run -- check` runs a program named check rather than the subcommand")
+    func subcommandNameAsCommand() throws {
+        let result = try runner.run(["--", "check"])
+        #expect(result.status == 127)
+    }
+
+    @Test("an unknown option is lpa-run's own error: 125")
+    func unknownOption() throws {
+        let result = try runner.run(["--no-such-option", "/bin/true"])
+        #expect(result.status == 125)
+    }
+
+    @Test("--help teaches the command forms and exit codes")
+    func help() throws {
+        let result = try runner.run(["--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("lpa-run [OPTIONS] [--] COMMAND [ARG...]"))
+        #expect(result.stdout.contains("--dry-run"))
+        #expect(result.stdout.contains("127"))
+    }
+}

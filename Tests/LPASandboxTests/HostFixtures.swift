@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+/// A real TCP listener on the host's 127.0.0.1 (never any other address).
+final class LoopbackListener {
+    let fd: Int32
+    let port: UInt16
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        self.port = UInt16(bigEndian: addr.sin_port)
+    }
+
+    func canConnectFromHost() -> Bool {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(s) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = port.bigEndian
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    deinit { close(fd) }
+}
+
+/// A listening abstract unix socket (the X11/D-Bus kind of endpoint).
+final class AbstractListener {
+    let fd: Int32
+    let name: String
+
+    init(name: String) throws {
+        self.name = name
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var (addr, len) = Self.address(name)
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
+    }
+
+    static func address(_ name: String) -> (sockaddr_un, socklen_t) {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(name.utf8)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw[0] = 0
+            for (i, b) in bytes.enumerated() { raw[i + 1] = b }
+        }
+        return (addr, socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count))
+    }
+
+    func canConnectFromHost() -> Bool {
+        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(s) }
+        var (addr, len) = Self.address(name)
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, len) }
+        } == 0
+    }
+
+    deinit { close(fd) }
+}
+
+/// lpa-run running in the background, with its output readable line by line.
+final class RunningSandbox {
+    let process = Process()
+    private let out = Pipe()
+    private var buffer = Data()
+
+    var pid: pid_t { process.processIdentifier }
+
+    init(runner: Runner, probe: [String], profile: String = "strict") throws {
+        let argv = runner.command(["--profile", profile, Binaries.shared.probe] + probe)
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        process.environment = runner.environment()
+        process.currentDirectoryURL = URL(fileURLWithPath: Binaries.shared.directory)
+        process.standardOutput = out
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits (up to 10 s) until the workload printed `line`.
+    func waitForLine(_ line: String) throws {
+        let deadline = Date().addingTimeInterval(10)
+        let fd = out.fileHandleForReading.fileDescriptor
+        while Date() < deadline {
+            if String(decoding: buffer, as: UTF8.self).split(separator: "\n").contains(Substring(line)) { return }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&pfd, 1, 100) > 0 {
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                let n = read(fd, &chunk, chunk.count)
+                if n <= 0 { break }
+                buffer.append(contentsOf: chunk[0..<n])
+            }
+        }
+        Issue.record("the workload never printed \(line): \(String(decoding: buffer, as: UTF8.self))")
+        throw POSIXError(.ETIMEDOUT)
+    }
+
+    /// Waits for exit; returns the status (128+N for a signal) and all output.
+    func finish() -> (Int32, String) {
+        let rest = out.fileHandleForReading.readDataToEndOfFile()
+        buffer.append(rest)
+        process.waitUntilExit()
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return (status, String(decoding: buffer, as: UTF8.self))
+    }
+}
+
+enum ProcessTree {
+    /// All descendants of pid, from /proc/PID/task/*/children.
+    static func descendants(of pid: pid_t) -> [pid_t] {
+        var result: [pid_t] = []
+        var queue = [pid]
+        while let next = queue.popLast() {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(next)/task")) ?? []
+            for task in tasks {
+                let text = (try? String(contentsOfFile: "/proc/\(next)/task/\(task)/children", encoding: .utf8)) ?? ""
+                let children = text.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                result += children
+                queue += children
+            }
+        }
+        return result
+    }
+
+    /// True while the process exists and is not a zombie.
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state != "Z" && state != "X"
+    }
+}

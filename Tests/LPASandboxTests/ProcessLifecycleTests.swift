@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+/// Exit status, signals and the lifetime of the sandbox.
+@Suite("process lifecycle", .serialized)
+struct ProcessLifecycleTests {
+    @Test("the workload's exit status is lpa-run's", arguments: Runner.all)
+    func exitStatusPropagates(runner: Runner) throws {
+        #expect(try runner.probe(["exit", "0"]).status == 0)
+        #expect(try runner.probe(["exit", "3"]).status == 3)
+    }
+
+    @Test("a workload killed by signal N gives 128+N", arguments: Runner.all)
+    func signalDeathPropagates(runner: Runner) throws {
+        #expect(try runner.probe(["kill-self", "9"]).status == 137)
+        #expect(try runner.probe(["kill-self", "15"]).status == 143)
+    }
+
+    @Test("a missing command exits 127 and a non-executable one 126", arguments: Runner.all)
+    func notFoundAndNotExecutable(runner: Runner) throws {
+        let missing = try runner.run(["--profile", "strict", "lpa-no-such-command-\(getpid())"])
+        #expect(missing.status == 127)
+        #expect(missing.stderr.contains("command not found"))
+        let notExec = try runner.run(["--profile", "strict", "/etc/hostname"])
+        #expect(notExec.status == 126)
+    }
+
+    @Test("SIGTERM to lpa-run reaches the workload, which exits cleanly", arguments: Runner.all)
+    func sigtermForwarded(runner: Runner) throws {
+        let running = try RunningSandbox(runner: runner, probe: ["wait-signal"])
+        try running.waitForLine("ready")
+        kill(running.pid, SIGTERM)
+        let (status, output) = running.finish()
+        #expect(output.contains("got-signal 15"), "\(output)")
+        #expect(status == 0)
+    }
+
+    @Test("SIGKILL of lpa-run leaves no process behind", arguments: Runner.all)
+    func sigkillTakesSandboxDown(runner: Runner) throws {
+        let running = try RunningSandbox(runner: runner, probe: ["wait-signal"])
+        try running.waitForLine("ready")
+        let descendants = ProcessTree.descendants(of: running.pid)
+        #expect(descendants.count >= 2, "init and workload expected, found \(descendants)")
+        // setpriv execs lpa-run, so running.pid is lpa-run itself in both cases.
+        kill(running.pid, SIGKILL)
+        _ = running.finish()
+        let deadline = Date().addingTimeInterval(5)
+        var alive = descendants
+        while !alive.isEmpty && Date() < deadline {
+            alive = alive.filter { ProcessTree.isAlive($0) }
+            if !alive.isEmpty { usleep(20_000) }
+        }
+        #expect(alive.isEmpty, "still alive: \(alive)")
+    }
+}
+
+/// A bad profile or a plan the kernel cannot apply: exit 125, and nothing ran.
+@Suite("fail closed", .serialized)
+struct FailClosedTests {
+    @Test("a missing bind source stops the run with 125, naming the profile line", arguments: Runner.all)
+    func missingBindSource(runner: Runner) throws {
+        let profile = Binaries.shared.profile(named: "missing-bind", """
+            description: binds a path that does not exist
+            extends: strict
+            filesystem:
+              read-only: [/nonexistent-lpa-source]
+            """)
+        let result = try runner.run(["--profile", profile, "/bin/echo", "RAN"])
+        #expect(result.status == 125)
+        #expect(!result.stdout.contains("RAN"))
+        #expect(result.stderr.contains("/nonexistent-lpa-source"))
+        #expect(result.stderr.contains("missing-bind.yaml:4"), "\(result.stderr)")
+        #expect(result.stderr.contains("ENOENT"))
+    }
+
+    @Test("an optional missing bind source is skipped", arguments: Runner.all)
+    func optionalBindSource(runner: Runner) throws {
+        let profile = Binaries.shared.profile(named: "optional-bind", """
+            description: binds an optional path that does not exist
+            extends: strict
+            filesystem:
+              read-only: [{path: /nonexistent-lpa-source, optional: true}]
+            """)
+        let result = try runner.run(["--profile", profile, "/bin/echo", "RAN"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "RAN\n")
+    }
+
+    @Test("a profile error stops the run with 125 before anything runs", arguments: Runner.all)
+    func badProfile(runner: Runner) throws {
+        let profile = Binaries.shared.profile(named: "typo", """
+            description: misspelled key
+            extends: strict
+            netwrok:
+              mode: none
+            """)
+        let result = try runner.run(["--profile", profile, "/bin/echo", "RAN"])
+        #expect(result.status == 125)
+        #expect(!result.stdout.contains("RAN"))
+        #expect(result.stderr.contains("typo.yaml:3:1: error: unknown key 'netwrok' (did you mean 'network'?)"),
+                "\(result.stderr)")
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// Runs the built lpa-run for real, as root and as an unprivileged user. The binaries
+/// are copied to a directory every user can read, as an installed copy would be.
+struct Runner: CustomTestStringConvertible, Sendable {
+    enum Who: String, Sendable { case caller, nobody }
+    let who: Who
+
+    var testDescription: String { who == .nobody ? "unprivileged (uid 65534)" : "as \(Runner.isRoot ? "root" : "the caller")" }
+
+    static let isRoot = getuid() == 0
+    /// Root runs every test twice: as itself and as nobody. An unprivileged caller
+    /// already is the unprivileged case.
+    static let all: [Runner] = isRoot ? [Runner(who: .caller), Runner(who: .nobody)] : [Runner(who: .caller)]
+
+    struct Result: Sendable {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        /// "name value" lines of lpa-probe output.
+        var fields: [String: String] {
+            var result: [String: String] = [:]
+            for line in stdout.split(separator: "\n") {
+                let parts = line.split(separator: " ", maxSplits: 1)
+                result[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+            }
+            return result
+        }
+    }
+
+    var home: String {
+        who == .nobody ? Binaries.shared.directory + "/home-nobody" : (ProcessInfo.processInfo.environment["HOME"] ?? "/root")
+    }
+
+    /// The argv prefix that runs lpa-run as this runner.
+    func command(_ arguments: [String]) -> [String] {
+        let lpaRun = Binaries.shared.lpaRun
+        switch who {
+        case .caller: return [lpaRun] + arguments
+        case .nobody: return ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", lpaRun] + arguments
+        }
+    }
+
+    func environment(extra: [String: String] = [:]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["HOME"] = home
+        for (k, v) in extra { env[k] = v }
+        return env
+    }
+
+    /// lpa-run ARGS, waiting for it to finish.
+    @discardableResult
+    func run(_ arguments: [String], env: [String: String] = [:], cwd: String? = nil) throws -> Result {
+        let process = Process()
+        let argv = command(arguments)
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        process.environment = environment(extra: env)
+        process.currentDirectoryURL = URL(fileURLWithPath: cwd ?? Binaries.shared.directory)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return Result(status: status, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// lpa-run --profile PROFILE lpa-probe ARGS
+    func probe(_ probeArguments: [String], profile: String = "strict", options: [String] = [],
+               env: [String: String] = [:]) throws -> Result {
+        try run(["--profile", profile] + options + [Binaries.shared.probe] + probeArguments, env: env)
+    }
+}
+
+/// The lpa-run and lpa-probe built next to this test bundle, copied once to a
+/// world-readable temporary directory.
+final class Binaries: Sendable {
+    static let shared = Binaries()
+    let directory: String
+    let lpaRun: String
+    let probe: String
+
+    private init() {
+        let built = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = built.deletingLastPathComponent()
+        // swift test runs .build/<triple>/debug/<name>PackageTests.xctest
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        let fm = FileManager.default
+        let target = "/tmp/lpa-tests-\(getpid())"
+        try? fm.removeItem(atPath: target)
+        try! fm.createDirectory(atPath: target + "/home-nobody", withIntermediateDirectories: true)
+        chmod(target, 0o755)
+        chown(target + "/home-nobody", 65534, 65534)
+        for name in ["lpa-run", "lpa-probe"] {
+            try! fm.copyItem(atPath: dir.appendingPathComponent(name).path, toPath: target + "/" + name)
+            chmod(target + "/" + name, 0o755)
+        }
+        directory = target
+        lpaRun = target + "/lpa-run"
+        probe = target + "/lpa-probe"
+    }
+
+    /// Writes a profile file readable by every runner and returns its path.
+    func profile(named name: String, _ text: String) -> String {
+        let path = directory + "/" + name + ".yaml"
+        try! text.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        return path
+    }
+}
