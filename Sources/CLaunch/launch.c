@@ -147,6 +147,17 @@ static int apply_fs_op(const struct lpa_fs_op *op) {
         // mount_setattr with AT_RECURSIVE makes every submount read-only too, and only
         // adds flags, so locked flags inherited from the host are never an obstacle.
         if (op->attr_set != 0 && set_attr(target, op->attr_set, 1) != 0) return -1;
+        // A pinned file: what is now mounted must be the inode lpa-run hashed through fd
+        // (inherited at clone). A descriptor from the host's mount namespace cannot itself
+        // be a bind source (EINVAL), so the path is bound and the result compared.
+        if (op->fd >= 0) {
+            struct stat verified, mounted;
+            if (fstat(op->fd, &verified) != 0 || stat(target, &mounted) != 0) return -1;
+            if (verified.st_dev != mounted.st_dev || verified.st_ino != mounted.st_ino) {
+                errno = ESTALE;
+                return -1;
+            }
+        }
         return 0;
     }
     case LPA_FS_PROC:
@@ -321,25 +332,24 @@ static void send_connect_listeners(const struct lpa_spec *s) {
     for (size_t i = 0; i < count; i++) close(fds[i]);
 }
 
-// A published port: connect to 127.0.0.1:port inside and hand the socket to the launcher.
-static void answer_connect_request(int control) {
-    struct lpa_connect_request req;
+// Published ports: sockets that live in the sandbox's network namespace, handed out
+// unconnected and in batches, so the launcher can connect one to 127.0.0.1:PORT
+// inside as soon as a client arrives, without a round trip to us on that path.
+static void answer_socket_request(int control) {
+    struct lpa_socket_request req;
     ssize_t n;
     do n = recv(control, &req, sizeof req, 0); while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof req) return;
-    struct lpa_connect_reply reply = {0};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        reply.err = errno;
-    } else {
-        struct sockaddr_in a;
-        loopback_address(&a, req.port);
-        int rc;
-        do rc = connect(fd, (struct sockaddr *)&a, sizeof a); while (rc < 0 && errno == EINTR);
-        if (rc != 0) reply.err = errno;
+    struct lpa_socket_reply reply = {0, 0};
+    int fds[LPA_SOCKET_BATCH_MAX];
+    uint32_t want = req.count > LPA_SOCKET_BATCH_MAX ? LPA_SOCKET_BATCH_MAX : req.count;
+    while (reply.count < want) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) { reply.err = errno; break; }
+        fds[reply.count++] = fd;
     }
-    send_fds(control, &reply, sizeof reply, &fd, reply.err == 0 ? 1 : 0);
-    if (fd >= 0) close(fd);
+    send_fds(control, &reply, sizeof reply, fds, reply.count);
+    for (uint32_t i = 0; i < reply.count; i++) close(fds[i]);
 }
 
 // ---- The init: pid 1 of the new pid namespace. ----
@@ -430,7 +440,7 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
         if (pid < 0 && errno == ECHILD) syscall(SYS_exit_group, EXIT_SETUP);
         struct pollfd pfd = {control, POLLIN, 0};
         int n = ppoll(&pfd, control >= 0 ? 1 : 0, NULL, &waiting);
-        if (n > 0 && (pfd.revents & POLLIN)) answer_connect_request(control);
+        if (n > 0 && (pfd.revents & POLLIN)) answer_socket_request(control);
         else if (n > 0 && (pfd.revents & (POLLHUP | POLLERR))) control = -1;
     }
 }

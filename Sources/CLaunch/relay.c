@@ -4,6 +4,11 @@
 // both ways with splice(2) through a pipe per direction (zero-copy), honouring
 // half-close and backpressure. It returns when the init exits.
 //
+// Published ports: the init hands out unconnected sockets made in the sandbox's
+// network namespace, in batches (a pool); the launcher connects one to
+// 127.0.0.1:PORT inside when a client arrives, so no round trip to the init sits on
+// the connection's path.
+//
 // This file runs in the ordinary launcher process, not in the post-clone window;
 // it is C because the loop is plain epoll/splice code and its speed is benchmarked.
 #define _GNU_SOURCE
@@ -15,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -36,6 +42,7 @@ struct direction {
     int src, dst;
     int pipe[2];
     size_t buffered;
+    uint64_t moved;
     int eof;               // src said EOF
     int shut;              // we shut dst for writing
 };
@@ -50,8 +57,11 @@ struct conn {
 
 struct pending {
     int client;
+    uint16_t port;
     struct pending *next;
 };
+
+enum { POOL_MAX = 256, POOL_LOW = 16 };
 
 static const size_t CHUNK = 1 << 20;
 
@@ -95,7 +105,9 @@ struct relay {
     struct tag connect_tags[64];
     struct tag control_tag, init_tag;
     struct pending *pending_head, *pending_tail;
-    size_t in_flight;       // connect requests the init has not answered yet
+    int pool[POOL_MAX];     // unconnected sockets of the sandbox's network namespace
+    size_t pool_count;
+    size_t requested;       // sockets asked of the init and not yet received
     struct conn *closed;
 };
 
@@ -141,13 +153,19 @@ static int pump(struct direction *d) {
             return -1;
         }
         d->buffered += (size_t)n;
+        d->moved += (size_t)n;
     }
 }
 
 static void conn_pump(struct relay *r, struct conn *c) {
     if (c->closed) return;
     for (int i = 0; i < 2; i++) {
-        if (pump(&c->dir[i]) != 0) { conn_close(r, c); return; }
+        if (pump(&c->dir[i]) != 0) {
+            // Nothing ever came back: the other end refused (nothing listens inside yet).
+            if (c->dir[1].moved == 0) r->spec->stats->connections_refused++;
+            conn_close(r, c);
+            return;
+        }
     }
     if (c->dir[0].shut && c->dir[1].shut) conn_close(r, c);
 }
@@ -180,52 +198,91 @@ static void conn_open(struct relay *r, int client, int other) {
     conn_pump(r, c);
 }
 
-// The init answers requests one by one; with a bounded number in flight neither side
-// can fill the other's socket buffer (which would deadlock two blocking senders).
-// Connections beyond the bound wait in the listen backlog.
-enum { MAX_IN_FLIGHT = 64 };
+static void request_sockets(struct relay *r) {
+    if (r->control < 0 || r->pool_count + r->requested >= POOL_LOW) return;
+    struct lpa_socket_request req = {LPA_SOCKET_BATCH_MAX};
+    ssize_t n;
+    do n = send(r->control, &req, sizeof req, MSG_NOSIGNAL | MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof req) r->requested += LPA_SOCKET_BATCH_MAX;
+}
+
+// Connects a pooled sandbox socket to 127.0.0.1:port inside and starts relaying. The
+// connect is non-blocking: until it completes the pump sees EAGAIN; a refusal ends
+// the connection, and the client sees it closed at once.
+static void connect_inside(struct relay *r, int client, uint16_t port) {
+    int upstream = r->pool[--r->pool_count];
+    set_nonblock(upstream);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int rc;
+    do rc = connect(upstream, (struct sockaddr *)&a, sizeof a); while (rc < 0 && errno == EINTR);
+    if (rc != 0 && errno != EINPROGRESS) {
+        r->spec->stats->connections_refused++;
+        close(upstream);
+        close(client);
+        return;
+    }
+    conn_open(r, client, upstream);
+}
+
+static void serve_pending(struct relay *r) {
+    while (r->pending_head != NULL && r->pool_count > 0) {
+        struct pending *p = r->pending_head;
+        r->pending_head = p->next;
+        if (r->pending_head == NULL) r->pending_tail = NULL;
+        connect_inside(r, p->client, p->port);
+        free(p);
+    }
+    request_sockets(r);
+}
 
 static void accept_published(struct relay *r, size_t index) {
-    while (r->in_flight < MAX_IN_FLIGHT) {
+    for (;;) {
         int client = accept4(r->spec->publish_fds[index], NULL, NULL, SOCK_CLOEXEC);
-        if (client < 0) return;  // EAGAIN, or a transient error: the next event retries
-        struct lpa_connect_request req = {r->spec->publish_sandbox_ports[index]};
-        ssize_t n;
-        do n = send(r->control, &req, sizeof req, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
-        if (n != (ssize_t)sizeof req) { close(client); continue; }
+        if (client < 0) break;  // EAGAIN, or a transient error: the next event retries
+        uint16_t port = r->spec->publish_sandbox_ports[index];
+        if (r->pool_count > 0 && r->pending_head == NULL) {
+            connect_inside(r, client, port);
+            continue;
+        }
         struct pending *p = calloc(1, sizeof *p);
         if (p == NULL) { close(client); continue; }
         p->client = client;
-        r->in_flight++;
+        p->port = port;
         if (r->pending_tail) r->pending_tail->next = p; else r->pending_head = p;
         r->pending_tail = p;
     }
+    request_sockets(r);
 }
 
 static void answer_from_init(struct relay *r) {
     for (;;) {
-        struct lpa_connect_reply reply;
-        int fd = -1;
+        struct lpa_socket_reply reply;
+        int fds[LPA_SOCKET_BATCH_MAX];
         size_t count = 0;
-        int n = recv_fds(r->control, MSG_DONTWAIT, &reply, sizeof reply, &fd, 1, &count);
+        int n = recv_fds(r->control, MSG_DONTWAIT, &reply, sizeof reply, fds, LPA_SOCKET_BATCH_MAX, &count);
         if (n < 0) break;
-        struct pending *p = r->pending_head;
-        if (p == NULL) { if (count) close(fd); continue; }
-        r->in_flight--;
-        r->pending_head = p->next;
-        if (r->pending_head == NULL) r->pending_tail = NULL;
-        if (reply.err == 0 && count == 1) {
-            conn_open(r, p->client, fd);
-        } else {
-            // Nothing listens inside (yet): close cleanly, the client sees EOF at once.
-            if (count) close(fd);
-            r->spec->stats->connections_refused++;
-            close(p->client);
+        r->requested = r->requested >= LPA_SOCKET_BATCH_MAX ? r->requested - LPA_SOCKET_BATCH_MAX : 0;
+        for (size_t i = 0; i < count; i++) {
+            if (r->pool_count < POOL_MAX) r->pool[r->pool_count++] = fds[i];
+            else close(fds[i]);
         }
-        free(p);
+        if (count == 0 && r->pool_count == 0) {
+            // The init could not make sockets: refuse what waits rather than hang it.
+            while (r->pending_head != NULL) {
+                struct pending *p = r->pending_head;
+                r->pending_head = p->next;
+                r->spec->stats->connections_refused++;
+                close(p->client);
+                free(p);
+            }
+            r->pending_tail = NULL;
+        }
     }
-    // Room again: take what waited in the backlogs.
-    for (size_t i = 0; i < r->spec->publish_count; i++) accept_published(r, i);
+    serve_pending(r);
 }
 
 static void accept_endpoint(struct relay *r, size_t index) {
@@ -284,6 +341,7 @@ int lpa_relay_run(const struct lpa_relay_spec *spec) {
         r.control_tag.kind = TAG_CONTROL;
         if (add(&r, r.control, &r.control_tag) != 0) return -1;
     }
+    if (spec->publish_count > 0) request_sockets(&r);
     r.init_tag.kind = TAG_INIT;
     if (add(&r, spec->init_pidfd, &r.init_tag) != 0) return -1;
 

@@ -38,6 +38,7 @@ public struct LaunchError: Error, CustomStringConvertible, Sendable {
             EROFS: "EROFS", ENOSYS: "ENOSYS", EBUSY: "EBUSY", ENOTDIR: "ENOTDIR", EEXIST: "EEXIST",
             ENOMEM: "ENOMEM", EAGAIN: "EAGAIN", EUSERS: "EUSERS", ENAMETOOLONG: "ENAMETOOLONG",
             ELOOP: "ELOOP", ENODEV: "ENODEV", EBADF: "EBADF", EADDRINUSE: "EADDRINUSE",
+            ESTALE: "ESTALE",
         ]
         return names[value] ?? "errno \(value)"
     }

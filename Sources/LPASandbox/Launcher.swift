@@ -17,6 +17,11 @@ public final class Launcher {
         public var connectionsRefused: UInt64 = 0
     }
 
+    /// No progress bar while hashing pinned files (-q).
+    public var quiet = false
+    /// Say how each pinned file was checked (-v).
+    public var verbose = false
+
     public init(plan: IsolationPlan) { self.plan = plan }
 
     /// Runs the workload and returns lpa-run's exit status: the workload's own, 128+N
@@ -35,7 +40,12 @@ public final class Launcher {
             throw LaunchError(step: "namespaces", message: "the user and mount namespaces are required")
         }
 
-        let mounts = try MountSteps(plan: plan)
+        // Supply-chain pins, before anything is created: a mismatch stops here. The mount
+        // steps then bind each pinned path from the descriptor that was hashed.
+        let verified = try PinVerifier(plan: plan, quiet: quiet, verbose: verbose).verify()
+        defer { verified.close() }
+
+        let mounts = try MountSteps(plan: plan, verified: verified)
         defer { mounts.mountFds.forEach { close($0) } }
         let network = try NetworkSetup(plan: plan)
         let filter = try SeccompFilter(plan: plan.seccomp)
@@ -220,6 +230,7 @@ public final class Launcher {
             let hint: String?
             switch err {
             case EROFS: hint = "the mount point lies inside a read-only bind; bind a parent directory instead"
+            case ESTALE: hint = "the pinned file was replaced after it was verified; nothing was started"
             case EINVAL where mounts.steps.indices.contains(index) && mounts.steps[index].kind == LPA_FS_ATTACH:
                 hint = "the kernel could not attach the noswap tmpfs"
             default: hint = permissionHint

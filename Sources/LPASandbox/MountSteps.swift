@@ -36,7 +36,15 @@ struct MountSteps {
     /// merged-/usr link from a link that leads elsewhere.
     private let boundSources: [String]
 
-    init(plan: IsolationPlan) throws(LaunchError) {
+    /// Pinned files that were hashed, with their descriptors (see PinVerifier).
+    private let verified: VerifiedFiles
+
+    /// The sandbox's uid is host uid 0 (lpa-run started by root).
+    private let hostRootInside: Bool
+
+    init(plan: IsolationPlan, verified: VerifiedFiles = VerifiedFiles()) throws(LaunchError) {
+        self.verified = verified
+        hostRootInside = plan.identity.uid == 0
         canMakeNoswapTmpfs = geteuid() == 0 && Self.inInitialUserNamespace()
         boundSources = plan.mounts.compactMap { entry in
             var st = stat()
@@ -44,8 +52,26 @@ struct MountSteps {
                   (st.st_mode & S_IFMT) != S_IFLNK else { return nil }
             return Self.realPath(source)
         }
+        var extrasAdded = false
         for (index, entry) in plan.mounts.enumerated() {
+            // Hides come last in the plan; verified files go before them so a hide still wins.
+            if entry.kind == .hide && !extrasAdded {
+                addVerifiedExtras(plan)
+                extrasAdded = true
+            }
             try add(entry, index: index)
+        }
+        if !extrasAdded { addVerifiedExtras(plan) }
+    }
+
+    /// Files of pinned directories and the pinned executable, each bound over its own path.
+    private mutating func addVerifiedExtras(_ plan: IsolationPlan) {
+        for extra in verified.extraBinds {
+            let owner = extra.ownerSource.flatMap { source in
+                plan.mounts.firstIndex { $0.kind == .bind && $0.source == source }
+            } ?? -1
+            steps.append(Step(kind: LPA_FS_BIND, planIndex: owner, source: extra.target, target: extra.target,
+                              attrSet: Self.bindAttrs.ro, targetIsFile: true, fd: extra.fd))
         }
     }
 
@@ -77,6 +103,12 @@ struct MountSteps {
         switch entry.kind {
         case .bind:
             guard let source = entry.source else { return }
+            if let fd = verified.descriptors[source] {
+                // launch.c checks that the mounted inode is the one hashed through fd.
+                steps.append(Step(kind: LPA_FS_BIND, planIndex: index, source: source, target: entry.target,
+                                  attrSet: Self.bindAttrs.ro, targetIsFile: true, fd: fd))
+                return
+            }
             var st = stat()
             if lstat(source, &st) != 0 {
                 if entry.optional && errno == ENOENT { return }
@@ -123,8 +155,10 @@ struct MountSteps {
             try addTmpfs(entry, index: index, target: entry.target)
         case .proc:
             steps.append(Step(kind: LPA_FS_PROC, planIndex: index, target: entry.target))
-            // Host root maps to root inside: without these, sysctl files and
-            // sysrq-trigger (owned by root, writable by their owner) would reach the host kernel.
+            // When the caller is host root, root inside is the same uid: without these,
+            // sysctl files and sysrq-trigger (owned by root, writable by their owner) would
+            // reach the host kernel. Any other caller's uid cannot write them anyway.
+            guard hostRootInside else { return }
             for sub in ["sys", "sysrq-trigger", "irq", "bus", "fs", "acpi", "scsi", "kcore", "keys", "timer_list"] {
                 steps.append(Step(kind: LPA_FS_RDONLY_SELF, planIndex: index, target: entry.target + "/" + sub,
                                   optional: true))

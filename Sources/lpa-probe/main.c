@@ -14,6 +14,7 @@
 //   lpa-probe connect-tcp HOST PORT | connect-abstract NAME
 //   lpa-probe read PATH | write PATH | ls PATH
 //   lpa-probe wait-signal           prints "ready", exits 0 on SIGTERM/SIGINT after printing it
+//   lpa-probe echo-server PORT       echo on 127.0.0.1:PORT inside, prints "listening"
 //   lpa-probe exit N | kill-self SIG
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -223,6 +224,42 @@ static int in_initial_user_namespace(void) {
     return n == 3 && inside == 0 && outside == 0 && count == 4294967295UL;
 }
 
+// Echo server on 127.0.0.1:PORT inside the sandbox: one child per connection echoes
+// until EOF, then half-closes, so relays can be tested for half-close and concurrency.
+static int echo_server(int port) {
+    signal(SIGCHLD, SIG_IGN);  // children are reaped by the kernel
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0 || listen(s, 1024) != 0) {
+        report("echo-server", -1);
+        return 1;
+    }
+    printf("listening\n");
+    for (;;) {
+        int c = accept(s, NULL, NULL);
+        if (c < 0) continue;
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(s);
+            char buf[65536];
+            ssize_t n;
+            while ((n = read(c, buf, sizeof buf)) > 0) {
+                for (ssize_t off = 0; off < n;) {
+                    ssize_t w = write(c, buf + off, (size_t)(n - off));
+                    if (w <= 0) _exit(1);
+                    off += w;
+                }
+            }
+            shutdown(c, SHUT_WR);
+            _exit(0);
+        }
+        close(c);
+    }
+}
+
 static volatile sig_atomic_t got_signal = 0;
 static void on_signal(int sig) { got_signal = sig; }
 
@@ -271,7 +308,8 @@ int main(int argc, char **argv) {
         while (!got_signal) pause();
         printf("got-signal %d\n", (int)got_signal);
         return 0;
-    } else if (!strcmp(cmd, "exit") && argc == 3) return atoi(argv[2]);
+    } else if (!strcmp(cmd, "echo-server") && argc == 3) return echo_server(atoi(argv[2]));
+    else if (!strcmp(cmd, "exit") && argc == 3) return atoi(argv[2]);
     else if (!strcmp(cmd, "kill-self") && argc == 3) { raise(atoi(argv[2])); return 99; }
     else { fprintf(stderr, "lpa-probe: unknown command %s\n", cmd); return 2; }
     return 0;

@@ -5,7 +5,7 @@
 struct ArgumentSplitter {
     /// Options that take a value as the next word (or after `=`).
     static let valued: Set<String> = [
-        "--profile", "--format", "-p", "--publish", "--connect", "--env", "--hostname",
+        "--profile", "--format", "-p", "--publish", "--connect", "--env", "--hostname", "--model",
     ]
 
     struct Split {
@@ -13,11 +13,7 @@ struct ArgumentSplitter {
         var command: [String]
     }
 
-    enum Failure: Error, Equatable {
-        case missingValue(String)
-    }
-
-    static func split(_ arguments: [String]) throws(Failure) -> Split {
+    static func split(_ arguments: [String]) throws(RunOptionParser.Failure) -> Split {
         var options: [String] = []
         var index = 0
         while index < arguments.count {
@@ -28,7 +24,7 @@ struct ArgumentSplitter {
             guard word.hasPrefix("-"), word != "-" else { break }
             options.append(word)
             if valued.contains(word) {
-                guard index + 1 < arguments.count else { throw .missingValue(word) }
+                guard index + 1 < arguments.count else { throw .invalid("missing value for '\(word)'") }
                 options.append(arguments[index + 1])
                 index += 1
             }

@@ -9,8 +9,30 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
 
-/// The options of the default action: run (or --dry-run) a command under a profile.
-struct RunOptions: ParsableArguments {
+/// The values of the run options, as RunOptionParser reads them.
+struct RunOptions {
+    var profile = "strict"
+    var dryRun = false
+    var format = OutputFormat.text
+    var publish: [String] = []
+    var connect: [String] = []
+    var env: [String] = []
+    var model: [String] = []
+    var hostname: String?
+    var allowNonLoopbackPublish = false
+    var verbose = false
+    var quiet = false
+
+    var overrides: CommandLineOverrides {
+        CommandLineOverrides(publish: publish, connect: connect, env: env,
+                             allowNonLoopbackPublish: allowNonLoopbackPublish, hostname: hostname,
+                             models: model)
+    }
+}
+
+/// The options of the default action, declared for swift-argument-parser so that
+/// `--help` documents them; parsing itself is RunOptionParser's.
+struct RunOptionHelp: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
         "Profile name or file (a name is looked up in $XDG_CONFIG_HOME/lpa-run/profiles, "
             + "/etc/lpa-run/profiles, then the built-in profiles).", valueName: "NAME|FILE"))
@@ -36,6 +58,10 @@ struct RunOptions: ParsableArguments {
         "Pass a host variable (even a secret-looking one) or set NAME=VALUE.", valueName: "NAME[=VALUE]"))
     var env: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Bind a model file read-only into the sandbox at the same absolute path.", valueName: "FILE"))
+    var model: [String] = []
+
     @Option(name: .long, help: "Hostname inside the sandbox.")
     var hostname: String?
 
@@ -48,34 +74,21 @@ struct RunOptions: ParsableArguments {
 
     @Flag(name: .shortAndLong, help: "Say only errors on stderr.")
     var quiet = false
-
-    var overrides: CommandLineOverrides {
-        CommandLineOverrides(publish: publish, connect: connect, env: env,
-                             allowNonLoopbackPublish: allowNonLoopbackPublish, hostname: hostname)
-    }
 }
 
 /// Runs `lpa-run [OPTIONS] [--] COMMAND [ARG...]` and returns the exit status.
 enum RunCommand {
     static func main(_ arguments: [String]) -> Int32 {
         let split: ArgumentSplitter.Split
-        do {
-            split = try ArgumentSplitter.split(arguments)
-        } catch {
-            guard case .missingValue(let option) = error else { return ExitCode.ownError }
-            printError("lpa-run: error: missing value for '\(option)'\n\(Help.usageLine)")
-            return ExitCode.ownError
-        }
         let options: RunOptions
         do {
-            options = try RunOptions.parse(split.options)
+            split = try ArgumentSplitter.split(arguments)
+            options = try RunOptionParser.parse(split.options)
+        } catch .help {
+            print(Help.text)
+            return 0
         } catch {
-            let code = RunOptions.exitCode(for: error)
-            if code == .success {
-                print(Help.text)
-                return 0
-            }
-            printError("lpa-run: error: \(RunOptions.message(for: error))\n\(Help.usageLine)")
+            printError("lpa-run: error: \(error.message)\n\(Help.usageLine)")
             return ExitCode.ownError
         }
         if split.command.isEmpty && !options.dryRun {
@@ -106,8 +119,9 @@ enum RunCommand {
             }
         }
 
-        let compiler = PolicyCompiler(loader: FileProfileLoader(environment: context.environment, cwd: context.cwd),
+        var compiler = PolicyCompiler(loader: FileProfileLoader(environment: context.environment, cwd: context.cwd),
                                       context: context)
+        compiler.computesDigest = options.dryRun
         let plan: IsolationPlan
         do {
             let compilation = try compiler.compile(profile: options.profile,
@@ -130,7 +144,10 @@ enum RunCommand {
             return 0
         }
         do {
-            return try Launcher(plan: plan).run()
+            let launcher = Launcher(plan: plan)
+            launcher.quiet = options.quiet
+            launcher.verbose = options.verbose
+            return try launcher.run()
         } catch {
             printError(error.description)
             return error.exitCode

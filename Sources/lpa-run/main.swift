@@ -25,6 +25,9 @@ let status: Int32
 switch arguments.first {
 case "check": status = runSubcommand(CheckCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "profiles": status = runSubcommand(ProfilesCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
+case "hash": status = runSubcommand(HashCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
+case "probe": status = runSubcommand(ProbeCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
+case "doctor": status = runSubcommand(DoctorCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "help": print(Help.text); status = 0
 case "--version": print("lpa-run 0.1.0"); status = 0
 default: status = RunCommand.main(arguments)

@@ -86,8 +86,13 @@ final class RunningSandbox {
 
     var pid: pid_t { process.processIdentifier }
 
-    init(runner: Runner, probe: [String], profile: String = "strict") throws {
-        let argv = runner.command(["--profile", profile, Binaries.shared.probe] + probe)
+    convenience init(runner: Runner, probe: [String], profile: String = "strict", options: [String] = []) throws {
+        try self.init(runner: runner, arguments: ["--profile", profile] + options + [Binaries.shared.probe] + probe)
+    }
+
+    /// lpa-run ARGUMENTS in the background.
+    init(runner: Runner, arguments: [String]) throws {
+        let argv = runner.command(arguments)
         process.executableURL = URL(fileURLWithPath: argv[0])
         process.arguments = Array(argv.dropFirst())
         process.environment = runner.environment()
@@ -97,9 +102,9 @@ final class RunningSandbox {
         try process.run()
     }
 
-    /// Waits (up to 10 s) until the workload printed `line`.
-    func waitForLine(_ line: String) throws {
-        let deadline = Date().addingTimeInterval(10)
+    /// Waits (up to `seconds`) until the workload printed `line`.
+    func waitForLine(_ line: String, seconds: Double = 10) throws {
+        let deadline = Date().addingTimeInterval(seconds)
         let fd = out.fileHandleForReading.fileDescriptor
         while Date() < deadline {
             if String(decoding: buffer, as: UTF8.self).split(separator: "\n").contains(Substring(line)) { return }

@@ -41,7 +41,7 @@ struct lpa_fs_op {
     uint32_t mode;             // for MKDIR
     int32_t target_is_file;    // create an empty file (not a dir) as the mount point
     int32_t optional;          // a missing source (ENOENT) is skipped
-    int32_t fd;                // for ATTACH
+    int32_t fd;                // ATTACH: the detached mount; BIND: the verified file (or -1)
 };
 
 struct lpa_rlimit {
@@ -113,19 +113,23 @@ struct lpa_spec {
     // Relays (see relay.c). control_fd is the init's end of a SOCK_SEQPACKET pair, or -1.
     // Before forking the workload the init listens on 127.0.0.1:connect_ports[i] inside
     // the sandbox and sends those listeners to the launcher in one SCM_RIGHTS message;
-    // afterwards it answers connect requests (struct lpa_connect_request) with a socket
-    // connected to 127.0.0.1:port inside (struct lpa_connect_reply + SCM_RIGHTS).
+    // afterwards it answers socket requests (struct lpa_socket_request) with that many
+    // unconnected TCP sockets made in the sandbox's network namespace
+    // (struct lpa_socket_reply + SCM_RIGHTS); the launcher connects them itself.
     int control_fd;
     const uint16_t *connect_ports;
     size_t connect_port_count;
 };
 
-struct lpa_connect_request {
-    uint16_t port;
+enum { LPA_SOCKET_BATCH_MAX = 32 };
+
+struct lpa_socket_request {
+    uint32_t count;                // at most LPA_SOCKET_BATCH_MAX
 };
 
-struct lpa_connect_reply {
-    int32_t err;                   // 0: a connected socket comes with this message
+struct lpa_socket_reply {
+    int32_t err;                   // 0: `count` sockets come with this message
+    uint32_t count;
 };
 
 // clone()s the init with the requested namespaces. Returns its pid (host view),

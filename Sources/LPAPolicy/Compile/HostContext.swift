@@ -34,9 +34,12 @@ public struct CommandLineOverrides: Sendable {
     public var allowNonLoopbackPublish: Bool
     /// --hostname
     public var hostname: String?
+    /// --model FILE: model files bound read-only (relative to the working directory).
+    public var models: [String]
 
     public init(publish: [String] = [], connect: [String] = [], env: [String] = [],
-                allowNonLoopbackPublish: Bool = false, hostname: String? = nil) {
+                allowNonLoopbackPublish: Bool = false, hostname: String? = nil, models: [String] = []) {
+        self.models = models
         self.publish = publish
         self.connect = connect
         self.env = env

@@ -43,6 +43,17 @@ struct MountCompiler {
             mounts.append(MountEntry(kind: .bind, source: model.value.path, target: model.value.path,
                                      options: Self.roOptions, origin: model.position.origin))
         }
+        // Pinned files and directories are bound read-only at their own path; the launcher
+        // replaces each verified file's source with the descriptor it hashed.
+        let modelPaths = Set((document.models?.items ?? []).map(\.value.path))
+        for pin in document.pinFiles?.items ?? [] where !modelPaths.contains(pin.value.path) {
+            mounts.append(MountEntry(kind: .bind, source: pin.value.path, target: pin.value.path,
+                                     options: Self.roOptions, origin: pin.position.origin))
+        }
+        for pin in document.pinDirectories?.items ?? [] {
+            mounts.append(MountEntry(kind: .bind, source: pin.value.path, target: pin.value.path,
+                                     options: Self.roOptions, origin: pin.position.origin))
+        }
         for item in readWrite {
             mounts.append(bind(item, options: Self.rwOptions))
         }
@@ -52,7 +63,12 @@ struct MountCompiler {
                                      origin: cwd.position.origin))
         }
         mounts.append(MountEntry(kind: .proc, target: "/proc", options: ["nosuid", "nodev", "noexec"]))
-        mounts.append(MountEntry(kind: .dev, target: "/dev"))
+        var dev = MountEntry(kind: .dev, target: "/dev")
+        if let shm = document.shmSize {
+            dev.options.append("shm-size=\(shm.value)")
+            dev.origin = shm.position.origin
+        }
+        mounts.append(dev)
         for device in document.devices?.items ?? [] {
             let paths = ProfileSchema.deviceGroups[device.value.path] ?? [device.value.path]
             for path in paths {
@@ -87,7 +103,12 @@ struct MountCompiler {
             let (ha, hb) = (a.element.kind == .hide, b.element.kind == .hide)
             if ha != hb { return !ha }
             let (da, db) = (depth(a.element), depth(b.element))
-            return da != db ? da < db : a.offset < b.offset
+            if da != db { return da < db }
+            // At the same depth a fresh tmpfs goes first, so a bind of that very path
+            // (the working directory /tmp, say) lands on top instead of being covered.
+            let (ta, tb) = (a.element.kind == .tmpfs, b.element.kind == .tmpfs)
+            if ta != tb { return ta }
+            return a.offset < b.offset
         }
         return ordered.map(\.element)
     }

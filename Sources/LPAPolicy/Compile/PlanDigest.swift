@@ -18,6 +18,14 @@ enum PlanDigest {
         policy.seccomp.rules = plan.seccomp.rules.map { var r = $0; r.origin = nil; r.reason = nil; return r }
         policy.rlimits = plan.rlimits.map { var r = $0; r.origin = nil; return r }
         policy.models = plan.models.map { var m = $0; m.origin = nil; return m }
+        policy.pins.executable?.origin = nil
+        policy.pins.files = plan.pins.files.map { var f = $0; f.origin = nil; return f }
+        policy.pins.directories = plan.pins.directories.map { directory in
+            var d = directory
+            d.origin = nil
+            d.files = d.files.map { var f = $0; f.origin = nil; return f }
+            return d
+        }
         let json = PlanFormatter.json(policy)
         let hash = SHA256.hash(data: Data(json.utf8))
         return "sha256:" + hash.map { String(format: "%02x", $0) }.joined()

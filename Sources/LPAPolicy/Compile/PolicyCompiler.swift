@@ -9,6 +9,9 @@ public struct Compilation: Sendable {
 public struct PolicyCompiler: Sendable {
     public let loader: any ProfileLoader
     public let context: HostContext
+    /// The digest encodes the whole plan as canonical JSON (~1.3 ms): dry-run shows it,
+    /// a real run may skip it (start-up is benchmarked). Skipped, it reads "sha256:-".
+    public var computesDigest = true
 
     public init(loader: any ProfileLoader, context: HostContext) {
         self.loader = loader
@@ -36,13 +39,15 @@ public struct PolicyCompiler: Sendable {
         var diagnostics = resolution.diagnostics
         guard !resolution.documents.isEmpty else { return (nil, diagnostics) }
         let merged = ProfileMerger.merge(resolution.documents.map(\.document))
-        let document = merged.document
+        var document = merged.document
+        addCommandLineModels(overrides.models, to: &document, &diagnostics)
 
         let namespaces = compileNamespaces(document, &diagnostics)
         let network = NetworkCompiler(document: document, overrides: overrides).compile(&diagnostics)
         let mounts = MountCompiler(document: document, context: context, executable: command.executable)
             .compile(&diagnostics)
         let seccomp = SeccompCompiler(document: document, steps: merged.seccompSteps).compile(&diagnostics)
+        let pins = PinCompiler(document: document).compile(&diagnostics)
         let environment = EnvironmentCompiler(document: document, context: context, overrides: overrides)
             .compile(&diagnostics)
 
@@ -73,11 +78,30 @@ public struct PolicyCompiler: Sendable {
             models: (document.models?.items ?? []).map {
                 ModelPin(path: $0.value.path, sha256: $0.value.sha256, origin: $0.position.origin)
             },
+            pins: pins,
             profile: ProfileChain(
                 chain: resolution.documents.reversed().map { .init(name: $0.profile.name, source: $0.profile.path) },
                 description: document.description?.value ?? "", digest: ""))
-        plan.profile.digest = PlanDigest.digest(of: plan)
+        plan.profile.digest = computesDigest ? PlanDigest.digest(of: plan) : "sha256:-"
         return (plan, diagnostics)
+    }
+
+    /// --model FILE: bound read-only like a profile's `models` entry; a relative path
+    /// means the caller's working directory.
+    private func addCommandLineModels(_ paths: [String], to document: inout ProfileDocument,
+                                      _ diagnostics: inout [Diagnostic]) {
+        guard !paths.isEmpty else { return }
+        let position = SourcePosition.commandLine("--model")
+        var list = document.models ?? ListValue(replace: false, items: [], position: position)
+        for path in paths {
+            do {
+                let absolute = try PathNormalizer.normalize(path.hasPrefix("/") ? path : context.cwd + "/" + path)
+                list.items.append(Located(value: ModelItem(path: absolute, sha256: nil), position: position))
+            } catch {
+                diagnostics.append(Diagnostic(at: position, error.message))
+            }
+        }
+        document.models = list
     }
 
     /// The user and mount namespaces carry the whole sandbox: without them there

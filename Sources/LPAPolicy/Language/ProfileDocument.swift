@@ -20,6 +20,8 @@ struct ProfileDocument: Sendable {
     var caches: ListValue<TmpfsItem>?
     var noswap: Located<Bool>?
     var tmpfsSize: Located<UInt64>?
+    /// Size of the private /dev/shm (PyTorch and NCCL need more than the default).
+    var shmSize: Located<UInt64>?
     var cwd: Located<CwdMode>?
     var devices: ListValue<DeviceItem>?
 
@@ -43,6 +45,11 @@ struct ProfileDocument: Sendable {
     var allowSecrets: ListValue<String>?
 
     var models: ListValue<ModelItem>?
+
+    /// `pins:` SHA-256 of the resolved command, of single files, of whole directories.
+    var pinExecutable: Located<String>?
+    var pinFiles: ListValue<ModelItem>?
+    var pinDirectories: ListValue<DirectoryPinItem>?
 }
 
 /// A list as written in a profile: appended to the parent's list, or replacing
@@ -78,6 +85,12 @@ struct DeviceItem: Sendable, Equatable {
 struct ModelItem: Sendable, Equatable {
     var path: String
     var sha256: String?
+}
+
+/// `{path: /opt/llama/lib, files: {libllama.so: HEX, ...}}`: relative name → digest.
+struct DirectoryPinItem: Sendable, Equatable {
+    var path: String
+    var files: [Located<ModelItem>]
 }
 
 /// A constant written by name (AF_UNIX, TIOCSTI) or number, resolved.

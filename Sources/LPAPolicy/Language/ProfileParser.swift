@@ -11,7 +11,9 @@ struct ProfileParser {
         var doc = ProfileDocument()
         let root: Node?
         do {
-            root = try Yams.compose(yaml: profile.text)
+            // The basic resolver: the reader takes scalars as written, and the default
+            // resolver compiles its regular expressions through ICU on every run (~1 ms).
+            root = try Yams.compose(yaml: profile.text, .basic)
         } catch {
             r.report(YamlErrorMapper.diagnostic(for: error, reader: r))
             return (doc, r.diagnostics)
@@ -37,6 +39,7 @@ struct ProfileParser {
             case "models":
                 let e = expander
                 doc.models = r.list(value, key: key) { r, n in r.model(n, expander: e) }
+            case "pins": parsePins(value, into: &doc, &r)
             default: break
             }
         }
@@ -66,6 +69,7 @@ struct ProfileParser {
             case "home": doc.home = r.choice(value, key: key, HomeMode.self, [.tmpfs, .none])
             case "noswap": doc.noswap = r.bool(value, key: key)
             case "tmpfs-size": doc.tmpfsSize = r.size(value, key: key)
+            case "shm-size": doc.shmSize = r.size(value, key: key)
             case "cwd": doc.cwd = r.choice(value, key: key, CwdMode.self, [.none, .readOnly, .readWrite])
             case "devices": doc.devices = r.list(value, key: key) { r, n in r.device(n, expander: e) }
             default: break
@@ -95,6 +99,20 @@ struct ProfileParser {
             case "rules": doc.rules = r.list(value, key: key) { r, n in r.rule(n) }
             case "other-architectures":
                 doc.otherArchitectures = r.choice(value, key: key, OtherArchitectures.self, [.kill, .deny])
+            default: break
+            }
+        }
+    }
+
+    private func parsePins(_ node: Node, into doc: inout ProfileDocument, _ r: inout NodeReader) {
+        let e = expander
+        for (key, _, value) in r.entries(of: node, in: "'pins'", keys: ProfileSchema.pins) {
+            switch key {
+            case "executable": doc.pinExecutable = r.sha256(value, key: key)
+            case "files":
+                doc.pinFiles = r.list(value, key: key) { r, n in r.filePin(n, expander: e) }
+            case "directories":
+                doc.pinDirectories = r.list(value, key: key) { r, n in r.directoryPin(n, expander: e) }
             default: break
             }
         }

@@ -2,16 +2,18 @@
 /// a security policy must never be silently ignored.
 enum ProfileSchema {
     static let top = ["description", "extends", "namespaces", "hostname", "run-as", "network", "filesystem",
-                      "seccomp", "capabilities", "rlimits", "environment", "models"]
+                      "seccomp", "capabilities", "rlimits", "environment", "models", "pins"]
     static let network = ["mode", "publish", "connect"]
     static let filesystem = ["read-only", "read-write", "hide", "tmpfs", "home", "caches", "noswap", "tmpfs-size",
-                             "cwd", "devices"]
+                             "cwd", "devices", "shm-size"]
     static let seccomp = ["default", "errno", "deny", "allow", "socket-families", "ioctl-deny", "deny-clone-flags",
                           "rules", "other-architectures"]
     static let environment = ["keep", "set", "allow-secrets"]
     static let pathItem = ["path", "optional"]
     static let tmpfsItem = ["path", "size", "mode"]
     static let modelItem = ["path", "sha256"]
+    static let pins = ["executable", "files", "directories"]
+    static let directoryPin = ["path", "files"]
     static let rule = ["syscall", "action", "errno", "args"]
     static let argument = ["index", "op", "value", "mask", "width"]
 

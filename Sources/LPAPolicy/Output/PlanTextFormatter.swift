@@ -3,8 +3,11 @@ extension PlanFormatter {
     public static func text(_ plan: IsolationPlan) -> String {
         var out: [String] = []
         func section(_ title: String) { out.append(""); out.append(title) }
-        func row(_ label: String, _ value: String) {
-            out.append("  " + label.padding(toLength: max(label.count, 15), withPad: " ", startingAt: 0) + " " + value)
+        /// Every setting a profile asked for says where: "  [file:line]".
+        func from(_ origin: Origin?) -> String { origin.map { "  [\($0)]" } ?? "" }
+        func row(_ label: String, _ value: String, _ origin: Origin? = nil) {
+            out.append("  " + label.padding(toLength: max(label.count, 15), withPad: " ", startingAt: 0) + " " + value
+                       + from(origin))
         }
         let chain = plan.profile.chain.map { "\($0.name) (\($0.source))" }.joined(separator: " <- ")
         out.append("profile      \(chain)")
@@ -25,16 +28,18 @@ extension PlanFormatter {
             if let source = mount.source, source != mount.target { detail = "from \(source) " + detail }
             if mount.optional { detail += " (optional)" }
             out.append("  " + mount.kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0) + " "
-                       + mount.target.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + detail)
+                       + mount.target.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + detail
+                       + from(mount.origin))
         }
 
         section("network")
         row("mode", plan.network.mode.rawValue)
         for port in plan.network.publish {
-            row("publish", "\(port.hostAddress):\(port.hostPort) -> sandbox :\(port.sandboxPort)")
+            row("publish", "\(port.hostAddress):\(port.hostPort) -> sandbox :\(port.sandboxPort)", port.origin)
         }
         for endpoint in plan.network.connect {
-            row("connect", "sandbox 127.0.0.1:\(endpoint.sandboxPort) -> \(endpoint.hostAddress):\(endpoint.hostPort)")
+            row("connect", "sandbox 127.0.0.1:\(endpoint.sandboxPort) -> \(endpoint.hostAddress):\(endpoint.hostPort)",
+                endpoint.origin)
         }
 
         section("seccomp")
@@ -52,19 +57,33 @@ extension PlanFormatter {
             let names = rules.map { $0.args.isEmpty ? $0.syscall : "\($0.syscall)(\($0.args.count) cond)" }
             var seen: Set<String> = []
             let unique = names.filter { seen.insert($0).inserted }
-            row(reason, "\(rules[0].action): " + unique.joined(separator: " "))
+            let origins = Array(Set(rules.compactMap(\.origin))).sorted { ($0.file, $0.line) < ($1.file, $1.line) }
+            row(reason, "\(rules[0].action): " + unique.joined(separator: " "),
+                origins.count == 1 ? origins[0] : nil)
+            if origins.count > 1 { out[out.count - 1] += "  [" + origins.map(\.description).joined(separator: ", ") + "]" }
         }
 
         section("process")
         row("caps", plan.capabilities.keep.isEmpty ? "none" : plan.capabilities.keep.map(\.name).joined(separator: " "))
-        row("rlimits", plan.rlimits.map { "\($0.resource)=\($0.soft.map(SizeParser.format) ?? "unlimited")" }.joined(separator: " "))
+        for limit in plan.rlimits {
+            row("rlimit " + limit.resource, limit.soft.map(SizeParser.format) ?? "unlimited", limit.origin)
+        }
         row("no_new_privs", plan.noNewPrivs ? "yes" : "no")
         for model in plan.models {
-            row("model", model.path + (model.sha256.map { " sha256:\($0.prefix(12))…" } ?? " (not pinned)"))
+            row("model", model.path + (model.sha256.map { " sha256:\($0.prefix(12))…" } ?? " (not pinned)"), model.origin)
+        }
+        if let pin = plan.pins.executable {
+            row("pin", "\(plan.command.executable ?? "(command)") sha256:\(pin.sha256.prefix(12))…", pin.origin)
+        }
+        for pin in plan.pins.files {
+            row("pin", "\(pin.path) sha256:\(pin.sha256.prefix(12))…", pin.origin)
+        }
+        for pin in plan.pins.directories {
+            row("pin", "\(pin.path)/ (\(pin.files.count) files, nothing else)", pin.origin)
         }
 
         section("environment")
-        for variable in plan.environment.set { row(variable.name, variable.value) }
+        for variable in plan.environment.set { row(variable.name, variable.value, variable.origin) }
         if !plan.environment.dropped.isEmpty { row("(dropped)", plan.environment.dropped.joined(separator: " ")) }
         return out.joined(separator: "\n") + "\n"
     }

@@ -24,6 +24,8 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
     public var rlimits: [RlimitEntry]
     public var environment: EnvironmentPlan
     public var models: [ModelPin]
+    /// Files verified by SHA-256 before anything starts (models with a sha256 too).
+    public var pins: PinPlan
     public var profile: ProfileChain
 
     public init(
@@ -41,6 +43,7 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
         rlimits: [RlimitEntry],
         environment: EnvironmentPlan,
         models: [ModelPin],
+        pins: PinPlan = PinPlan(),
         profile: ProfileChain
     ) {
         self.version = version
@@ -57,6 +60,7 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
         self.rlimits = rlimits
         self.environment = environment
         self.models = models
+        self.pins = pins
         self.profile = profile
     }
 }
@@ -283,6 +287,61 @@ public struct ModelPin: Codable, Equatable, Sendable {
     public init(path: String, sha256: String?, origin: Origin? = nil) {
         self.path = path
         self.sha256 = sha256
+        self.origin = origin
+    }
+}
+
+/// Supply-chain pins: the launcher hashes each file through one descriptor, refuses
+/// to start on any mismatch, and binds the sandbox path from that same descriptor,
+/// so a file swapped after the check is never the one used.
+public struct PinPlan: Codable, Equatable, Sendable {
+    /// The resolved command (`command.executable`), or nil when it is not pinned.
+    public var executable: ExecutablePin?
+    /// Single files, bound read-only at the same path.
+    public var files: [FilePin]
+    /// Directories bound read-only whose every regular file must be listed and match.
+    public var directories: [DirectoryPin]
+
+    public init(executable: ExecutablePin? = nil, files: [FilePin] = [], directories: [DirectoryPin] = []) {
+        self.executable = executable
+        self.files = files
+        self.directories = directories
+    }
+
+    public var isEmpty: Bool { executable == nil && files.isEmpty && directories.isEmpty }
+}
+
+public struct ExecutablePin: Codable, Equatable, Sendable {
+    /// Lower-case hex SHA-256.
+    public var sha256: String
+    public var origin: Origin?
+    public init(sha256: String, origin: Origin? = nil) {
+        self.sha256 = sha256
+        self.origin = origin
+    }
+}
+
+public struct FilePin: Codable, Equatable, Sendable {
+    /// Absolute on the host, and the same path inside; relative inside a `DirectoryPin`.
+    public var path: String
+    /// Lower-case hex SHA-256.
+    public var sha256: String
+    public var origin: Origin?
+    public init(path: String, sha256: String, origin: Origin? = nil) {
+        self.path = path
+        self.sha256 = sha256
+        self.origin = origin
+    }
+}
+
+public struct DirectoryPin: Codable, Equatable, Sendable {
+    public var path: String
+    /// Relative paths (no leading '/', no '..') sorted by path: the complete manifest.
+    public var files: [FilePin]
+    public var origin: Origin?
+    public init(path: String, files: [FilePin], origin: Origin? = nil) {
+        self.path = path
+        self.files = files
         self.origin = origin
     }
 }

@@ -3,6 +3,47 @@
 /// The built-in profiles, by name, as YAML text.
 enum BuiltinProfiles {
     static let texts: [String: String] = [
+        "agent-python": #####"""
+# agent-python: a Python agent (aider, open-interpreter, your own script) that
+# edits the project in the current directory and talks to a local model.
+#
+# What it writes: chat histories and caches: aider's .aider.chat.history.md,
+# .aider.input.history and .aider.tags.cache* in the project, ~/.aider;
+# open-interpreter's ~/.config/open-interpreter/conversations; pip, uv and
+# Hugging Face caches; __pycache__ next to the sources.
+# Where it would phone home: PostHog analytics (aider, open-interpreter), PyPI
+# update checks, LiteLLM's price map from GitHub, Hugging Face, Chroma and
+# Gradio telemetry.
+#
+# What this preset does: no network (strict): reach your local model server
+# with --connect 127.0.0.1:PORT; the current directory is read-write and the
+# working directory (project files and aider's history stay there, on purpose);
+# home and caches are tmpfs, so conversation logs elsewhere vanish at exit;
+# telemetry and update checks are switched off by environment; no bytecode is
+# written. API keys never pass unless you name them with --env. Python agents
+# run code the model writes: that code is confined by the same sandbox.
+description: "A Python agent in the current directory: no telemetry\nProject read-write; reach a local model with --connect 127.0.0.1:PORT."
+extends: strict
+filesystem:
+  cwd: read-write
+environment:
+  set:
+    PYTHONDONTWRITEBYTECODE: "1"
+    PIP_DISABLE_PIP_VERSION_CHECK: "1"
+    PIP_NO_INPUT: "1"
+    UV_USE_IO_URING: "0"
+    DO_NOT_TRACK: "1"
+    DISABLE_TELEMETRY: "true"
+    HF_HUB_OFFLINE: "1"
+    HF_HUB_DISABLE_TELEMETRY: "1"
+    TRANSFORMERS_OFFLINE: "1"
+    AIDER_ANALYTICS: "false"
+    AIDER_CHECK_UPDATE: "false"
+    LITELLM_LOCAL_MODEL_COST_MAP: "True"
+    GRADIO_ANALYTICS_ENABLED: "False"
+    ANONYMIZED_TELEMETRY: "False"
+
+"""#####,
         "agent": #####"""
 # agent: for coding agents and tool-using models working on a project.
 #
@@ -32,6 +73,80 @@ description: "strict plus GPU devices (NVIDIA, DRM, AMD KFD)\nDevice nodes missi
 extends: strict
 filesystem:
   devices: [gpu]
+
+"""#####,
+        "llama-server": #####"""
+# llama-server: llama.cpp's OpenAI-compatible HTTP server, on CPU or GPU.
+#
+# What it writes: nothing by default with a local `-m` model. `-hf` downloads go
+# to an HF-layout cache (LLAMA_CACHE, HF_HUB_CACHE, HF_HOME/hub, else
+# ~/.cache/huggingface/hub); prompts reach disk only with --log-prompts-dir,
+# --slot-save-path or --log-file. It reads /etc/llama.cpp/config.ini,
+# ~/.config/llama.cpp/config.ini and every LLAMA_ARG_* variable as settings.
+# Where it would phone home: no telemetry, but `-hf`, `-mu` and `-dr` fetch from
+# Hugging Face or Docker Hub, and `-hf` re-queries refs on every start.
+# Over the API, /slots returns prompts and output, and CORS defaults to `*`.
+#
+# What this preset does: no network (strict), so downloads cannot happen, and
+# LLAMA_ARG_OFFLINE=1 makes it say so instead of retrying; the listen address is
+# 127.0.0.1 (publish it with -p 8080:8080); the host's LLAMA_ARG_* variables do
+# not pass (the environment is an allowlist) and /etc/llama.cpp is hidden, so
+# only the command line and this file configure it; the home with
+# ~/.config/llama.cpp and the download cache is a tmpfs that vanishes at exit;
+# ~/models is bound read-only when it exists (or use --model FILE, or
+# `models:` with a sha256 pin). Pass --no-slots and --cors-origins yourself:
+# they are flags. The seccomp filter does not restrict memfd_create (CUDA) or
+# writable+executable memory.
+description: "llama.cpp's llama-server: offline, loopback, no host config\nGPU devices when present; models read-only; caches in tmpfs."
+extends: gpu
+filesystem:
+  read-only:
+    - {path: "${HOME}/models", optional: true}
+  hide: [/etc/llama.cpp]
+environment:
+  set:
+    LLAMA_ARG_OFFLINE: "1"
+    LLAMA_ARG_HOST: 127.0.0.1
+    DO_NOT_TRACK: "1"
+    HF_HUB_OFFLINE: "1"
+    HF_HUB_DISABLE_TELEMETRY: "1"
+
+"""#####,
+        "ollama": #####"""
+# ollama: `ollama serve`, a model store plus one llama-server runner per model.
+#
+# What it writes: ~/.ollama/models (blobs and manifests; pruned at start unless
+# OLLAMA_NOPRUNE=1), ~/.ollama/id_ed25519 (a key made by `serve`),
+# server.json, cache/model-recommendations.json, and ~/.ollama/history with
+# every prompt typed into the CLI. OLLAMA_DEBUG_LOG_REQUESTS=1 writes request
+# bodies under $TMPDIR.
+# Where it would phone home: model recommendations from ollama.com every 4 h,
+# the cloud proxy and web search; pulls only when asked.
+#
+# What this preset does: no network (strict), OLLAMA_NO_CLOUD=1 and
+# OLLAMA_NOHISTORY=1 (history is also a tmpfs file that vanishes at exit);
+# ~/.ollama itself is in the tmpfs home, with the host's ~/.ollama/models bound
+# read-only over it when it exists (OLLAMA_NOPRUNE=1, so start-up does not try
+# to delete from it; `ollama pull` cannot work here, pull outside the sandbox);
+# OLLAMA_HOST=127.0.0.1:11434 (publish it with -p 11434:11434). The runners it
+# starts are ordinary children listening on the sandbox's own loopback; /tmp
+# (OLLAMA_TMPDIR) is a tmpfs that allows exec, which the runners need. The
+# seccomp filter does not restrict memfd_create (CUDA) or writable+executable
+# memory.
+description: "ollama serve: offline, loopback, read-only model store\nNo cloud, no history; GPU devices when present."
+extends: gpu
+filesystem:
+  read-only:
+    - {path: "${HOME}/.ollama/models", optional: true}
+environment:
+  set:
+    OLLAMA_HOST: 127.0.0.1:11434
+    OLLAMA_MODELS: "${HOME}/.ollama/models"
+    OLLAMA_NO_CLOUD: "1"
+    OLLAMA_NOHISTORY: "1"
+    OLLAMA_NOPRUNE: "1"
+    OLLAMA_TMPDIR: /tmp
+    DO_NOT_TRACK: "1"
 
 """#####,
         "strict": #####"""
@@ -105,6 +220,76 @@ rlimits:
   core: 0
 environment:
   keep: [PATH, LANG, "LC_*", TERM, TZ, COLORTERM, NO_COLOR]
+
+"""#####,
+        "vllm": #####"""
+# vllm: `vllm serve MODEL`, the OpenAI-compatible server on PyTorch.
+#
+# What it writes: VLLM_CACHE_ROOT (~/.cache/vllm, with the torch.compile
+# cache), ~/.config/vllm/usage_stats.json, ZMQ sockets in the temp directory,
+# /tmp/torchinductor_$USER, ~/.triton/cache, /dev/shm, and the Hugging Face
+# cache. Request logging is opt-in (--enable-log-requests/--enable-log-outputs).
+# Where it would phone home: usage stats to stats.vllm.ai at start and every
+# 10 minutes (platform, GPU, model architecture, cloud provider); Hugging Face
+# for models and etags; media URLs sent in requests.
+#
+# What this preset does: no network (strict), VLLM_NO_USAGE_STATS=1,
+# VLLM_DO_NOT_TRACK=1, DO_NOT_TRACK=1, HF_HUB_OFFLINE=1, TRANSFORMERS_OFFLINE=1
+# and HF_HUB_DISABLE_TELEMETRY=1; the vLLM, Triton and TorchInductor caches are
+# in the tmpfs home, which allows exec (Triton compiles and dlopens .so files);
+# the host's Hugging Face hub cache is bound read-only when it exists; /dev/shm
+# is 2G (NCCL and PyTorch fail with the usual 64M). vLLM listens on all
+# interfaces by default: pass --host 127.0.0.1 (the sandbox has only loopback
+# anyway) and publish with -p 8000:8000. Never pass --trust-remote-code.
+# PyTorch needs writable+executable memory and CUDA needs memfd_create: the
+# seccomp filter restricts neither. UV_USE_IO_URING=0 because io_uring is denied.
+description: "vLLM serve: offline, no usage stats, 2G /dev/shm\nCaches in tmpfs (exec allowed), HF hub cache read-only, GPU devices."
+extends: gpu
+filesystem:
+  read-only:
+    - {path: "${XDG_CACHE_HOME}/huggingface/hub", optional: true}
+  shm-size: 2G
+  tmpfs-size: 8G
+environment:
+  set:
+    VLLM_NO_USAGE_STATS: "1"
+    VLLM_DO_NOT_TRACK: "1"
+    DO_NOT_TRACK: "1"
+    HF_HUB_OFFLINE: "1"
+    TRANSFORMERS_OFFLINE: "1"
+    HF_HUB_DISABLE_TELEMETRY: "1"
+    HF_HUB_DISABLE_IMPLICIT_TOKEN: "1"
+    HF_HUB_CACHE: "${XDG_CACHE_HOME}/huggingface/hub"
+    VLLM_CACHE_ROOT: "${HOME}/.cache/vllm"
+    TRITON_CACHE_DIR: "${HOME}/.cache/triton"
+    TORCHINDUCTOR_CACHE_DIR: "${HOME}/.cache/torchinductor"
+    UV_USE_IO_URING: "0"
+
+"""#####,
+        "whisper-server": #####"""
+# whisper-server: whisper.cpp's transcription server.
+#
+# What it writes: with --convert, uploaded audio goes to --tmp-dir (default:
+# the working directory) and is converted by ffmpeg through /bin/sh; the file
+# stays behind when conversion fails. Upload names (and with -pr, transcripts)
+# go to stdout.
+# Where it would phone home: nowhere. But POST /load loads a model from any
+# path without authentication, and CORS is `*`.
+#
+# What this preset does: no network (strict); the working directory is the
+# tmpfs home, so uploads and leftovers vanish at exit; ~/models is bound
+# read-only when it exists, and /load can reach nothing else of the host's
+# files; the default port 8080 collides with llama-server: pass --port and
+# publish it with -p. For a GPU build, write a profile that extends
+# [whisper-server, gpu].
+description: "whisper.cpp's whisper-server: uploads stay in tmpfs\nNo network; models read-only; ffmpeg from /usr for --convert."
+extends: strict
+filesystem:
+  read-only:
+    - {path: "${HOME}/models", optional: true}
+environment:
+  set:
+    DO_NOT_TRACK: "1"
 
 """#####,
     ]

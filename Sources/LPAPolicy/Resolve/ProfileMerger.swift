@@ -43,6 +43,7 @@ extension ProfileDocument {
         caches = ListMerge.merge(caches, child.caches) { $0.path }
         scalar(&noswap, child.noswap)
         scalar(&tmpfsSize, child.tmpfsSize)
+        scalar(&shmSize, child.shmSize)
         scalar(&cwd, child.cwd)
         devices = ListMerge.merge(devices, child.devices) { $0.path }
         scalar(&seccompDefault, child.seccompDefault)
@@ -58,18 +59,25 @@ extension ProfileDocument {
         set.merge(child.set) { _, new in new }
         allowSecrets = ListMerge.merge(allowSecrets, child.allowSecrets) { $0 }
         models = ListMerge.merge(models, child.models) { $0.path }
+        scalar(&pinExecutable, child.pinExecutable)
+        // A child re-pinning a path (a new release) must win, not be dropped as a duplicate.
+        pinFiles = ListMerge.merge(pinFiles, child.pinFiles, laterWins: true) { $0.path }
+        pinDirectories = ListMerge.merge(pinDirectories, child.pinDirectories, laterWins: true) { $0.path }
     }
 }
 
 enum ListMerge {
     /// Appends `child` to `parent` (dropping items whose key was already there),
     /// or replaces it when the child wrote `{replace: [...]}`.
-    static func merge<Item>(_ parent: ListValue<Item>?, _ child: ListValue<Item>?,
+    /// With `laterWins`, an item of the child replaces the parent's item with the same key.
+    static func merge<Item>(_ parent: ListValue<Item>?, _ child: ListValue<Item>?, laterWins: Bool = false,
                             key: (Item) -> String) -> ListValue<Item>? {
         guard let child else { return parent }
         guard let parent, !child.replace else { return dedupe(child, key: key) }
         var combined = child
-        combined.items = parent.items + child.items
+        let childKeys = Set(child.items.map { key($0.value) })
+        combined.items = (laterWins ? parent.items.filter { !childKeys.contains(key($0.value)) } : parent.items)
+            + child.items
         return dedupe(combined, key: key)
     }
 
