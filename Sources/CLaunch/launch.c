@@ -41,6 +41,8 @@ const size_t lpa_forwarded_signal_count = sizeof(lpa_forwarded_signals) / sizeof
 // turns it into 125/126/127 with a message; these are only a fallback.
 enum { EXIT_SETUP = 125, EXIT_NOEXEC = 126, EXIT_NOTFOUND = 127 };
 
+static int send_fds(int sock, const void *data, size_t len, const int *fds, size_t count);
+
 static const char OLD_ROOT[] = "/oldroot";
 static const char NEW_ROOT[] = "/newroot";
 
@@ -269,8 +271,18 @@ __attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s) {
 
     // Neither setuid binaries nor file capabilities may raise privileges again.
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(s, LPA_STEP_NO_NEW_PRIVS, -1, errno);
-    if (s->seccomp != NULL && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, s->seccomp) != 0)
-        fail(s, LPA_STEP_SECCOMP, -1, errno);
+    if (s->seccomp != NULL) {
+        unsigned long flags = s->audit_fd >= 0 ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+        long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, s->seccomp);
+        if (listener < 0) fail(s, LPA_STEP_SECCOMP, -1, errno);
+        if (s->audit_fd >= 0) {
+            // The launcher supervises; we keep no copy, so only it can answer.
+            int fd = (int)listener;
+            uint32_t tag = 1;
+            if (send_fds(s->audit_fd, &tag, sizeof tag, &fd, 1) != 0) fail(s, LPA_STEP_AUDIT, -1, errno);
+            close(fd);
+        }
+    }
 
     execve(s->exec_path, s->argv, s->envp);
     fail(s, LPA_STEP_EXECVE, -1, errno);
@@ -426,6 +438,7 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
     sigemptyset(&waiting);
     // Our copy of the report pipe must close so the parent sees EOF once execve succeeds.
     close(s->report_fd);
+    if (s->audit_fd >= 0) close(s->audit_fd);
     if (!s->new_pid_ns) prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     int control = s->control_fd;

@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum tag_kind { TAG_PUBLISH, TAG_CONNECT, TAG_CONTROL, TAG_INIT, TAG_SIDE };
+enum tag_kind { TAG_PUBLISH, TAG_CONNECT, TAG_CONTROL, TAG_INIT, TAG_SIDE, TAG_AUDIT };
 
 struct conn;
 
@@ -103,7 +103,7 @@ struct relay {
     size_t connect_count;
     struct tag publish_tags[64];
     struct tag connect_tags[64];
-    struct tag control_tag, init_tag;
+    struct tag control_tag, init_tag, audit_tag;
     struct pending *pending_head, *pending_tail;
     int pool[POOL_MAX];     // unconnected sockets of the sandbox's network namespace
     size_t pool_count;
@@ -342,6 +342,10 @@ int lpa_relay_run(const struct lpa_relay_spec *spec) {
         if (add(&r, r.control, &r.control_tag) != 0) return -1;
     }
     if (spec->publish_count > 0) request_sockets(&r);
+    if (spec->audit != NULL && spec->audit->listener >= 0) {
+        r.audit_tag.kind = TAG_AUDIT;
+        if (add(&r, spec->audit->listener, &r.audit_tag) != 0) return -1;
+    }
     r.init_tag.kind = TAG_INIT;
     if (add(&r, spec->init_pidfd, &r.init_tag) != 0) return -1;
 
@@ -361,6 +365,9 @@ int lpa_relay_run(const struct lpa_relay_spec *spec) {
             case TAG_CONTROL: answer_from_init(&r); break;
             case TAG_INIT: init_exited = 1; break;
             case TAG_SIDE: conn_pump(&r, t->conn); break;
+            case TAG_AUDIT:
+                if (lpa_audit_handle(spec->audit) != 0) epoll_ctl(r.epoll, EPOLL_CTL_DEL, spec->audit->listener, NULL);
+                break;
             }
         }
         while (r.closed) {

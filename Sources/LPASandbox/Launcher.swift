@@ -19,6 +19,10 @@ public final class Launcher {
 
     /// No progress bar while hashing pinned files (-q).
     public var quiet = false
+    /// JSON lines, one per blocked action (see docs/plan.md "Audit log").
+    public var auditLogPath: String?
+    /// What was blocked, after run().
+    public private(set) var auditReport = AuditReport()
     /// Say how each pinned file was checked (-v).
     public var verbose = false
 
@@ -48,7 +52,12 @@ public final class Launcher {
         let mounts = try MountSteps(plan: plan, verified: verified)
         defer { mounts.mountFds.forEach { close($0) } }
         let network = try NetworkSetup(plan: plan)
-        let filter = try SeccompFilter(plan: plan.seccomp)
+        // Denials go through the audit supervisor so each is logged and reported; attempts
+        // to connect out are recorded too when the sandbox has its own network namespace.
+        let filter = try SeccompFilter(plan: plan.seccomp, audit: true,
+                                       egress: plan.network.mode == .none && plan.namespaces.contains(.net))
+        let audit = filter.auditRules.isEmpty ? nil
+            : try AuditSupervisor(rules: filter.auditRules, logPath: auditLogPath)
         let caps = try CapabilitySets(plan: plan.capabilities)
         let arena = CStringArena()
 
@@ -82,6 +91,7 @@ public final class Launcher {
         spec.sync_fd = sync.read
         spec.report_fd = report.write
         spec.control_fd = network.control?.sandbox ?? -1
+        spec.audit_fd = audit?.channel.sandbox ?? -1
         let connectPorts = arena.array(network.connectSandboxPorts)
         spec.connect_ports = UnsafePointer(connectPorts)
         spec.connect_port_count = network.connectSandboxPorts.count
@@ -99,6 +109,7 @@ public final class Launcher {
         close(sync.read)
         close(report.write)
         network.closeSandboxEnd()
+        audit?.closeSandboxEnd()
         if pid < 0 {
             close(sync.write)
             close(report.read)
@@ -124,8 +135,17 @@ public final class Launcher {
 
         let failure = readReport(report.read)
         close(report.read)
-        if failure == nil && network.hasRelays {
-            try relay(network: network, initPid: pid)
+        if failure == nil, let audit {
+            do {
+                try audit.receiveListener()
+            } catch {
+                kill(pid, SIGKILL)
+                _ = waitForExit(pid)
+                throw error
+            }
+        }
+        if failure == nil && (network.hasRelays || audit != nil) {
+            try supervise(network: network, audit: audit, initPid: pid)
         }
         let status = waitForExit(pid)
         if let failure {
@@ -135,7 +155,9 @@ public final class Launcher {
     }
 
     /// Serves published ports and host endpoints until the init exits.
-    private func relay(network: NetworkSetup, initPid: pid_t) throws(LaunchError) {
+    /// The event loop (relay.c) until the init exits: published ports, host endpoints,
+    /// and the audit supervisor's seccomp notifications.
+    private func supervise(network: NetworkSetup, audit: AuditSupervisor?, initPid: pid_t) throws(LaunchError) {
         // Each relayed connection holds two sockets and two pipes: lift the soft limit.
         var limit = rlimit()
         if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
@@ -158,18 +180,22 @@ public final class Launcher {
             ports.withUnsafeBufferPointer { portBuffer in
                 targets.withUnsafeBufferPointer { targetBuffer in
                     withUnsafeMutablePointer(to: &stats) { statsPointer in
-                        var spec = lpa_relay_spec(
-                            control_fd: network.control?.launcher ?? -1, init_pidfd: pidfd,
-                            publish_fds: fdBuffer.baseAddress, publish_sandbox_ports: portBuffer.baseAddress,
-                            publish_count: fdBuffer.count, connect_targets: targetBuffer.baseAddress,
-                            connect_count: targetBuffer.count, stats: statsPointer)
-                        return lpa_relay_run(&spec)
+                        func loop(_ auditSpec: UnsafeMutablePointer<lpa_audit_spec>?) -> Int32 {
+                            var spec = lpa_relay_spec(
+                                control_fd: network.control?.launcher ?? -1, init_pidfd: pidfd,
+                                publish_fds: fdBuffer.baseAddress, publish_sandbox_ports: portBuffer.baseAddress,
+                                publish_count: fdBuffer.count, connect_targets: targetBuffer.baseAddress,
+                                connect_count: targetBuffer.count, stats: statsPointer, audit: auditSpec)
+                            return lpa_relay_run(&spec)
+                        }
+                        return audit.map { $0.withSpec { loop($0) } } ?? loop(nil)
                     }
                 }
             }
         }
         relayStats = RelayStats(connectionsServed: stats.connections_served,
                                 connectionsRefused: stats.connections_refused)
+        if let audit { auditReport = audit.report }
         if rc != 0 {
             let err = errno
             kill(initPid, SIGKILL)

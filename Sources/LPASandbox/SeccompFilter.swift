@@ -10,6 +10,11 @@ import LPAPolicy
 struct SeccompFilter {
     /// The classic BPF instructions, 8 bytes each.
     private(set) var instructions: [sock_filter]
+    /// With auditing, the calls delivered to the supervisor and how to answer them.
+    private(set) var auditRules: [AuditRule] = []
+
+    /// SCMP_ACT_NOTIFY: hand the call to the supervisor (seccomp user notification).
+    static let notifyAction: UInt32 = 0x7fc0_0000
 
     // libseccomp's SCMP_ACT_* are function-like macros that Swift cannot import.
     static func actionValue(_ action: SeccompAction) -> UInt32 {
@@ -23,7 +28,12 @@ struct SeccompFilter {
         }
     }
 
-    init(plan: SeccompPlan) throws(LaunchError) {
+    /// - Parameters:
+    ///   - audit: deliver every errno denial to the supervisor, which logs it and answers
+    ///     with the same errno (the outcome the plan says, now with a record).
+    ///   - egress: also deliver connect/sendto with an address, so attempts to leave the
+    ///     sandbox are logged (only with a private network namespace, where they fail anyway).
+    init(plan: SeccompPlan, audit: Bool = false, egress: Bool = false) throws(LaunchError) {
         guard let ctx = seccomp_init(Self.actionValue(plan.defaultAction)) else {
             throw LaunchError(step: "seccomp: init", message: "libseccomp could not create a filter")
         }
@@ -38,13 +48,52 @@ struct SeccompFilter {
         // A binary tree keeps the cost of allowed syscalls flat however long the deny list.
         try check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2), "binary-tree optimisation")
 
+        // A call is audited when all its rules deny with one errno: the notification
+        // carries no rule id, so the answer must not depend on which rule matched.
+        var errnoBySyscall: [Int32: (name: String, errno: Int32)?] = [:]
+        if audit {
+            for rule in plan.rules {
+                guard case .errno(let name, let number) = rule.action else {
+                    errnoBySyscall[rule.number] = .some(nil)
+                    continue
+                }
+                switch errnoBySyscall[rule.number] {
+                case nil: errnoBySyscall[rule.number] = (name, number)
+                case .some(let existing?) where existing.errno == number: break
+                default: errnoBySyscall[rule.number] = .some(nil)
+                }
+            }
+        }
         for rule in plan.rules {
             var conditions = rule.args.map(Self.comparison)
+            var action = Self.actionValue(rule.action)
+            if rule.number >= 0, let entry = errnoBySyscall[rule.number], let denial = entry {
+                action = Self.notifyAction
+                if !auditRules.contains(where: { $0.number == rule.number }) {
+                    auditRules.append(AuditRule(number: rule.number, kind: .deny, errno: denial.errno,
+                                                syscall: rule.syscall, errnoName: denial.name))
+                }
+            }
             let rc = conditions.withUnsafeMutableBufferPointer {
-                seccomp_rule_add_array(ctx, Self.actionValue(rule.action), rule.number,
-                                       UInt32($0.count), $0.baseAddress)
+                seccomp_rule_add_array(ctx, action, rule.number, UInt32($0.count), $0.baseAddress)
             }
             try check(rc, "rule for \(rule.syscall)")
+        }
+        if egress && plan.defaultAction == .allow {
+            let ruled = Set(plan.rules.map(\.number))
+            // connect(fd, addr, len) always; sendto(fd, buf, len, flags, addr, alen) with an address.
+            for (name, addressArg) in [("connect", -1), ("sendto", 4)] {
+                let number = seccomp_syscall_resolve_name(name)
+                guard number >= 0, !ruled.contains(number) else { continue }
+                var conditions = addressArg < 0 ? [] : [scmp_arg_cmp(arg: UInt32(addressArg), op: SCMP_CMP_NE,
+                                                                     datum_a: 0, datum_b: 0)]
+                let rc = conditions.withUnsafeMutableBufferPointer {
+                    seccomp_rule_add_array(ctx, Self.notifyAction, number, UInt32($0.count), $0.baseAddress)
+                }
+                try check(rc, "audit rule for \(name)")
+                auditRules.append(AuditRule(number: number, kind: .egress, errno: ENETUNREACH, syscall: name,
+                                            errnoName: "ENETUNREACH"))
+            }
         }
 
         // Export through a memfd: libseccomp 2.5 has no export-to-memory call.

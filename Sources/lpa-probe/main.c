@@ -15,6 +15,7 @@
 //   lpa-probe read PATH | write PATH | ls PATH
 //   lpa-probe wait-signal           prints "ready", exits 0 on SIGTERM/SIGINT after printing it
 //   lpa-probe echo-server PORT       echo on 127.0.0.1:PORT inside, prints "listening"
+//   lpa-probe misbehave              connect out (only if lo is the sole interface), ptrace, mount
 //   lpa-probe exit N | kill-self SIG
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -260,6 +261,42 @@ static int echo_server(int port) {
     }
 }
 
+// A workload that misbehaves the way a model server phoning home would: it connects
+// to a documentation address (203.0.113.7, TEST-NET-3), ptraces, mounts. It first makes
+// sure loopback is its only interface and refuses otherwise, so no packet can ever
+// leave this machine even if it ran outside a sandbox.
+static int misbehave(void) {
+    FILE *net = fopen("/proc/self/net/dev", "r");
+    char line[256];
+    int lineno = 0;
+    while (net && fgets(line, sizeof line, net)) {
+        if (++lineno <= 2) continue;
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        *colon = '\0';
+        char *name = line;
+        while (*name == ' ') name++;
+        if (strcmp(name, "lo") != 0) {
+            fprintf(stderr, "lpa-probe: interface %s exists: refusing to connect anywhere\n", name);
+            return 3;
+        }
+    }
+    if (!net) return 3;
+    fclose(net);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(443)};
+    inet_pton(AF_INET, "203.0.113.7", &a.sin_addr);
+    report("connect-out", connect(s, (struct sockaddr *)&a, sizeof a));
+    close(s);
+    pid_t child = fork();
+    if (child == 0) { pause(); _exit(0); }
+    report("ptrace", ptrace(PTRACE_ATTACH, child, NULL, NULL));
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    report("mount", mount("none", "/nonexistent-lpa-probe", "tmpfs", 0, NULL));
+    return 0;
+}
+
 static volatile sig_atomic_t got_signal = 0;
 static void on_signal(int sig) { got_signal = sig; }
 
@@ -309,6 +346,7 @@ int main(int argc, char **argv) {
         printf("got-signal %d\n", (int)got_signal);
         return 0;
     } else if (!strcmp(cmd, "echo-server") && argc == 3) return echo_server(atoi(argv[2]));
+    else if (!strcmp(cmd, "misbehave")) return misbehave();
     else if (!strcmp(cmd, "exit") && argc == 3) return atoi(argv[2]);
     else if (!strcmp(cmd, "kill-self") && argc == 3) { raise(atoi(argv[2])); return 99; }
     else { fprintf(stderr, "lpa-probe: unknown command %s\n", cmd); return 2; }

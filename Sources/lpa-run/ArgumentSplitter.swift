@@ -6,6 +6,7 @@ struct ArgumentSplitter {
     /// Options that take a value as the next word (or after `=`).
     static let valued: Set<String> = [
         "--profile", "--format", "-p", "--publish", "--connect", "--env", "--hostname", "--model",
+        "--audit-log", "--report-json",
     ]
 
     struct Split {

@@ -105,10 +105,10 @@ struct HashCommand: ParsableCommand {
     }
 
     private func printJSON(_ files: [Hashed], _ directories: [(path: String, files: [Hashed])]) {
-        func entry(_ h: Hashed) -> String { "{\"path\": \(Self.json(h.path)), \"sha256\": \"\(h.sha256)\"}" }
+        func entry(_ h: Hashed) -> String { "{\"path\": \(JSON.string(h.path)), \"sha256\": \"\(h.sha256)\"}" }
         let fileList = files.map { "    " + entry($0) }.joined(separator: ",\n")
         let directoryList = directories.map { d in
-            "    {\"path\": \(Self.json(d.path)), \"files\": [\n"
+            "    {\"path\": \(JSON.string(d.path)), \"files\": [\n"
                 + d.files.map { "      " + entry($0) }.joined(separator: ",\n") + "\n    ]}"
         }.joined(separator: ",\n")
         print("{\n  \"files\": [\n\(fileList)\n  ],\n  \"directories\": [\n\(directoryList)\n  ]\n}")
@@ -129,26 +129,6 @@ struct HashCommand: ParsableCommand {
         let plain = text.unicodeScalars.allSatisfy {
             ($0.properties.isAlphabetic && $0.isASCII) || ("0"..."9").contains($0) || "/._-+@".unicodeScalars.contains($0)
         }
-        return plain && !text.isEmpty && !text.hasPrefix("-") ? text : json(text)
-    }
-
-    static func json(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                        + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        return plain && !text.isEmpty && !text.hasPrefix("-") ? text : JSON.string(text)
     }
 }

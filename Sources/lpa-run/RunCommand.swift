@@ -20,6 +20,8 @@ struct RunOptions {
     var model: [String] = []
     var hostname: String?
     var allowNonLoopbackPublish = false
+    var auditLog: String?
+    var reportJSON: String?
     var verbose = false
     var quiet = false
 
@@ -69,7 +71,16 @@ struct RunOptionHelp: ParsableArguments {
           help: "Allow -p with a non-loopback HOST_IP: this exposes the model to the network.")
     var allowNonLoopbackPublish = false
 
-    @Flag(name: .shortAndLong, help: "Say more on stderr.")
+    @Option(name: .customLong("audit-log"), help: ArgumentHelp(
+        "Append one JSON line per blocked action (denied syscalls, connections out): metadata only, never prompts.",
+        valueName: "FILE"))
+    var auditLog: String?
+
+    @Option(name: .customLong("report-json"), help: ArgumentHelp(
+        "Write the exit report (duration, status, blocked actions, connections) as JSON.", valueName: "FILE"))
+    var reportJSON: String?
+
+    @Flag(name: .shortAndLong, help: "Say more on stderr, including the exit report.")
     var verbose = false
 
     @Flag(name: .shortAndLong, help: "Say only errors on stderr.")
@@ -147,7 +158,16 @@ enum RunCommand {
             let launcher = Launcher(plan: plan)
             launcher.quiet = options.quiet
             launcher.verbose = options.verbose
-            return try launcher.run()
+            launcher.auditLogPath = options.auditLog
+            let started = ExitReport.now()
+            let status = try launcher.run()
+            let report = ExitReport(duration: ExitReport.now() - started, status: status,
+                                    audit: launcher.auditReport, relay: launcher.relayStats)
+            if !options.quiet && (options.verbose || report.audit.blocked > 0) { printError(report.text) }
+            if let path = options.reportJSON, !report.write(json: path) {
+                printError("lpa-run: warning: cannot write the report to \(path)")
+            }
+            return status
         } catch {
             printError(error.description)
             return error.exitCode

@@ -46,6 +46,8 @@ enum RunOptionParser {
             case "--model": options.model.append(try value(name, inline: inline))
             case "--hostname": options.hostname = try value(name, inline: inline)
             case "--allow-non-loopback-publish": options.allowNonLoopbackPublish = true
+            case "--audit-log": options.auditLog = try value(name, inline: inline)
+            case "--report-json": options.reportJSON = try value(name, inline: inline)
             case "-v", "--verbose": options.verbose = true
             case "-q", "--quiet": options.quiet = true
             default: throw .invalid("unknown option '\(name)'")

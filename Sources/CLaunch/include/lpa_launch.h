@@ -75,6 +75,7 @@ enum lpa_step {
     LPA_STEP_EXECVE,
     LPA_STEP_CONNECT_LISTEN,      // index: which connect port
     LPA_STEP_CONTROL,
+    LPA_STEP_AUDIT,
 };
 
 struct lpa_report {
@@ -119,6 +120,10 @@ struct lpa_spec {
     int control_fd;
     const uint16_t *connect_ports;
     size_t connect_port_count;
+
+    // Audit: when >= 0, the workload loads its filter with a notification listener and
+    // sends the listener here (SCM_RIGHTS) just before execve. See lpa_audit.h.
+    int audit_fd;
 };
 
 enum { LPA_SOCKET_BATCH_MAX = 32 };

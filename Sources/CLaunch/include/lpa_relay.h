@@ -1,4 +1,5 @@
-// Published ports and host endpoints, the launcher side. See relay.c.
+// The launcher's event loop: published ports, host endpoints and the audit
+// supervisor, until the init exits. See relay.c.
 #ifndef LPA_RELAY_H
 #define LPA_RELAY_H
 
@@ -6,6 +7,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include "lpa_audit.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,6 +28,7 @@ struct lpa_relay_spec {
     const struct sockaddr_storage *connect_targets;  // host endpoints, one per --connect
     size_t connect_count;
     struct lpa_relay_stats *stats;
+    struct lpa_audit_spec *audit;              // seccomp notifications to answer, or NULL
 };
 
 // Runs until the init exits; returns 0, or -1 with errno when the loop could not start.

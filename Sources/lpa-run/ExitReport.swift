@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import LPASandbox
+
+/// The short account lpa-run gives at exit (stderr with -v or when anything was
+/// blocked; JSON with --report-json): how long, how it ended, what was refused, and
+/// what was served through published ports.
+struct ExitReport {
+    var duration: Double
+    var status: Int32
+    var audit: AuditReport
+    var relay: Launcher.RelayStats
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    private var seconds: String {
+        let ms = Int((duration * 1000).rounded())
+        return "\(ms / 1000).\(String(ms % 1000 + 1000).dropFirst()) s"
+    }
+
+    var text: String {
+        var lines = ["lpa-run: report: ran \(seconds), exit status \(status)"]
+        if audit.blocked == 0 {
+            lines.append("  blocked: nothing")
+        } else {
+            let kinds = audit.bySyscall.map { "\($0.name) \($0.count)" }.joined(separator: ", ")
+            lines.append("  blocked \(audit.blocked): \(kinds)")
+            for example in audit.examples { lines.append("    \(example)") }
+        }
+        if relay.connectionsServed > 0 || relay.connectionsRefused > 0 {
+            lines.append("  connections: \(relay.connectionsServed) served, \(relay.connectionsRefused) refused")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    var json: String {
+        let kinds = audit.bySyscall.map { "\(JSON.string($0.name)): \($0.count)" }.joined(separator: ", ")
+        let examples = audit.examples.map(JSON.string).joined(separator: ", ")
+        return """
+            {"duration_s": \(duration), "exit_status": \(status), \
+            "blocked": {"total": \(audit.blocked), "by_syscall": {\(kinds)}, "examples": [\(examples)]}, \
+            "connections": {"served": \(relay.connectionsServed), "refused": \(relay.connectionsRefused)}}
+
+            """
+    }
+
+    /// Written whole to a temporary name, then renamed into place.
+    func write(json path: String) -> Bool {
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        let bytes = Array(json.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            return false
+        }
+        return true
+    }
+}
