@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -393,6 +394,20 @@ int lpa_forward_signals_to(pid_t pid) {
     return sigprocmask(SIG_UNBLOCK, &forwarded, NULL);
 }
 
+// Bytes in use on the sandbox's tmpfs mounts, summed: discarded when we exit.
+static void report_tmpfs_usage(const struct lpa_spec *s) {
+    if (s->usage_fd < 0) return;
+    uint64_t used = 0;
+    for (size_t i = 0; i < s->fs_op_count; i++) {
+        const struct lpa_fs_op *op = &s->fs_ops[i];
+        if (op->kind != LPA_FS_TMPFS && op->kind != LPA_FS_ATTACH) continue;
+        struct statfs st;
+        if (statfs(op->target, &st) == 0 && st.f_blocks >= st.f_bfree)
+            used += (uint64_t)(st.f_blocks - st.f_bfree) * (uint64_t)st.f_bsize;
+    }
+    write_all(s->usage_fd, &used, sizeof used);
+}
+
 static int exit_code_of(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -448,7 +463,10 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
         // Reap everything that exited: the workload ends the sandbox, orphans we adopted
         // are only collected.
         while ((pid = (pid_t)syscall(SYS_wait4, -1, &status, WNOHANG, NULL)) > 0) {
-            if (pid == workload) syscall(SYS_exit_group, exit_code_of(status));
+            if (pid == workload) {
+            report_tmpfs_usage(s);
+            syscall(SYS_exit_group, exit_code_of(status));
+        }
         }
         if (pid < 0 && errno == ECHILD) syscall(SYS_exit_group, EXIT_SETUP);
         struct pollfd pfd = {control, POLLIN, 0};

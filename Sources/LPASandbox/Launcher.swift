@@ -23,6 +23,8 @@ public final class Launcher {
     public var auditLogPath: String?
     /// What was blocked, after run().
     public private(set) var auditReport = AuditReport()
+    /// What the workload left in the sandbox's tmpfs mounts, discarded at exit (nil if unknown).
+    public private(set) var tmpfsBytesDiscarded: UInt64?
     /// Say how each pinned file was checked (-v).
     public var verbose = false
 
@@ -71,6 +73,7 @@ public final class Launcher {
         let keep = arena.array(caps.keep)
 
         let sync = try makePipe("sync pipe")
+        let usage = try makePipe("tmpfs usage pipe")
         let report = try makePipe("report pipe")
 
         var spec = lpa_spec()
@@ -92,6 +95,7 @@ public final class Launcher {
         spec.report_fd = report.write
         spec.control_fd = network.control?.sandbox ?? -1
         spec.audit_fd = audit?.channel.sandbox ?? -1
+        spec.usage_fd = usage.write
         let connectPorts = arena.array(network.connectSandboxPorts)
         spec.connect_ports = UnsafePointer(connectPorts)
         spec.connect_port_count = network.connectSandboxPorts.count
@@ -108,6 +112,8 @@ public final class Launcher {
         let spawnErrno = errno
         close(sync.read)
         close(report.write)
+        close(usage.write)
+        defer { close(usage.read) }
         network.closeSandboxEnd()
         audit?.closeSandboxEnd()
         if pid < 0 {
@@ -148,6 +154,7 @@ public final class Launcher {
             try supervise(network: network, audit: audit, initPid: pid)
         }
         let status = waitForExit(pid)
+        tmpfsBytesDiscarded = readUsage(usage.read)
         if let failure {
             throw explain(failure, mounts: mounts)
         }
@@ -211,6 +218,12 @@ public final class Launcher {
         var fds: [Int32] = [-1, -1]
         try sys(what) { lpa_pipe_cloexec(&fds) }
         return (fds[0], fds[1])
+    }
+
+    private func readUsage(_ fd: Int32) -> UInt64? {
+        var value: UInt64 = 0
+        let n = withUnsafeMutableBytes(of: &value) { read(fd, $0.baseAddress, $0.count) }
+        return n == MemoryLayout<UInt64>.size ? value : nil
     }
 
     /// nil when the pipe closed without a report: the workload's execve succeeded.

@@ -11,6 +11,7 @@ struct ExitReport {
     var status: Int32
     var audit: AuditReport
     var relay: Launcher.RelayStats
+    var tmpfsBytes: UInt64?
 
     static func now() -> Double {
         var ts = timespec()
@@ -32,6 +33,9 @@ struct ExitReport {
             lines.append("  blocked \(audit.blocked): \(kinds)")
             for example in audit.examples { lines.append("    \(example)") }
         }
+        if let tmpfsBytes {
+            lines.append("  discarded: \(Self.size(tmpfsBytes)) written to the sandbox's tmpfs")
+        }
         if relay.connectionsServed > 0 || relay.connectionsRefused > 0 {
             lines.append("  connections: \(relay.connectionsServed) served, \(relay.connectionsRefused) refused")
         }
@@ -44,9 +48,19 @@ struct ExitReport {
         return """
             {"duration_s": \(duration), "exit_status": \(status), \
             "blocked": {"total": \(audit.blocked), "by_syscall": {\(kinds)}, "examples": [\(examples)]}, \
-            "connections": {"served": \(relay.connectionsServed), "refused": \(relay.connectionsRefused)}}
+            "connections": {"served": \(relay.connectionsServed), "refused": \(relay.connectionsRefused)}, \
+            "tmpfs_bytes_discarded": \(tmpfsBytes.map(String.init) ?? "null")}
 
             """
+    }
+
+    static func size(_ bytes: UInt64) -> String {
+        if bytes < 1024 { return "\(bytes) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes) / 1024
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+        return "\((value * 10).rounded() / 10) \(units[unit])"
     }
 
     /// Written whole to a temporary name, then renamed into place.

@@ -162,7 +162,8 @@ enum RunCommand {
             let started = ExitReport.now()
             let status = try launcher.run()
             let report = ExitReport(duration: ExitReport.now() - started, status: status,
-                                    audit: launcher.auditReport, relay: launcher.relayStats)
+                                    audit: launcher.auditReport, relay: launcher.relayStats,
+                                    tmpfsBytes: launcher.tmpfsBytesDiscarded)
             if !options.quiet && (options.verbose || report.audit.blocked > 0) { printError(report.text) }
             if let path = options.reportJSON, !report.write(json: path) {
                 printError("lpa-run: warning: cannot write the report to \(path)")

@@ -4,13 +4,19 @@ import Testing
 /// The audit log and the exit report: every blocked action recorded with metadata.
 @Suite("audit log and exit report", .serialized)
 struct AuditTests {
-    @Test("connecting out, ptrace and mount each leave an audit log entry and appear in the report",
-          arguments: Runner.all)
-    func blockedActionsAreRecorded(runner: Runner) throws {
-        let dir = Binaries.shared.directory + "/audit-\(runner.who.rawValue)"
+    /// A fresh directory the runner's user may write its log and report into.
+    static func outputDirectory(for runner: Runner, _ name: String) throws -> String {
+        let dir = Binaries.shared.directory + "/\(name)-\(runner.who.rawValue)"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         chown(dir, runner.who == .nobody ? 65534 : getuid(), runner.who == .nobody ? 65534 : getgid())
+        return dir
+    }
+
+    @Test("connecting out, ptrace and mount each leave an audit log entry and appear in the report",
+          arguments: Runner.all)
+    func blockedActionsAreRecorded(runner: Runner) throws {
+        let dir = try Self.outputDirectory(for: runner, "audit")
         let log = dir + "/audit.jsonl", reportPath = dir + "/report.json"
 
         let result = try runner.probe(["misbehave"], options: ["--audit-log", log, "--report-json", reportPath])
@@ -50,5 +56,17 @@ struct AuditTests {
         let verbose = try runner.run(["-v", "/bin/true"])
         #expect(verbose.stderr.contains("lpa-run: report: ran"), "\(verbose.stderr)")
         #expect(verbose.stderr.contains("blocked: nothing"))
+    }
+
+    @Test("the report counts the bytes written to the sandbox's tmpfs and discarded", arguments: Runner.all)
+    func discardedBytesReported(runner: Runner) throws {
+        let reportPath = try Self.outputDirectory(for: runner, "discard") + "/report.json"
+        let result = try runner.run(["--report-json", reportPath, "-v", "/bin/sh", "-c",
+                                     "head -c 3000000 /dev/zero > /tmp/scratch"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("discarded:"))
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as! [String: Any]
+        let discarded = report["tmpfs_bytes_discarded"] as? Int ?? 0
+        #expect(discarded >= 3_000_000, "\(report)")
     }
 }

@@ -124,6 +124,10 @@ struct lpa_spec {
     // Audit: when >= 0, the workload loads its filter with a notification listener and
     // sends the listener here (SCM_RIGHTS) just before execve. See lpa_audit.h.
     int audit_fd;
+
+    // When the workload has exited, the init writes here (uint64) the bytes its tmpfs
+    // mounts hold: what the workload wrote and the sandbox discards. -1: not wanted.
+    int usage_fd;
 };
 
 enum { LPA_SOCKET_BATCH_MAX = 32 };
