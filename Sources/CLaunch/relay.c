@@ -63,6 +63,10 @@ struct pending {
 
 enum { POOL_MAX = 256, POOL_LOW = 16 };
 
+// Growing a pipe to 1 MiB allocates its pages: keep empty pipes for reuse instead of
+// paying that on every new connection.
+enum { PIPE_SPARE_MAX = 128 };
+
 static const size_t CHUNK = 1 << 20;
 
 static void set_nonblock(int fd) {
@@ -109,6 +113,8 @@ struct relay {
     size_t pool_count;
     size_t requested;       // sockets asked of the init and not yet received
     struct conn *closed;
+    int spare_pipes[PIPE_SPARE_MAX][2];  // empty pipes kept for the next connection
+    size_t spare_count;
 };
 
 static void conn_close(struct relay *r, struct conn *c) {
@@ -117,8 +123,14 @@ static void conn_close(struct relay *r, struct conn *c) {
     for (int i = 0; i < 2; i++) {
         epoll_ctl(r->epoll, EPOLL_CTL_DEL, c->fd[i], NULL);
         close(c->fd[i]);
-        close(c->dir[i].pipe[0]);
-        close(c->dir[i].pipe[1]);
+        if (c->dir[i].buffered == 0 && r->spare_count < PIPE_SPARE_MAX) {
+            r->spare_pipes[r->spare_count][0] = c->dir[i].pipe[0];
+            r->spare_pipes[r->spare_count][1] = c->dir[i].pipe[1];
+            r->spare_count++;
+        } else {
+            close(c->dir[i].pipe[0]);
+            close(c->dir[i].pipe[1]);
+        }
     }
     r->spec->stats->open_connections--;
     // Freed after the current batch of events, which may still name it.
@@ -176,6 +188,12 @@ static void conn_open(struct relay *r, int client, int other) {
     c->fd[0] = client;
     c->fd[1] = other;
     for (int i = 0; i < 2; i++) {
+        if (r->spare_count > 0) {
+            r->spare_count--;
+            c->dir[i].pipe[0] = r->spare_pipes[r->spare_count][0];
+            c->dir[i].pipe[1] = r->spare_pipes[r->spare_count][1];
+            continue;
+        }
         if (pipe2(c->dir[i].pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
             if (i == 1) { close(c->dir[0].pipe[0]); close(c->dir[0].pipe[1]); }
             close(client); close(other); free(c);
