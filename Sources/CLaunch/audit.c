@@ -6,6 +6,7 @@
 // paths the workload passed to a denied call.
 #define _GNU_SOURCE
 #include "lpa_audit.h"
+#include "lpa_relay.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -226,21 +227,9 @@ int lpa_audit_handle(struct lpa_audit_spec *audit) {
 }
 
 int lpa_audit_receive_listener(int sock) {
-    char data[4];
-    char control[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {data, sizeof data};
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
-    if (n <= 0) return -1;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (c == NULL || c->cmsg_type != SCM_RIGHTS) return -1;
-    int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    uint32_t tag;
+    int fd = -1;
+    size_t count = 0;
+    if (lpa_recv_fds(sock, 0, &tag, sizeof tag, &fd, 1, &count) < 0 || count != 1) return -1;
     return fd;
 }

@@ -74,7 +74,7 @@ static void set_nonblock(int fd) {
     if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-static int recv_fds(int sock, int flags, void *data, size_t len, int *fds, size_t max, size_t *count) {
+int lpa_recv_fds(int sock, int flags, void *data, size_t len, int *fds, size_t max, size_t *count) {
     char control[CMSG_SPACE(sizeof(int) * 64)];
     struct iovec iov = {data, len};
     struct msghdr msg;
@@ -281,7 +281,7 @@ static void answer_from_init(struct relay *r) {
         struct lpa_socket_reply reply;
         int fds[LPA_SOCKET_BATCH_MAX];
         size_t count = 0;
-        int n = recv_fds(r->control, MSG_DONTWAIT, &reply, sizeof reply, fds, LPA_SOCKET_BATCH_MAX, &count);
+        int n = lpa_recv_fds(r->control, MSG_DONTWAIT, &reply, sizeof reply, fds, LPA_SOCKET_BATCH_MAX, &count);
         if (n < 0) break;
         r->requested = r->requested >= LPA_SOCKET_BATCH_MAX ? r->requested - LPA_SOCKET_BATCH_MAX : 0;
         for (size_t i = 0; i < count; i++) {
@@ -339,7 +339,7 @@ int lpa_relay_run(const struct lpa_relay_spec *spec) {
     if (spec->connect_count > 0) {
         // The init sends the sandbox-side listeners before it starts the workload.
         uint32_t n = 0;
-        if (recv_fds(r.control, 0, &n, sizeof n, r.connect_listeners, 64, &r.connect_count) < 0 ||
+        if (lpa_recv_fds(r.control, 0, &n, sizeof n, r.connect_listeners, 64, &r.connect_count) < 0 ||
             r.connect_count != spec->connect_count) {
             errno = EPROTO;
             return -1;

@@ -20,8 +20,7 @@ final class CapabilitySets {
         self.caps = caps
         keep = plan.keep.map(\.number)
         // The kernel may know more capabilities than libcap was built with: drop them all.
-        lastCap = max(Int32(cap_max_bits()) - 1, Int32(readSmallFile("/proc/sys/kernel/cap_last_cap")
-            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0))
+        lastCap = max(Int32(cap_max_bits()) - 1, Int32(readSmallInteger("/proc/sys/kernel/cap_last_cap") ?? 0))
         if !keep.isEmpty {
             var values = keep.map { cap_value_t($0) }
             for flag in [CAP_PERMITTED, CAP_EFFECTIVE, CAP_INHERITABLE] {
@@ -33,17 +32,4 @@ final class CapabilitySets {
     }
 
     deinit { cap_free(UnsafeMutableRawPointer(caps)) }
-}
-
-extension String {
-    func trimmingCharacters(in set: Set<Character>) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}
-
-extension Set where Element == Character {
-    static let whitespacesAndNewlines: Set<Character> = [" ", "\t", "\n", "\r"]
 }

@@ -32,6 +32,12 @@ func readSmallFile(_ path: String) -> String? {
     return String(decoding: bytes, as: UTF8.self)
 }
 
+/// A procfs/sysctl file holding one integer; nil when absent or not a number.
+func readSmallInteger(_ path: String) -> Int? {
+    guard let text = readSmallFile(path) else { return nil }
+    return Int(text.filter { !$0.isWhitespace })
+}
+
 /// Writes a whole string to a file that must exist (procfs control files).
 func writeFile(_ path: String, _ text: String, step: String, hint: String? = nil) throws(LaunchError) {
     let fd = try sys(step, hint: hint) { open(path, O_WRONLY | O_CLOEXEC) }

@@ -21,9 +21,7 @@ enum UserNamespace {
 
     /// Why user namespaces may be unavailable here, with the fix; nil if nothing known.
     static func diagnosis() -> String? {
-        func value(_ path: String) -> Int? {
-            readSmallFile(path).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        }
+        let value = readSmallInteger
         if value("/proc/sys/user/max_user_namespaces") == 0 {
             return "user namespaces are disabled: sysctl -w user.max_user_namespaces=15000"
         }

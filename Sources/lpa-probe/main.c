@@ -160,6 +160,26 @@ static void syscalls(void) {
     in_child("int80", try_int80);
 }
 
+// Network interface names from /proc/net/dev (not if_nameindex(): that needs netlink,
+// which strict denies). Returns the count, or -1 when it cannot be read.
+static int interfaces(char names[][32], int max) {
+    FILE *net = fopen("/proc/self/net/dev", "r");
+    if (!net) return -1;
+    char line[256];
+    int lineno = 0, count = 0;
+    while (fgets(line, sizeof line, net) && count < max) {
+        if (++lineno <= 2) continue;
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        *colon = '\0';
+        char *name = line;
+        while (*name == ' ') name++;
+        snprintf(names[count++], 32, "%s", name);
+    }
+    fclose(net);
+    return count;
+}
+
 static void status(void) {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
@@ -194,21 +214,11 @@ static void status(void) {
     char host[256] = "";
     gethostname(host, sizeof host);
     printf("hostname %s\n", host);
-    // /proc/net/dev, not if_nameindex(): that needs netlink, which strict denies.
-    FILE *net = fopen("/proc/self/net/dev", "r");
+    char names[16][32];
+    int count = interfaces(names, 16);
     printf("interfaces");
-    int lineno = 0;
-    while (net && fgets(line, sizeof line, net)) {
-        if (++lineno <= 2) continue;
-        char *colon = strchr(line, ':');
-        if (!colon) continue;
-        *colon = '\0';
-        char *name = line;
-        while (*name == ' ') name++;
-        printf(" %s", name);
-    }
+    for (int i = 0; i < count; i++) printf(" %s", names[i]);
     printf("\n");
-    if (net) fclose(net);
     char cwd[4096];
     printf("cwd %s\n", getcwd(cwd, sizeof cwd) ? cwd : "?");
     struct rlimit { unsigned long cur, max; } rl;
@@ -266,23 +276,15 @@ static int echo_server(int port) {
 // sure loopback is its only interface and refuses otherwise, so no packet can ever
 // leave this machine even if it ran outside a sandbox.
 static int misbehave(void) {
-    FILE *net = fopen("/proc/self/net/dev", "r");
-    char line[256];
-    int lineno = 0;
-    while (net && fgets(line, sizeof line, net)) {
-        if (++lineno <= 2) continue;
-        char *colon = strchr(line, ':');
-        if (!colon) continue;
-        *colon = '\0';
-        char *name = line;
-        while (*name == ' ') name++;
-        if (strcmp(name, "lo") != 0) {
-            fprintf(stderr, "lpa-probe: interface %s exists: refusing to connect anywhere\n", name);
+    char names[16][32];
+    int count = interfaces(names, 16);
+    if (count < 0) return 3;
+    for (int i = 0; i < count; i++) {
+        if (strcmp(names[i], "lo") != 0) {
+            fprintf(stderr, "lpa-probe: interface %s exists: refusing to connect anywhere\n", names[i]);
             return 3;
         }
     }
-    if (!net) return 3;
-    fclose(net);
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(443)};
     inet_pton(AF_INET, "203.0.113.7", &a.sin_addr);

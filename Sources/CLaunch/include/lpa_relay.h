@@ -31,6 +31,10 @@ struct lpa_relay_spec {
     struct lpa_audit_spec *audit;              // seccomp notifications to answer, or NULL
 };
 
+// Receives one message and the descriptors sent with it (SCM_RIGHTS, close-on-exec);
+// at most `max` are kept, the rest closed. Returns the byte count, or -1.
+int lpa_recv_fds(int sock, int flags, void *data, size_t len, int *fds, size_t max, size_t *count);
+
 // Runs until the init exits; returns 0, or -1 with errno when the loop could not start.
 int lpa_relay_run(const struct lpa_relay_spec *spec);
 
