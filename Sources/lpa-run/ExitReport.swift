@@ -10,7 +10,7 @@ struct ExitReport {
     var duration: Double
     var status: Int32
     var audit: AuditReport
-    var relay: Launcher.RelayStats
+    var relay: RelayStats
     var tmpfsBytes: UInt64?
 
     static func now() -> Double {

@@ -155,15 +155,14 @@ enum RunCommand {
             return 0
         }
         do {
-            let launcher = Launcher(plan: plan)
-            launcher.quiet = options.quiet
-            launcher.verbose = options.verbose
-            launcher.auditLogPath = options.auditLog
+            let launcher = Launcher(plan: plan, options: LaunchOptions(
+                quiet: options.quiet, verbose: options.verbose, auditLogPath: options.auditLog))
             let started = ExitReport.now()
-            let status = try launcher.run()
+            let result = try launcher.run()
+            let status = result.exitStatus
             let report = ExitReport(duration: ExitReport.now() - started, status: status,
-                                    audit: launcher.auditReport, relay: launcher.relayStats,
-                                    tmpfsBytes: launcher.tmpfsBytesDiscarded)
+                                    audit: result.audit, relay: result.relay,
+                                    tmpfsBytes: result.tmpfsBytesDiscarded)
             if !options.quiet && (options.verbose || report.audit.blocked > 0) { printError(report.text) }
             if let path = options.reportJSON, !report.write(json: path) {
                 printError("lpa-run: warning: cannot write the report to \(path)")

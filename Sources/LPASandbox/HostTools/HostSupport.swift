@@ -4,6 +4,7 @@ import Glibc
 import CCap
 import CLaunch
 import CSeccomp
+import LPAPolicy
 
 /// One answer of `lpa-run doctor`: a yes/no about this host and, for a no, the fix.
 public struct HostCheck: Sendable {
@@ -60,18 +61,9 @@ public enum HostSupport {
         return result
     }
 
+    /// "EPERM (Operation not permitted)" for a negative errno as the C checks return it.
     static func errnoName(_ negative: Int32) -> String {
-        let e = -negative
-        let name: String
-        switch e {
-        case EPERM: name = "EPERM"
-        case ENOSYS: name = "ENOSYS"
-        case EOPNOTSUPP: name = "EOPNOTSUPP"
-        case EINVAL: name = "EINVAL"
-        case EACCES: name = "EACCES"
-        default: name = "errno \(e)"
-        }
-        return "\(name) (\(String(cString: strerror(e))))"
+        "\(ErrnoNames.describe(-negative)) (\(String(cString: strerror(-negative))))"
     }
 
     static func seccompFilter() -> HostCheck {

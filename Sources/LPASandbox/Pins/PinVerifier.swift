@@ -174,7 +174,7 @@ struct PinVerifier {
     /// (a plugin, a library found by rpath) without ever being checked.
     private func checkComplete(_ pin: DirectoryPin) throws(LaunchError) {
         let listed = Set(pin.files.map(\.path))
-        guard let root = MountSteps.realPath(pin.path) else {
+        guard let root = FilePaths.realPath(pin.path) else {
             throw LaunchError(step: "verify pin \(pin.path)", errno: errno,
                               message: "the pinned directory cannot be opened" + Self.pinnedAt(pin.origin))
         }
@@ -185,7 +185,7 @@ struct PinVerifier {
             case .file:
                 if !listed.contains(relative) { problem = "'\(relative)' is not in the pinned manifest" }
             case .link:
-                let real = MountSteps.realPath(pin.path + "/" + relative)
+                let real = FilePaths.realPath(pin.path + "/" + relative)
                 if real == nil || !(real! == root || real!.hasPrefix(root + "/")) {
                     problem = "the link '\(relative)' leads outside the pinned directory"
                 }
@@ -209,10 +209,7 @@ struct PinVerifier {
 
     /// The path a descriptor was opened at, as the kernel resolved it.
     static func pathOf(fd: Int32) -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let path = FilePaths.path(ofDescriptor: fd) else { return nil }
         return path.hasPrefix("/") && !path.hasSuffix(" (deleted)") ? path : nil
     }
 }

@@ -30,7 +30,7 @@ public struct CapturedProcess: Sendable {
         let envp = arena.stringArray(environment.map { "\($0.key)=\($0.value)" }.sorted())
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         guard lpa_pipe_cloexec(&outPipe) == 0, lpa_pipe_cloexec(&errPipe) == 0 else {
-            return CapturedProcess(status: 125, stdout: "", stderr: "pipe: \(String(cString: strerror(errno)))")
+            return CapturedProcess(status: LaunchError.setupFailed, stdout: "", stderr: "pipe: \(String(cString: strerror(errno)))")
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -46,7 +46,7 @@ public struct CapturedProcess: Sendable {
         guard rc == 0 else {
             close(outPipe[0])
             close(errPipe[0])
-            return CapturedProcess(status: 125, stdout: "", stderr: "posix_spawn \(argv[0]): \(String(cString: strerror(rc)))")
+            return CapturedProcess(status: LaunchError.setupFailed, stdout: "", stderr: "posix_spawn \(argv[0]): \(String(cString: strerror(rc)))")
         }
         var out: [UInt8] = [], err: [UInt8] = []
         var open = [outPipe[0], errPipe[0]]
@@ -71,18 +71,13 @@ public struct CapturedProcess: Sendable {
                 }
             }
         }
-        var raw: Int32 = 0
-        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-        let status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+        let status = ProcessStatus.wait(for: pid)
         return CapturedProcess(status: status, stdout: String(decoding: out, as: UTF8.self),
                                stderr: String(decoding: err, as: UTF8.self))
     }
 
     /// The running program (`/proc/self/exe` resolved), so it can start itself.
     public static func selfExecutable() -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        FilePaths.readLink("/proc/self/exe")
     }
 }

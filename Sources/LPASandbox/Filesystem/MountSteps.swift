@@ -50,7 +50,7 @@ struct MountSteps {
             var st = stat()
             guard entry.kind == .bind, let source = entry.source, lstat(source, &st) == 0,
                   (st.st_mode & S_IFMT) != S_IFLNK else { return nil }
-            return Self.realPath(source)
+            return FilePaths.realPath(source)
         }
         var extrasAdded = false
         for (index, entry) in plan.mounts.enumerated() {
@@ -119,11 +119,11 @@ struct MountSteps {
             }
             var bindSource = source
             if (st.st_mode & S_IFMT) == S_IFLNK {
-                let real = Self.realPath(source) ?? source
+                let real = FilePaths.realPath(source) ?? source
                 if source == entry.target && boundSources.contains(where: { real == $0 || real.hasPrefix($0 + "/") }) {
                     // Merged-/usr systems: /bin -> usr/bin, and /usr is bound anyway.
                     // Recreate the link rather than binding the same tree twice.
-                    steps.append(Step(kind: LPA_FS_SYMLINK, planIndex: index, source: readLink(source),
+                    steps.append(Step(kind: LPA_FS_SYMLINK, planIndex: index, source: FilePaths.readLink(source) ?? "",
                                       target: entry.target))
                     return
                 }
@@ -246,18 +246,6 @@ struct MountSteps {
                              ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
             steps.append(Step(kind: LPA_FS_SYMLINK, planIndex: index, source: link, target: "\(dev)/\(name)"))
         }
-    }
-
-    private func readLink(_ path: String) -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink(path, &buffer, buffer.count - 1)
-        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-    }
-
-    static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 
     static func glob(_ pattern: String) -> [String] {

@@ -68,13 +68,3 @@ public final class HashProgress {
     }
 }
 
-/// Writes all of `text` to fd 2 (no stdio: stderr is shared mutable state to Swift 6).
-func writeStandardError(_ text: String) {
-    var bytes = Array(text.utf8)[...]
-    while !bytes.isEmpty {
-        let n = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return }
-        bytes = bytes.dropFirst(n)
-    }
-}

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LPAPolicy
 
 /// Why a plan could not be applied. The launcher never runs the workload with less
 /// isolation than planned: every failure ends the run with `exitCode` (125 for
@@ -15,7 +16,12 @@ public struct LaunchError: Error, CustomStringConvertible, Sendable {
     public var hint: String?
     public var exitCode: Int32
 
-    public init(step: String, errno: Int32? = nil, message: String, hint: String? = nil, exitCode: Int32 = 125) {
+    /// Exit codes as `env`, `timeout` and `docker run` use them.
+    public static let setupFailed: Int32 = 125
+    public static let commandNotExecutable: Int32 = 126
+    public static let commandNotFound: Int32 = 127
+
+    public init(step: String, errno: Int32? = nil, message: String, hint: String? = nil, exitCode: Int32 = LaunchError.setupFailed) {
         self.step = step
         self.errno = errno
         self.message = message
@@ -26,20 +32,10 @@ public struct LaunchError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         var text = "lpa-run: error: \(step): \(message)"
         if let errno {
-            text += " (\(Self.errnoName(errno)): \(String(cString: strerror(errno))))"
+            text += " (\(ErrnoNames.describe(errno)): \(String(cString: strerror(errno))))"
         }
         if let hint { text += "\n  hint: \(hint)" }
         return text
     }
 
-    static func errnoName(_ value: Int32) -> String {
-        let names: [Int32: String] = [
-            EPERM: "EPERM", ENOENT: "ENOENT", EACCES: "EACCES", EINVAL: "EINVAL", ENOSPC: "ENOSPC",
-            EROFS: "EROFS", ENOSYS: "ENOSYS", EBUSY: "EBUSY", ENOTDIR: "ENOTDIR", EEXIST: "EEXIST",
-            ENOMEM: "ENOMEM", EAGAIN: "EAGAIN", EUSERS: "EUSERS", ENAMETOOLONG: "ENAMETOOLONG",
-            ELOOP: "ELOOP", ENODEV: "ENODEV", EBADF: "EBADF", EADDRINUSE: "EADDRINUSE",
-            ESTALE: "ESTALE",
-        ]
-        return names[value] ?? "errno \(value)"
-    }
 }

@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLaunch
+import LPAPolicy
+
+/// The report pipe between the post-clone window and the launcher: every failed step
+/// writes `(step, index, errno)` (struct lpa_report) and exits; EOF without a report
+/// means the workload's execve succeeded. This file turns a report into a LaunchError
+/// that names the step (with the profile line for mount steps) and a hint.
+struct SetupFailure {
+    let report: lpa_report
+
+    /// nil when the pipe closed without a report: the workload's execve succeeded.
+    static func read(from fd: Int32) -> SetupFailure? {
+        var report = lpa_report()
+        let size = MemoryLayout<lpa_report>.size
+        var got = 0
+        while got < size {
+            let n = withUnsafeMutableBytes(of: &report) { Glibc.read(fd, $0.baseAddress! + got, size - got) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            got += n
+        }
+        return got == size ? SetupFailure(report: report) : nil
+    }
+
+    func explain(plan: IsolationPlan, mounts: MountSteps) -> LaunchError {
+        let err = report.err
+        let index = Int(report.index)
+        let permissionHint = err == EPERM ? UserNamespace.diagnosis() : nil
+        switch lpa_step(UInt32(report.step)) {
+        case LPA_STEP_EXECVE:
+            let path = plan.command.executable ?? ""
+            if err == ENOENT || err == ENOTDIR {
+                return LaunchError(step: "execve \(path)", errno: err, message: "command not found inside the sandbox",
+                                   hint: "the executable or its interpreter/libraries are not mounted; "
+                                       + "add their directory to `filesystem: read-only`",
+                                   exitCode: LaunchError.commandNotFound)
+            }
+            return LaunchError(step: "execve \(path)", errno: err, message: "command cannot be executed",
+                               hint: err == EACCES ? "check its permissions, and that its mount is not noexec" : nil,
+                               exitCode: LaunchError.commandNotExecutable)
+        case LPA_STEP_FS_OP:
+            let hint: String?
+            switch err {
+            case EROFS: hint = "the mount point lies inside a read-only bind; bind a parent directory instead"
+            case ESTALE: hint = "the pinned file was replaced after it was verified; nothing was started"
+            case EINVAL where mounts.steps.indices.contains(index) && mounts.steps[index].kind == LPA_FS_ATTACH:
+                hint = "the kernel could not attach the noswap tmpfs"
+            default: hint = permissionHint
+            }
+            return LaunchError(step: mounts.describe(step: index, in: plan), errno: err,
+                               message: "could not set up the sandbox filesystem", hint: hint)
+        case LPA_STEP_RLIMIT:
+            let name = plan.rlimits.indices.contains(index) ? plan.rlimits[index].resource : "\(index)"
+            return LaunchError(step: "rlimit \(name)", errno: err, message: "could not set the resource limit",
+                               hint: "a limit cannot exceed the hard limit lpa-run itself was started with")
+        default:
+            return LaunchError(step: Self.stepName(report.step), errno: err,
+                               message: "could not apply this part of the plan", hint: permissionHint)
+        }
+    }
+
+    static func stepName(_ step: Int32) -> String {
+        switch lpa_step(UInt32(step)) {
+        case LPA_STEP_WAIT_PARENT: "die-with-parent"
+        case LPA_STEP_SETHOSTNAME: "sethostname"
+        case LPA_STEP_LOOPBACK: "bring up loopback"
+        case LPA_STEP_MAKE_PRIVATE: "make / private (mount namespace)"
+        case LPA_STEP_ROOT_TMPFS: "tmpfs root"
+        case LPA_STEP_PIVOT_ROOT: "pivot_root"
+        case LPA_STEP_DETACH_OLD_ROOT: "detach host root"
+        case LPA_STEP_CHDIR: "chdir to the working directory"
+        case LPA_STEP_FORK_WORKLOAD: "fork workload"
+        case LPA_STEP_SIGNALS: "signal forwarding"
+        case LPA_STEP_CLOSE_FDS: "close inherited descriptors"
+        case LPA_STEP_CAPS_BOUNDING: "drop capabilities (bounding set)"
+        case LPA_STEP_CAPS_AMBIENT: "drop capabilities (ambient set)"
+        case LPA_STEP_CAPS_SET: "drop capabilities (capset)"
+        case LPA_STEP_NO_NEW_PRIVS: "no_new_privs"
+        case LPA_STEP_SECCOMP: "load seccomp filter"
+        case LPA_STEP_CONNECT_LISTEN: "listen for a host endpoint inside"
+        case LPA_STEP_CONTROL: "relay control socket"
+        case LPA_STEP_AUDIT: "hand over the audit listener"
+        default: "sandbox setup step \(step)"
+        }
+    }
+}
