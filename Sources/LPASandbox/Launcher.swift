@@ -56,10 +56,7 @@ public struct Launcher {
         let mounts = try MountSteps(plan: plan, verified: verified)
         defer { mounts.mountFds.forEach { close($0) } }
         let network = try NetworkSetup(plan: plan)
-        // Denials go through the audit supervisor so each is logged and reported; attempts
-        // to connect out are recorded too when the sandbox has its own network namespace.
-        let filter = try SeccompFilter(plan: plan.seccomp, audit: true,
-                                       egress: plan.network.mode == .none && plan.namespaces.contains(.net))
+        let filter = try SeccompFilter(plan: plan.seccomp, audit: plan.audit)
         let audit = filter.auditRules.isEmpty ? nil
             : try AuditSupervisor(rules: filter.auditRules, logPath: options.auditLogPath)
         let caps = try CapabilitySets(plan: plan.capabilities)

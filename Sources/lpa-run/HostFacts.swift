@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import LPAPolicy
+import LPASandbox
 
 /// The few facts about the calling process that the pure compiler is given.
 enum HostFacts {
@@ -26,7 +27,8 @@ enum HostFacts {
     }
 
     static func context() -> HostContext {
-        HostContext(environment: environment(), cwd: cwd(), uid: getuid(), gid: getgid())
+        HostContext(environment: environment(), cwd: cwd(), uid: getuid(), gid: getgid(),
+                    devices: { DeviceNodes.matching($0) })
     }
 }
 

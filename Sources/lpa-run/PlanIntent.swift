@@ -60,7 +60,7 @@ struct PlanIntent {
     /// contains it (later entries are mounted over earlier ones).
     func cover(_ path: String) -> MountEntry? {
         plan.mounts.last { entry in
-            guard entry.kind != .symlink && entry.kind != .dir else { return false }
+            guard entry.kind != .symlink else { return false }
             return path == entry.target || path.hasPrefix(entry.target == "/" ? "/" : entry.target + "/")
         }
     }

@@ -89,7 +89,13 @@ struct DiagnosticTests {
     }
 
     @Test func removingUserNamespaceIsAnError() {
-        #expect(only("namespaces: {replace: [mount, pid]}\n") == "1:13: namespace 'user' cannot be removed")
+        #expect(only("namespaces: {replace: [mount, pid, net]}\n") == "1:13: namespace 'user' cannot be removed")
+    }
+
+    /// Found by `check` and `--dry-run`, not first at run time.
+    @Test func networkNoneWithoutNetNamespaceIsAnError() {
+        #expect(only("namespaces: {replace: [user, mount, pid]}\n")
+                == "1:13: network mode 'none' needs the 'net' namespace")
     }
 
     @Test func extendsCycleShowsTheCycle() {

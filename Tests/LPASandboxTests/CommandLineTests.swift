@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LPAPolicy
 
 /// The exact command-line forms the README and scripts depend on, run on the built binary.
 @Suite("command line")
@@ -13,7 +14,7 @@ struct CommandLineTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("warning"))
         let plan = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
-        #expect(plan["version"] as? Int == 1)
+        #expect(plan["version"] as? Int == IsolationPlan.formatVersion)
         let command = plan["command"] as! [String: Any]
         #expect(command["resolved"] as? Bool == false)
         #expect((command["argv"] as? [String])?.dropFirst() == ["-m", "/tmp/m.gguf", "--port", "8080"])

@@ -7,12 +7,18 @@ public struct HostContext: Sendable {
     public var cwd: String
     public var uid: UInt32
     public var gid: UInt32
+    /// The device nodes a pattern such as /dev/nvidia* matches on this host, when the
+    /// caller can look (lpa-run globs); nil keeps patterns in the plan (tests, goldens)
+    /// and the launcher expands them.
+    public var devices: (@Sendable (String) -> [String])?
 
-    public init(environment: [String: String], cwd: String, uid: UInt32, gid: UInt32) {
+    public init(environment: [String: String], cwd: String, uid: UInt32, gid: UInt32,
+                devices: (@Sendable (String) -> [String])? = nil) {
         self.environment = environment
         self.cwd = cwd
         self.uid = uid
         self.gid = gid
+        self.devices = devices
     }
 
     /// The caller's home: $HOME, else "/" (a home-less service account).

@@ -3,14 +3,24 @@
 /// Finally the list is ordered parents first (a stable sort on path depth): a bind
 /// of /tmp/tool/bin must come after the tmpfs on /tmp, or the tmpfs would cover it.
 struct MountCompiler {
-    static let roOptions = ["ro", "nosuid", "nodev"]
-    static let rwOptions = ["rw", "nosuid", "nodev"]
+    static let roOptions = MountOptions.readOnlyBind
+    static let rwOptions = MountOptions.readWriteBind
+    /// Device nodes keep dev (that is their point) but never suid or exec.
+    static let deviceOptions = MountOptions(noDev: false, noExec: true)
+    /// Files under /proc that host root inside the sandbox could otherwise write (root
+    /// inside is host uid 0 when lpa-run runs as root): sysctls, sysrq-trigger and
+    /// friends are bound read-only over themselves. Other callers cannot write them.
+    static let protectedProcEntries = ["sys", "sysrq-trigger", "irq", "bus", "fs", "acpi", "scsi", "kcore", "keys",
+                                       "timer_list"]
     /// Used when no profile sets tmpfs-size: bounded so a runaway writer cannot eat host RAM.
     static let defaultTmpfsSize: UInt64 = 1 << 30
 
     let document: ProfileDocument
     let context: HostContext
     let executable: String?
+    let identity: Identity
+    /// Whether the resolved command is pinned: it is then bound from the hashed descriptor.
+    let executablePinned: Bool
 
     var cwdMode: CwdMode { document.cwd?.value ?? .none }
     var homeMode: HomeMode { document.home?.value ?? .tmpfs }
@@ -39,20 +49,37 @@ struct MountCompiler {
                 mounts.append(MountEntry(kind: .bind, source: directory, target: directory, options: Self.roOptions))
             }
         }
+        // Pinned files are bound read-only at their own path from the descriptor the
+        // launcher hashed (`verified`), so a file swapped after the check is never used.
+        let pinnedFiles = Set((document.pinFiles?.items ?? []).filter { $0.value.sha256 != nil }.map(\.value.path))
         for model in document.models?.items ?? [] {
             mounts.append(MountEntry(kind: .bind, source: model.value.path, target: model.value.path,
-                                     options: Self.roOptions, origin: model.position.origin))
+                                     options: Self.roOptions,
+                                     verified: model.value.sha256 != nil || pinnedFiles.contains(model.value.path),
+                                     origin: model.position.origin))
         }
-        // Pinned files and directories are bound read-only at their own path; the launcher
-        // replaces each verified file's source with the descriptor it hashed.
         let modelPaths = Set((document.models?.items ?? []).map(\.value.path))
         for pin in document.pinFiles?.items ?? [] where !modelPaths.contains(pin.value.path) {
             mounts.append(MountEntry(kind: .bind, source: pin.value.path, target: pin.value.path,
-                                     options: Self.roOptions, origin: pin.position.origin))
+                                     options: Self.roOptions, verified: pin.value.sha256 != nil,
+                                     origin: pin.position.origin))
         }
         for pin in document.pinDirectories?.items ?? [] {
             mounts.append(MountEntry(kind: .bind, source: pin.value.path, target: pin.value.path,
                                      options: Self.roOptions, origin: pin.position.origin))
+            // Each file of the manifest over its own name: what runs is what was hashed.
+            // (A name that is a link on the host is left to its target, pinned too.)
+            for file in pin.value.files {
+                let path = pin.value.path + "/" + file.value.path
+                mounts.append(MountEntry(kind: .bind, source: path, target: path, options: Self.roOptions,
+                                         verified: true, origin: file.position.origin))
+            }
+        }
+        // The pinned executable, bound over itself from its hashed descriptor (at the path
+        // the kernel resolves it to, when it is reached through a link).
+        if executablePinned, let executable, let pin = document.pinExecutable {
+            mounts.append(MountEntry(kind: .bind, source: executable, target: executable, options: Self.roOptions,
+                                     verified: true, origin: pin.position.origin))
         }
         for item in readWrite {
             mounts.append(bind(item, options: Self.rwOptions))
@@ -62,18 +89,29 @@ struct MountCompiler {
                                      options: cwdMode == .readWrite ? Self.rwOptions : Self.roOptions,
                                      origin: cwd.position.origin))
         }
-        mounts.append(MountEntry(kind: .proc, target: "/proc", options: ["nosuid", "nodev", "noexec"]))
-        var dev = MountEntry(kind: .dev, target: "/dev")
-        if let shm = document.shmSize {
-            dev.options.append("shm-size=\(shm.value)")
-            dev.origin = shm.position.origin
+        mounts.append(MountEntry(kind: .proc, target: "/proc", options: MountOptions(noExec: true)))
+        if identity.uid == 0 {
+            for entry in Self.protectedProcEntries {
+                mounts.append(MountEntry(kind: .protect, target: "/proc/" + entry, options: .readOnlyBind,
+                                         optional: true))
+            }
         }
-        mounts.append(dev)
+        mounts += minimalDev()
         for device in document.devices?.items ?? [] {
-            let paths = ProfileSchema.deviceGroups[device.value.path] ?? [device.value.path]
-            for path in paths {
-                mounts.append(MountEntry(kind: .device, source: path, target: path, options: ["rw", "nosuid"],
-                                         optional: device.value.optional, origin: device.position.origin))
+            let patterns = ProfileSchema.deviceGroups[device.value.path] ?? [device.value.path]
+            var matched = false
+            for pattern in patterns {
+                // With a view of the host (lpa-run), globs become the nodes present now.
+                let paths = context.devices.map { $0(pattern) } ?? [pattern]
+                matched = matched || !paths.isEmpty
+                for path in paths {
+                    mounts.append(MountEntry(kind: .device, source: path, target: path, options: Self.deviceOptions,
+                                             optional: device.value.optional, origin: device.position.origin))
+                }
+            }
+            if !matched && !device.value.optional {
+                diagnostics.append(Diagnostic(at: device.position, "no device matches '\(device.value.path)'",
+                                              hint: "check the driver is loaded, or mark the device `optional: true`"))
             }
         }
         for item in document.tmpfs?.items ?? [] {
@@ -91,7 +129,8 @@ struct MountCompiler {
         }
         for item in document.hide?.items ?? [] {
             // Hiding a path that does not exist is already achieved: always optional.
-            mounts.append(MountEntry(kind: .hide, target: item.value.path, optional: true, origin: item.position.origin))
+            mounts.append(MountEntry(kind: .hide, target: item.value.path, options: MountOptions(readOnly: true, noExec: true),
+                                     optional: true, origin: item.position.origin))
         }
         return Self.parentsFirst(mounts)
     }
@@ -113,17 +152,38 @@ struct MountCompiler {
         return ordered.map(\.element)
     }
 
-    private func bind(_ item: Located<PathItem>, options: [String]) -> MountEntry {
+    /// A minimal /dev: a few harmless character devices bound from the host, a new
+    /// devpts instance (no access to the host's terminals), a private /dev/shm.
+    private func minimalDev() -> [MountEntry] {
+        var dev = [MountEntry(kind: .tmpfs, target: "/dev",
+                              options: MountOptions(noDev: false, noExec: true, size: 64 << 10, mode: 0o755))]
+        for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+            dev.append(MountEntry(kind: .device, source: "/dev/" + node, target: "/dev/" + node,
+                                  options: Self.deviceOptions, optional: node == "tty"))
+        }
+        dev.append(MountEntry(kind: .devpts, target: "/dev/pts", options: MountOptions(noDev: false, noExec: true)))
+        dev.append(MountEntry(kind: .symlink, source: "pts/ptmx", target: "/dev/ptmx"))
+        // Shared memory holds what programs put there (model weights, prompts): a tmpfs
+        // like the others, noswap included.
+        var shm = MountOptions(noswap: document.noswap?.value ?? true, mode: 0o1777)
+        shm.size = document.shmSize?.value
+        dev.append(MountEntry(kind: .tmpfs, target: "/dev/shm", options: shm, origin: document.shmSize?.position.origin))
+        for (name, link) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+            dev.append(MountEntry(kind: .symlink, source: link, target: "/dev/" + name))
+        }
+        return dev
+    }
+
+    private func bind(_ item: Located<PathItem>, options: MountOptions) -> MountEntry {
         MountEntry(kind: .bind, source: item.value.path, target: item.value.path, options: options,
                    optional: item.value.optional, origin: item.position.origin)
     }
 
     private func tmpfs(_ item: TmpfsItem, defaultMode: UInt32, origin: Origin?) -> MountEntry {
         let size = item.size ?? document.tmpfsSize?.value ?? Self.defaultTmpfsSize
-        let mode = String(item.mode ?? defaultMode, radix: 8)
-        var options = Self.rwOptions + ["size=\(size)", "mode=" + String(repeating: "0", count: max(0, 4 - mode.count)) + mode]
         // Prompts and outputs written to tmpfs must never reach a swap device.
-        if document.noswap?.value ?? true { options.append("noswap") }
+        let options = MountOptions(noswap: document.noswap?.value ?? true, size: size, mode: item.mode ?? defaultMode)
         return MountEntry(kind: .tmpfs, target: item.path, options: options, origin: origin)
     }
 }

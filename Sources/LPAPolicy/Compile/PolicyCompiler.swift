@@ -44,9 +44,14 @@ public struct PolicyCompiler: Sendable {
 
         let namespaces = compileNamespaces(document, &diagnostics)
         let network = NetworkCompiler(document: document, overrides: overrides).compile(&diagnostics)
-        let mounts = MountCompiler(document: document, context: context, executable: command.executable)
+        let identity = Identity(runAs: document.runAs?.value ?? .caller, uid: context.uid, gid: context.gid)
+        let mounts = MountCompiler(document: document, context: context, executable: command.executable,
+                                   identity: identity, executablePinned: document.pinExecutable != nil)
             .compile(&diagnostics)
         let seccomp = SeccompCompiler(document: document, steps: merged.seccompSteps).compile(&diagnostics)
+        checkNetworkNamespace(network, namespaces, document, &diagnostics)
+        let audit = AuditCompiler(seccomp: seccomp,
+                                  privateNetwork: network.mode == .none && namespaces.contains(.net)).compile()
         let pins = PinCompiler(document: document).compile(&diagnostics)
         let environment = EnvironmentCompiler(document: document, context: context, overrides: overrides)
             .compile(&diagnostics)
@@ -66,12 +71,13 @@ public struct PolicyCompiler: Sendable {
         var plan = IsolationPlan(
             command: command,
             namespaces: network.mode == .host ? namespaces.filter { $0 != .net } : namespaces,
-            identity: Identity(runAs: document.runAs?.value ?? .caller, uid: context.uid, gid: context.gid),
+            identity: identity,
             hostname: hostname,
             workingDirectory: workingDirectory,
             mounts: mounts,
             network: network,
             seccomp: seccomp,
+            audit: audit,
             capabilities: CapabilityPlan(keep: (document.capabilities?.items ?? []).map(\.value)),
             rlimits: rlimits(document),
             environment: environment,
@@ -114,6 +120,17 @@ public struct PolicyCompiler: Sendable {
                                           hint: "the sandbox is built inside the user and mount namespaces"))
         }
         return Namespace.allCases.filter { chosen.contains($0) || $0 == .user || $0 == .mount }
+    }
+
+    /// Network mode `none` is a private network namespace with only loopback; published
+    /// ports and host endpoints are relayed into one. Without `net` the sandbox would
+    /// share the host's network while the plan says otherwise.
+    private func checkNetworkNamespace(_ network: NetworkPlan, _ namespaces: [Namespace],
+                                       _ document: ProfileDocument, _ diagnostics: inout [Diagnostic]) {
+        guard network.mode == .none, !namespaces.contains(.net) else { return }
+        let position = document.namespaces?.position ?? .commandLine("namespaces")
+        diagnostics.append(Diagnostic(at: position, "network mode 'none' needs the 'net' namespace",
+                                      hint: "add 'net' to 'namespaces', or choose 'network: {mode: host}' explicitly"))
     }
 
     /// core is always first and always 0; the rest sorted by name.

@@ -24,8 +24,11 @@ extension PlanFormatter {
         section("filesystem")
         let width = plan.mounts.map { $0.target.count }.max() ?? 0
         for mount in plan.mounts {
-            var detail = mount.options.joined(separator: ",")
-            if let source = mount.source, source != mount.target { detail = "from \(source) " + detail }
+            var detail = mount.kind == .symlink ? "-> \(mount.source ?? "")" : mount.options.summary
+            if mount.kind != .symlink, let source = mount.source, source != mount.target {
+                detail = "from \(source) " + detail
+            }
+            if mount.verified { detail += " (verified)" }
             if mount.optional { detail += " (optional)" }
             out.append("  " + mount.kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0) + " "
                        + mount.target.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + detail
@@ -61,6 +64,16 @@ extension PlanFormatter {
             row(reason, "\(rules[0].action): " + unique.joined(separator: " "),
                 origins.count == 1 ? origins[0] : nil)
             if origins.count > 1 { out[out.count - 1] += "  [" + origins.map(\.description).joined(separator: ", ") + "]" }
+        }
+
+        section("audit")
+        let answers = Dictionary(grouping: plan.audit.calls, by: \.answer.description)
+        let order = plan.audit.calls.map(\.answer.description).reduce(into: [String]()) {
+            if !$0.contains($1) { $0.append($1) }
+        }
+        if order.isEmpty { row("notify", "nothing (every refusal stays in the kernel, unlogged)") }
+        for answer in order {
+            row("notify", "\(answer): " + (answers[answer] ?? []).map(\.syscall).joined(separator: " "))
         }
 
         section("process")

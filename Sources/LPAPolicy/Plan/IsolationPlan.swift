@@ -5,7 +5,7 @@
 /// The JSON form is documented in docs/plan.md; bump `formatVersion` on any
 /// incompatible change.
 public struct IsolationPlan: Codable, Equatable, Sendable {
-    public static let formatVersion = 1
+    public static let formatVersion = 2
 
     public var version: Int
     public var command: CommandPlan
@@ -18,6 +18,8 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
     public var mounts: [MountEntry]
     public var network: NetworkPlan
     public var seccomp: SeccompPlan
+    /// Which calls the filter hands to lpa-run's supervisor to be logged, and the answer.
+    public var audit: AuditPlan
     public var capabilities: CapabilityPlan
     /// Always true: a setuid binary inside must never regain privileges.
     public var noNewPrivs: Bool
@@ -38,6 +40,7 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
         mounts: [MountEntry],
         network: NetworkPlan,
         seccomp: SeccompPlan,
+        audit: AuditPlan = AuditPlan(),
         capabilities: CapabilityPlan,
         noNewPrivs: Bool = true,
         rlimits: [RlimitEntry],
@@ -55,6 +58,7 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
         self.mounts = mounts
         self.network = network
         self.seccomp = seccomp
+        self.audit = audit
         self.capabilities = capabilities
         self.noNewPrivs = noNewPrivs
         self.rlimits = rlimits
@@ -131,50 +135,141 @@ public struct Identity: Codable, Equatable, Sendable {
 /// sources are absolute paths on the host.
 public struct MountEntry: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
-        /// Bind a host path. Read-only unless `options` has "rw".
+        /// Bind a host path (recursive).
         case bind
-        /// Bind host device nodes (source may be a glob such as /dev/nvidia*).
+        /// Bind host device nodes (source may be a glob such as /dev/nvidia* when the
+        /// compiler could not look at the host; `lpa-run` expands it before printing).
         case device
-        /// A fresh tmpfs (size, mode, noswap in `options`).
+        /// A fresh tmpfs (`size`, `mode`, `noswap`).
         case tmpfs
         /// A fresh /proc for the new pid namespace.
         case proc
-        /// A minimal /dev: null zero full random urandom tty, /dev/pts (new instance),
-        /// a private /dev/shm, and the fd/stdin/stdout/stderr/ptmx links.
-        case dev
-        /// A symbolic link at `target` pointing to `source`.
+        /// A new devpts instance (no access to the host's terminals).
+        case devpts
+        /// A symbolic link at `target` whose text is `source`.
         case symlink
-        /// An empty directory (created in the tmpfs root).
-        case dir
+        /// Bind a path of the sandbox over itself with `options` (read-only /proc/sys
+        /// and friends, so host root inside cannot reach host kernel settings).
+        case protect
         /// Hide a host path that a broader bind exposed (empty read-only tmpfs or /dev/null).
         case hide
     }
     public var kind: Kind
     public var source: String?
     public var target: String
-    /// Ordered, from this set: "ro", "rw", "nosuid", "nodev", "noexec", "exec",
-    /// "noswap", "size=BYTES", "mode=OCTAL". Bind mounts are recursive.
-    public var options: [String]
+    public var options: MountOptions
     /// A missing source is skipped instead of stopping the run (profile said `optional`).
     public var optional: Bool
+    /// The launcher binds this path from the descriptor it hashed and checks the
+    /// mounted inode is that file (pinned files, files of pinned directories, the
+    /// pinned executable).
+    public var verified: Bool
     /// Which profile line asked for this entry (nil for the built-in skeleton).
     public var origin: Origin?
 
-    public init(kind: Kind, source: String? = nil, target: String, options: [String] = [],
-                optional: Bool = false, origin: Origin? = nil) {
+    public init(kind: Kind, source: String? = nil, target: String, options: MountOptions = MountOptions(),
+                optional: Bool = false, verified: Bool = false, origin: Origin? = nil) {
         self.kind = kind
         self.source = source
         self.target = target
         self.options = options
         self.optional = optional
+        self.verified = verified
         self.origin = origin
     }
 
-    public var isReadOnly: Bool { !options.contains("rw") }
-    /// The value of a `key=value` option, if present.
-    public func option(_ key: String) -> String? {
-        for o in options where o.hasPrefix(key + "=") { return String(o.dropFirst(key.count + 1)) }
-        return nil
+    public var isReadOnly: Bool { options.readOnly }
+
+    enum CodingKeys: String, CodingKey { case kind, source, target, options, optional, verified, origin }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(Kind.self, forKey: .kind)
+        source = try c.decodeIfPresent(String.self, forKey: .source)
+        target = try c.decode(String.self, forKey: .target)
+        options = try c.decode(MountOptions.self, forKey: .options)
+        optional = try c.decode(Bool.self, forKey: .optional)
+        verified = try c.decodeIfPresent(Bool.self, forKey: .verified) ?? false
+        origin = try c.decodeIfPresent(Origin.self, forKey: .origin)
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encodeIfPresent(source, forKey: .source)
+        try c.encode(target, forKey: .target)
+        try c.encode(options, forKey: .options)
+        try c.encode(optional, forKey: .optional)
+        if verified { try c.encode(verified, forKey: .verified) }
+        try c.encodeIfPresent(origin, forKey: .origin)
+    }
+}
+
+/// Mount flags and tmpfs settings as typed values: the compiler decides them, the
+/// launcher maps them to MS_*/MOUNT_ATTR_* and tmpfs parameters without parsing text.
+public struct MountOptions: Codable, Equatable, Sendable {
+    public var readOnly: Bool
+    public var noSuid: Bool
+    public var noDev: Bool
+    public var noExec: Bool
+    /// tmpfs: its pages must never reach a swap device.
+    public var noswap: Bool
+    /// tmpfs: the size limit in bytes.
+    public var size: UInt64?
+    /// tmpfs: the root directory's permission bits.
+    public var mode: UInt32?
+
+    public init(readOnly: Bool = false, noSuid: Bool = true, noDev: Bool = true, noExec: Bool = false,
+                noswap: Bool = false, size: UInt64? = nil, mode: UInt32? = nil) {
+        self.readOnly = readOnly
+        self.noSuid = noSuid
+        self.noDev = noDev
+        self.noExec = noExec
+        self.noswap = noswap
+        self.size = size
+        self.mode = mode
+    }
+
+    public static let readOnlyBind = MountOptions(readOnly: true)
+    public static let readWriteBind = MountOptions()
+
+    /// The short form people read in `--dry-run` text: "ro,nosuid,nodev,size=1G,mode=0700".
+    public var summary: String {
+        var words = [readOnly ? "ro" : "rw"]
+        if noSuid { words.append("nosuid") }
+        if noDev { words.append("nodev") }
+        if noExec { words.append("noexec") }
+        if noswap { words.append("noswap") }
+        if let size { words.append("size=\(size)") }
+        if let mode { words.append("mode=" + Self.octal(mode)) }
+        return words.joined(separator: ",")
+    }
+
+    /// "0755", "1777": four octal digits, as mount(8) and chmod(1) write them.
+    public static func octal(_ mode: UInt32) -> String {
+        let digits = String(mode, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    enum CodingKeys: String, CodingKey { case readOnly, noSuid, noDev, noExec, noswap, size, mode }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        readOnly = try c.decode(Bool.self, forKey: .readOnly)
+        noSuid = try c.decode(Bool.self, forKey: .noSuid)
+        noDev = try c.decode(Bool.self, forKey: .noDev)
+        noExec = try c.decode(Bool.self, forKey: .noExec)
+        noswap = try c.decode(Bool.self, forKey: .noswap)
+        size = try c.decodeIfPresent(UInt64.self, forKey: .size)
+        mode = try c.decodeIfPresent(String.self, forKey: .mode).flatMap { UInt32($0, radix: 8) }
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(readOnly, forKey: .readOnly)
+        try c.encode(noSuid, forKey: .noSuid)
+        try c.encode(noDev, forKey: .noDev)
+        try c.encode(noExec, forKey: .noExec)
+        try c.encode(noswap, forKey: .noswap)
+        try c.encodeIfPresent(size, forKey: .size)
+        // Octal text: "1777" reads as a mode, 1023 does not.
+        try c.encodeIfPresent(mode.map(Self.octal), forKey: .mode)
     }
 }
 

@@ -39,12 +39,12 @@ struct MountSteps {
     /// Pinned files that were hashed, with their descriptors (see PinVerifier).
     private let verified: VerifiedFiles
 
-    /// The sandbox's uid is host uid 0 (lpa-run started by root).
-    private let hostRootInside: Bool
+    /// The resolved command, bound from its descriptor when it is pinned.
+    private let executable: String?
 
     init(plan: IsolationPlan, verified: VerifiedFiles = VerifiedFiles()) throws(LaunchError) {
         self.verified = verified
-        hostRootInside = plan.identity.uid == 0
+        executable = plan.command.executable
         canMakeNoswapTmpfs = geteuid() == 0 && Self.inInitialUserNamespace()
         boundSources = plan.mounts.compactMap { entry in
             var st = stat()
@@ -52,26 +52,8 @@ struct MountSteps {
                   (st.st_mode & S_IFMT) != S_IFLNK else { return nil }
             return FilePaths.realPath(source)
         }
-        var extrasAdded = false
         for (index, entry) in plan.mounts.enumerated() {
-            // Hides come last in the plan; verified files go before them so a hide still wins.
-            if entry.kind == .hide && !extrasAdded {
-                addVerifiedExtras(plan)
-                extrasAdded = true
-            }
             try add(entry, index: index)
-        }
-        if !extrasAdded { addVerifiedExtras(plan) }
-    }
-
-    /// Files of pinned directories and the pinned executable, each bound over its own path.
-    private mutating func addVerifiedExtras(_ plan: IsolationPlan) {
-        for extra in verified.extraBinds {
-            let owner = extra.ownerSource.flatMap { source in
-                plan.mounts.firstIndex { $0.kind == .bind && $0.source == source }
-            } ?? -1
-            steps.append(Step(kind: LPA_FS_BIND, planIndex: owner, source: extra.target, target: extra.target,
-                              attrSet: Self.bindAttrs.ro, targetIsFile: true, fd: extra.fd))
         }
     }
 
@@ -85,7 +67,6 @@ struct MountSteps {
         case LPA_FS_PROC: what = "mount proc \(step.target)"
         case LPA_FS_DEVPTS: what = "mount devpts \(step.target)"
         case LPA_FS_SYMLINK: what = "symlink \(step.target)"
-        case LPA_FS_MKDIR: what = "mkdir \(step.target)"
         default: what = "read-only \(step.target)"
         }
         if step.planIndex >= 0, let origin = plan.mounts[step.planIndex].origin {
@@ -94,19 +75,39 @@ struct MountSteps {
         return what
     }
 
-    private static let bindAttrs: (ro: UInt64, rw: UInt64) = (
-        UInt64(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV),
-        UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
-    )
+    /// MOUNT_ATTR_* for a bind, applied recursively after it (launch.c `set_attr`).
+    static func attributes(_ options: MountOptions) -> UInt64 {
+        var attrs: UInt64 = 0
+        if options.readOnly { attrs |= UInt64(MOUNT_ATTR_RDONLY) }
+        if options.noSuid { attrs |= UInt64(MOUNT_ATTR_NOSUID) }
+        if options.noDev { attrs |= UInt64(MOUNT_ATTR_NODEV) }
+        if options.noExec { attrs |= UInt64(MOUNT_ATTR_NOEXEC) }
+        return attrs
+    }
+
+    /// MS_* for mount(2) of a fresh filesystem.
+    static func mountFlags(_ options: MountOptions) -> UInt {
+        var flags: UInt = 0
+        if options.readOnly { flags |= UInt(MS_RDONLY) }
+        if options.noSuid { flags |= UInt(MS_NOSUID) }
+        if options.noDev { flags |= UInt(MS_NODEV) }
+        if options.noExec { flags |= UInt(MS_NOEXEC) }
+        return flags
+    }
+
+    /// tmpfs mount data: "mode=0700,size=1073741824".
+    static func tmpfsData(_ options: MountOptions, defaultMode: UInt32 = 0o755) -> String {
+        var data = ["mode=" + MountOptions.octal(options.mode ?? defaultMode)]
+        if let size = options.size { data.append("size=\(size)") }
+        return data.joined(separator: ",")
+    }
 
     private mutating func add(_ entry: MountEntry, index: Int) throws(LaunchError) {
         switch entry.kind {
         case .bind:
             guard let source = entry.source else { return }
-            if let fd = verified.descriptors[source] {
-                // launch.c checks that the mounted inode is the one hashed through fd.
-                steps.append(Step(kind: LPA_FS_BIND, planIndex: index, source: source, target: entry.target,
-                                  attrSet: Self.bindAttrs.ro, targetIsFile: true, fd: fd))
+            if entry.verified {
+                try addVerified(entry, source: source, index: index)
                 return
             }
             var st = stat()
@@ -131,45 +132,32 @@ struct MountSteps {
                 bindSource = real
                 _ = stat(real, &st)
             }
-            var attrs = entry.isReadOnly ? Self.bindAttrs.ro : Self.bindAttrs.rw
-            if entry.options.contains("noexec") { attrs |= UInt64(MOUNT_ATTR_NOEXEC) }
             steps.append(Step(kind: LPA_FS_BIND, planIndex: index, source: bindSource, target: entry.target,
-                              attrSet: attrs, targetIsFile: (st.st_mode & S_IFMT) != S_IFDIR,
+                              attrSet: Self.attributes(entry.options), targetIsFile: (st.st_mode & S_IFMT) != S_IFDIR,
                               optional: entry.optional))
         case .device:
             guard let pattern = entry.source else { return }
-            let matches = Self.glob(pattern)
+            let matches = DeviceNodes.matching(pattern)
             if matches.isEmpty && !entry.optional {
                 throw LaunchError(step: "device \(pattern)", errno: ENOENT, message: "no such device",
                                   hint: "check the driver is loaded, or mark the device optional")
             }
             for device in matches {
-                // Devices keep dev (that is their point) but never suid or exec.
-                var attrs = UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)
-                if entry.isReadOnly && entry.options.contains("ro") { attrs |= UInt64(MOUNT_ATTR_RDONLY) }
                 let target = pattern == entry.target ? device : entry.target
                 steps.append(Step(kind: LPA_FS_BIND, planIndex: index, source: device, target: target,
-                                  attrSet: attrs, targetIsFile: true, optional: entry.optional))
+                                  attrSet: Self.attributes(entry.options), targetIsFile: true, optional: entry.optional))
             }
         case .tmpfs:
             try addTmpfs(entry, index: index, target: entry.target)
         case .proc:
             steps.append(Step(kind: LPA_FS_PROC, planIndex: index, target: entry.target))
-            // When the caller is host root, root inside is the same uid: without these,
-            // sysctl files and sysrq-trigger (owned by root, writable by their owner) would
-            // reach the host kernel. Any other caller's uid cannot write them anyway.
-            guard hostRootInside else { return }
-            for sub in ["sys", "sysrq-trigger", "irq", "bus", "fs", "acpi", "scsi", "kcore", "keys", "timer_list"] {
-                steps.append(Step(kind: LPA_FS_RDONLY_SELF, planIndex: index, target: entry.target + "/" + sub,
-                                  optional: true))
-            }
-        case .dev:
-            try addDev(entry, index: index)
+        case .protect:
+            steps.append(Step(kind: LPA_FS_RDONLY_SELF, planIndex: index, target: entry.target,
+                              optional: entry.optional))
+        case .devpts:
+            steps.append(Step(kind: LPA_FS_DEVPTS, planIndex: index, target: entry.target))
         case .symlink:
             steps.append(Step(kind: LPA_FS_SYMLINK, planIndex: index, source: entry.source ?? "", target: entry.target))
-        case .dir:
-            let mode = entry.option("mode").flatMap { UInt32($0, radix: 8) } ?? 0o755
-            steps.append(Step(kind: LPA_FS_MKDIR, planIndex: index, target: entry.target, mode: mode))
         case .hide:
             var st = stat()
             let path = entry.source ?? entry.target
@@ -189,19 +177,13 @@ struct MountSteps {
         }
     }
 
-    private mutating func addTmpfs(_ entry: MountEntry, index: Int, target: String,
-                                   defaultMode: String = "0755") throws(LaunchError) {
-        var data = ["mode=\(entry.option("mode") ?? defaultMode)"]
-        if let size = entry.option("size") { data.append("size=\(size)") }
-        var flags = UInt(MS_NOSUID | MS_NODEV)
-        if entry.options.contains("noexec") { flags |= UInt(MS_NOEXEC) }
-        if entry.options.contains("ro") { flags |= UInt(MS_RDONLY) }
-        if entry.options.contains("noswap") {
+    private mutating func addTmpfs(_ entry: MountEntry, index: Int, target: String) throws(LaunchError) {
+        let data = Self.tmpfsData(entry.options)
+        let flags = Self.mountFlags(entry.options)
+        if entry.options.noswap {
             if canMakeNoswapTmpfs {
-                var attrs = UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
-                if entry.options.contains("noexec") { attrs |= UInt64(MOUNT_ATTR_NOEXEC) }
-                if entry.options.contains("ro") { attrs |= UInt64(MOUNT_ATTR_RDONLY) }
-                let csv = data.joined(separator: ",")
+                let attrs = Self.attributes(entry.options)
+                let csv = data
                 let fd = try sys("tmpfs \(target) with noswap",
                                  hint: "this kernel lacks tmpfs noswap (Linux 6.4+); use `noswap: false` to allow swap") {
                     lpa_fsopen_tmpfs(csv, 1, attrs)
@@ -221,38 +203,30 @@ struct MountSteps {
                         + "in your profile to accept that prompts may reach swap")
             }
         }
-        steps.append(Step(kind: LPA_FS_TMPFS, planIndex: index, target: target,
-                          data: data.joined(separator: ","), flags: flags))
+        steps.append(Step(kind: LPA_FS_TMPFS, planIndex: index, target: target, data: data, flags: flags))
     }
 
-    /// A minimal /dev: a few harmless character devices bound from the host, a new
-    /// devpts instance (no access to the host's terminals), a private /dev/shm.
-    private mutating func addDev(_ entry: MountEntry, index: Int) throws(LaunchError) {
-        let dev = entry.target
-        steps.append(Step(kind: LPA_FS_TMPFS, planIndex: index, target: dev, data: "mode=0755,size=64k",
-                          flags: UInt(MS_NOSUID | MS_NOEXEC)))
-        for node in ["null", "zero", "full", "random", "urandom", "tty"] {
-            steps.append(Step(kind: LPA_FS_BIND, planIndex: index, source: "/dev/\(node)", target: "\(dev)/\(node)",
-                              attrSet: UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC), targetIsFile: true,
-                              optional: node == "tty"))
+    /// A pinned file: bound at its path, and launch.c checks that the mounted inode is
+    /// the one hashed through the descriptor (ESTALE otherwise).
+    private mutating func addVerified(_ entry: MountEntry, source: String, index: Int) throws(LaunchError) {
+        guard let fd = verified.descriptors[source] else {
+            throw LaunchError(step: "bind \(source)", errno: EBADF,
+                              message: "the plan binds a verified file that was not verified",
+                              hint: "a plan must list the file under `pins` or `models` with its sha256")
         }
-        steps.append(Step(kind: LPA_FS_DEVPTS, planIndex: index, target: "\(dev)/pts"))
-        steps.append(Step(kind: LPA_FS_SYMLINK, planIndex: index, source: "pts/ptmx", target: "\(dev)/ptmx"))
-        var shm = MountEntry(kind: .tmpfs, target: "\(dev)/shm", options: ["rw", "nosuid", "nodev"])
-        if entry.options.contains("noswap") { shm.options.append("noswap") }
-        if let size = entry.option("shm-size") { shm.options.append("size=\(size)") }
-        try addTmpfs(shm, index: index, target: "\(dev)/shm", defaultMode: "1777")
-        for (name, link) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
-            steps.append(Step(kind: LPA_FS_SYMLINK, planIndex: index, source: link, target: "\(dev)/\(name)"))
+        var (bindSource, target) = (source, entry.target)
+        if source == executable, let resolved = verified.executableTarget {
+            // The exec'd path may be a link (/usr/bin/python3 -> python3.11): bind the
+            // verified file at the name it resolved to, which is what execve reaches.
+            (bindSource, target) = (resolved, resolved)
+        } else if verified.directoryFiles.contains(source) {
+            // A file of a pinned directory that is a link on the host is left to its
+            // target, pinned too.
+            var st = stat()
+            guard lstat(source, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG else { return }
         }
-    }
-
-    static func glob(_ pattern: String) -> [String] {
-        var g = glob_t()
-        defer { globfree(&g) }
-        guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return [] }
-        return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }
+        steps.append(Step(kind: LPA_FS_BIND, planIndex: index, source: bindSource, target: target,
+                          attrSet: Self.attributes(entry.options), targetIsFile: true, fd: fd))
     }
 
     /// The first active swap device, or nil when the kernel has nowhere to swap to.

@@ -7,16 +7,12 @@ import LPAPolicy
 /// after binding each pinned path it checks that the mounted inode is the descriptor's,
 /// so what runs is what was hashed (launch.c, LPA_FS_BIND with fd).
 public struct VerifiedFiles {
-    /// Plan path (a bind source) → the descriptor that was hashed.
+    /// Plan path (a `verified` bind source) → the descriptor that was hashed.
     var descriptors: [String: Int32] = [:]
-    /// Binds added after the plan's own: files of pinned directories and the executable.
-    struct ExtraBind {
-        var target: String
-        var fd: Int32
-        /// The plan's bind of the pinned directory, for error messages; nil for the executable.
-        var ownerSource: String?
-    }
-    var extraBinds: [ExtraBind] = []
+    /// Which of them are files of a pinned directory.
+    var directoryFiles: Set<String> = []
+    /// The path the kernel resolved the pinned executable's descriptor to.
+    var executableTarget: String?
     private var opened: [Int32] = []
 
     /// How each pinned file was checked, in order: for -v and for tests.
@@ -57,25 +53,16 @@ struct PinVerifier {
                 verified.adopt(fd)
                 try check(fd: fd, path: pin.path, expected: pin.sha256, origin: pin.origin,
                           cache: &cache, progress: progress, into: &verified)
-                if let owner = pin.directory {
-                    // Bind the file over its own name inside the bound directory, unless that
-                    // name is a link (its target, inside the directory, is pinned too).
-                    var st = stat()
-                    if lstat(pin.path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG {
-                        verified.extraBinds.append(.init(target: pin.path, fd: fd, ownerSource: owner))
-                    }
-                } else {
-                    verified.descriptors[pin.path] = fd
-                }
+                verified.descriptors[pin.path] = fd
+                if pin.directory != nil { verified.directoryFiles.insert(pin.path) }
             }
             if let pin = plan.pins.executable, let executable = plan.command.executable {
                 let fd = try open(executable, origin: pin.origin)
                 verified.adopt(fd)
                 try check(fd: fd, path: executable, expected: pin.sha256, origin: pin.origin,
                           cache: &cache, progress: progress, into: &verified)
-                // The exec'd path may be a link (/usr/bin/python3 -> python3.11): bind the
-                // verified file at the name it resolved to, which is what execve reaches.
-                verified.extraBinds.append(.init(target: Self.pathOf(fd: fd) ?? executable, fd: fd, ownerSource: nil))
+                verified.descriptors[executable] = fd
+                verified.executableTarget = Self.pathOf(fd: fd)
             }
         } catch {
             verified.close()

@@ -28,12 +28,10 @@ struct SeccompFilter {
         }
     }
 
-    /// - Parameters:
-    ///   - audit: deliver every errno denial to the supervisor, which logs it and answers
-    ///     with the same errno (the outcome the plan says, now with a record).
-    ///   - egress: also deliver connect/sendto with an address, so attempts to leave the
-    ///     sandbox are logged (only with a private network namespace, where they fail anyway).
-    init(plan: SeccompPlan, audit: Bool = false, egress: Bool = false) throws(LaunchError) {
+    /// - Parameter audit: the plan's calls for the supervisor: each is loaded as
+    ///   SECCOMP_RET_USER_NOTIF instead of its kernel action, and the supervisor answers
+    ///   with the same outcome, now with a record (see AuditPlan).
+    init(plan: SeccompPlan, audit: AuditPlan = AuditPlan()) throws(LaunchError) {
         guard let ctx = seccomp_init(Self.actionValue(plan.defaultAction)) else {
             throw LaunchError(step: "seccomp: init", message: "libseccomp could not create a filter")
         }
@@ -48,52 +46,33 @@ struct SeccompFilter {
         // A binary tree keeps the cost of allowed syscalls flat however long the deny list.
         try check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2), "binary-tree optimisation")
 
-        // A call is audited when all its rules deny with one errno: the notification
-        // carries no rule id, so the answer must not depend on which rule matched.
-        var errnoBySyscall: [Int32: (name: String, errno: Int32)?] = [:]
-        if audit {
-            for rule in plan.rules {
-                guard case .errno(let name, let number) = rule.action else {
-                    errnoBySyscall[rule.number] = .some(nil)
-                    continue
-                }
-                switch errnoBySyscall[rule.number] {
-                case nil: errnoBySyscall[rule.number] = (name, number)
-                case .some(let existing?) where existing.errno == number: break
-                default: errnoBySyscall[rule.number] = .some(nil)
-                }
+        for call in audit.calls {
+            switch call.answer {
+            case .errno(let name, let number):
+                auditRules.append(AuditRule(number: call.number, kind: .deny, errno: number, syscall: call.syscall,
+                                            errnoName: name))
+            case .egress:
+                auditRules.append(AuditRule(number: call.number, kind: .egress, errno: ENETUNREACH,
+                                            syscall: call.syscall, errnoName: "ENETUNREACH"))
             }
         }
+        let denialsToNotify = Set(auditRules.filter { $0.kind == .deny }.map(\.number))
         for rule in plan.rules {
             var conditions = rule.args.map(Self.comparison)
-            var action = Self.actionValue(rule.action)
-            if rule.number >= 0, let entry = errnoBySyscall[rule.number], let denial = entry {
-                action = Self.notifyAction
-                if !auditRules.contains(where: { $0.number == rule.number }) {
-                    auditRules.append(AuditRule(number: rule.number, kind: .deny, errno: denial.errno,
-                                                syscall: rule.syscall, errnoName: denial.name))
-                }
-            }
+            let action = denialsToNotify.contains(rule.number) ? Self.notifyAction : Self.actionValue(rule.action)
             let rc = conditions.withUnsafeMutableBufferPointer {
                 seccomp_rule_add_array(ctx, action, rule.number, UInt32($0.count), $0.baseAddress)
             }
             try check(rc, "rule for \(rule.syscall)")
         }
-        if egress && plan.defaultAction == .allow {
-            let ruled = Set(plan.rules.map(\.number))
+        for rule in auditRules where rule.kind == .egress {
             // connect(fd, addr, len) always; sendto(fd, buf, len, flags, addr, alen) with an address.
-            for (name, addressArg) in [("connect", -1), ("sendto", 4)] {
-                let number = seccomp_syscall_resolve_name(name)
-                guard number >= 0, !ruled.contains(number) else { continue }
-                var conditions = addressArg < 0 ? [] : [scmp_arg_cmp(arg: UInt32(addressArg), op: SCMP_CMP_NE,
-                                                                     datum_a: 0, datum_b: 0)]
-                let rc = conditions.withUnsafeMutableBufferPointer {
-                    seccomp_rule_add_array(ctx, Self.notifyAction, number, UInt32($0.count), $0.baseAddress)
-                }
-                try check(rc, "audit rule for \(name)")
-                auditRules.append(AuditRule(number: number, kind: .egress, errno: ENETUNREACH, syscall: name,
-                                            errnoName: "ENETUNREACH"))
+            var conditions = rule.syscall == "sendto"
+                ? [scmp_arg_cmp(arg: 4, op: SCMP_CMP_NE, datum_a: 0, datum_b: 0)] : []
+            let rc = conditions.withUnsafeMutableBufferPointer {
+                seccomp_rule_add_array(ctx, Self.notifyAction, rule.number, UInt32($0.count), $0.baseAddress)
             }
+            try check(rc, "audit rule for \(rule.syscall)")
         }
 
         // Export through a memfd: libseccomp 2.5 has no export-to-memory call.
