@@ -33,7 +33,8 @@ build: deps
 # Unit, golden, diagnostics, CLI and real-sandbox tests (as root and as an unprivileged user).
 test: deps build llama
 	$(SWIFT) build --build-tests
-	LPA_LLAMA_SERVER=$(LLAMA_SERVER) LPA_TINY_MODEL=$(TINY_MODEL) $(SWIFT) test --skip-build
+	LPA_TEST_BINARIES=$(CURDIR)/$(BIN) LPA_LLAMA_SERVER=$(LLAMA_SERVER) LPA_TINY_MODEL=$(TINY_MODEL) \
+	  $(SWIFT) test --skip-build
 
 # Fast feedback for contributors: the compiler and the launcher's pure parts. Needs
 # neither root nor llama-server (the full suite is `make test`).
@@ -55,7 +56,7 @@ bench: build llama
 
 # Rewrite the golden plans after a deliberate change; review the diff before committing.
 goldens:
-	LPA_UPDATE_GOLDENS=1 $(SWIFT) test --filter LPAPolicyTests
+	LPA_UPDATE_GOLDENS=1 $(SWIFT) test --filter GoldenTests
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/lpa-run

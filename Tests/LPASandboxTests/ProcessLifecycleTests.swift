@@ -21,8 +21,14 @@ struct ProcessLifecycleTests {
         let missing = try runner.run(["--profile", "strict", "lpa-no-such-command-\(getpid())"])
         #expect(missing.status == 127)
         #expect(missing.stderr.contains("command not found"))
-        let notExec = try runner.run(["--profile", "strict", "/etc/hostname"])
+        // A script without the execute bit (0644): 126 must come from lpa-run's own
+        // check, not from the kernel inside the sandbox (ENOEXEC of a non-script file).
+        let script = Binaries.shared.directory + "/not-executable.sh"
+        _ = FileManager.default.createFile(atPath: script, contents: Data("#!/bin/sh\nexit 0\n".utf8))
+        chmod(script, 0o644)
+        let notExec = try runner.run(["--profile", "strict", script])
         #expect(notExec.status == 126)
+        #expect(notExec.stderr.contains("not an executable file"), "\(notExec.stderr)")
     }
 
     @Test("SIGTERM to lpa-run reaches the workload, which exits cleanly", arguments: Runner.all)

@@ -78,8 +78,10 @@ struct Runner: CustomTestStringConvertible, Sendable {
     }
 }
 
-/// The lpa-run and lpa-probe built next to this test bundle, copied once to a
-/// world-readable temporary directory.
+/// The lpa-run and lpa-probe under test, copied once to a world-readable temporary
+/// directory: the release binaries `make install` ships when `LPA_TEST_BINARIES` names
+/// their directory (`make test` does, and CI must), else the debug ones next to this
+/// test bundle.
 final class Binaries: Sendable {
     static let shared = Binaries()
     let directory: String
@@ -91,6 +93,13 @@ final class Binaries: Sendable {
         var dir = built.deletingLastPathComponent()
         // swift test runs .build/<triple>/debug/<name>PackageTests.xctest
         if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        let environment = ProcessInfo.processInfo.environment
+        if let shipped = environment["LPA_TEST_BINARIES"], !shipped.isEmpty {
+            dir = URL(fileURLWithPath: shipped)
+        } else {
+            precondition(environment["CI"] != "true",
+                         "CI must test the shipped binaries: set LPA_TEST_BINARIES (make test does)")
+        }
         let fm = FileManager.default
         let target = "/tmp/lpa-tests-\(getpid())"
         try? fm.removeItem(atPath: target)
