@@ -1,3 +1,5 @@
+import LPAPolicy
+
 /// The top-level help: how to run a command, then the other commands.
 enum Help {
     static let usageLine = "Usage: lpa-run [OPTIONS] [--] COMMAND [ARG...]   (lpa-run --help for more)"
@@ -75,8 +77,8 @@ enum Help {
 
         EXIT STATUS:
           the command's own status; 128+N when it died from signal N;
-          125 lpa-run's own error (bad profile, isolation that cannot be applied);
-          126 command found but not executable; 127 command not found.
+          \(LPAExitCode.ownError) lpa-run's own error (bad profile, isolation that cannot be applied);
+          \(LPAExitCode.notExecutable) command found but not executable; \(LPAExitCode.notFound) command not found.
         """
     }
 }

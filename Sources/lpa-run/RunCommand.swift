@@ -22,11 +22,11 @@ enum RunCommand {
             return 0
         } catch {
             printError("lpa-run: error: \(error.message)\n\(Help.usageLine)")
-            return ExitCode.ownError
+            return LPAExitCode.ownError
         }
         if split.command.isEmpty && !options.dryRun {
             printError("lpa-run: error: no command given\n\(Help.usageLine)")
-            return ExitCode.ownError
+            return LPAExitCode.ownError
         }
 
         let context = HostFacts.context()
@@ -38,13 +38,13 @@ enum RunCommand {
             case .notExecutable(let path):
                 if !options.dryRun {
                     printError("lpa-run: error: \(path): permission denied (not an executable file)")
-                    return ExitCode.notExecutable
+                    return LPAExitCode.notExecutable
                 }
                 printError("lpa-run: warning: \(path) is not executable; the plan marks the command unresolved")
             case .notFound:
                 if !options.dryRun {
                     printError("lpa-run: error: \(name): command not found")
-                    return ExitCode.notFound
+                    return LPAExitCode.notFound
                 }
                 if !options.quiet {
                     printError("lpa-run: warning: \(name): command not found; the plan marks it unresolved")
@@ -66,7 +66,7 @@ enum RunCommand {
             }
         } catch {
             printError(error.description)
-            return ExitCode.ownError
+            return LPAExitCode.ownError
         }
 
         if options.dryRun {
@@ -96,11 +96,4 @@ enum RunCommand {
             return error.exitCode
         }
     }
-}
-
-/// Exit codes as `env`, `timeout` and `docker run` use them.
-enum ExitCode {
-    static let ownError: Int32 = 125
-    static let notExecutable: Int32 = 126
-    static let notFound: Int32 = 127
 }
