@@ -42,5 +42,7 @@ let package = Package(
         .testTarget(name: "LPAPolicyTests", dependencies: ["LPAPolicy"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy"]),
+        // lpa-run's command line (option table, splitter, parser, help), without running anything.
+        .testTarget(name: "LPARunTests", dependencies: ["lpa-run", "LPAPolicy"]),
     ]
 )

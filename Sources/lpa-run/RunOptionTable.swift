@@ -1,7 +1,7 @@
 import LPAPolicy
 
 /// The values of the run options, as RunOptionParser reads them.
-struct RunOptions {
+struct RunOptions: Equatable {
     var profile = "strict"
     var dryRun = false
     var format = OutputFormat.text
