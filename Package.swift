@@ -44,5 +44,7 @@ let package = Package(
         // The executing side's pure parts (step building, formatting): no root, no sandbox.
         .testTarget(name: "LPALauncherTests", dependencies: ["LPASandbox", "LPAPolicy", "CLaunch"]),
         .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy"]),
+        // lpa-run's command line (option table, splitter, parser, help), without running anything.
+        .testTarget(name: "LPARunTests", dependencies: ["lpa-run", "LPAPolicy"]),
     ]
 )

@@ -3,12 +3,6 @@
 /// it passes through untouched, so `lpa-run --profile strict llama-server --port 8080`
 /// needs no `--`.
 struct ArgumentSplitter {
-    /// Options that take a value as the next word (or after `=`).
-    static let valued: Set<String> = [
-        "--profile", "--format", "-p", "--publish", "--connect", "--env", "--hostname", "--model",
-        "--audit-log", "--report-json",
-    ]
-
     struct Split {
         var options: [String]
         var command: [String]
@@ -24,7 +18,8 @@ struct ArgumentSplitter {
             }
             guard word.hasPrefix("-"), word != "-" else { break }
             options.append(word)
-            if valued.contains(word) {
+            // An option that takes a value takes the next word, even one that starts with '-'.
+            if RunOptionTable.option(named: word)?.takesValue == true {
                 guard index + 1 < arguments.count else { throw .invalid("missing value for '\(word)'") }
                 options.append(arguments[index + 1])
                 index += 1

@@ -7,9 +7,9 @@ import Glibc
 enum ExecutableLookup {
     enum Outcome: Equatable {
         case found(String)
-        /// Exists but cannot be executed (exit 126).
+        /// Exists but cannot be executed (exit LPAExitCode.notExecutable).
         case notExecutable(String)
-        /// Not found (exit 127).
+        /// Not found (exit LPAExitCode.notFound).
         case notFound
     }
 

@@ -1,12 +1,48 @@
+import LPAPolicy
+
 /// The top-level help: how to run a command, then the other commands.
 enum Help {
     static let usageLine = "Usage: lpa-run [OPTIONS] [--] COMMAND [ARG...]   (lpa-run --help for more)"
 
-    /// swift-argument-parser's option list, without its generated usage line.
+    /// The OPTIONS section, from RunOptionTable, laid out as swift-argument-parser lays
+    /// out the subcommands' help: labels indented 2, help from column 26, 100 columns.
     static var options: String {
-        let full = RunOptionHelp.helpMessage(columns: 100)
-        guard let start = full.range(of: "OPTIONS:") else { return full }
-        return String(full[start.lowerBound...])
+        var text = "OPTIONS:\n"
+        for option in RunOptionTable.all {
+            var label = String(repeating: " ", count: indent) + option.names.joined(separator: ", ")
+            if let valueName = option.valueName { label += " <\(valueName)>" }
+            if label.count < helpColumn {
+                text += label + String(repeating: " ", count: helpColumn - label.count)
+            } else {
+                text += label + "\n" + String(repeating: " ", count: helpColumn)
+            }
+            text += wrapped(option.help, from: helpColumn, to: columns) + "\n"
+        }
+        return text
+    }
+
+    private static let indent = 2
+    private static let helpColumn = 26
+    private static let columns = 100
+
+    /// `text` broken at spaces so that no line passes `width`; every line after the first
+    /// starts at `column`.
+    private static func wrapped(_ text: String, from column: Int, to width: Int) -> String {
+        var result = ""
+        var length = column
+        for word in text.split(separator: " ") {
+            if length == column {
+                result += word
+                length += word.count
+            } else if length + 1 + word.count <= width {
+                result += " " + word
+                length += 1 + word.count
+            } else {
+                result += "\n" + String(repeating: " ", count: column) + word
+                length = column + word.count
+            }
+        }
+        return result
     }
 
     static var text: String {
@@ -41,8 +77,8 @@ enum Help {
 
         EXIT STATUS:
           the command's own status; 128+N when it died from signal N;
-          125 lpa-run's own error (bad profile, isolation that cannot be applied);
-          126 command found but not executable; 127 command not found.
+          \(LPAExitCode.ownError) lpa-run's own error (bad profile, isolation that cannot be applied);
+          \(LPAExitCode.notExecutable) command found but not executable; \(LPAExitCode.notFound) command not found.
         """
     }
 }

@@ -15,7 +15,7 @@ struct ProbeCommand: ParsableCommand {
             Each row says what was tried, what the profile's plan intends (blocked/allowed), what \
             happened, and pass/FAIL. Intent comes from the compiled plan, so a profile that allows \
             something is checked for it working. Every probe is harmless when not blocked. \
-            Exit 0 when every row passes, 1 otherwise, 125 when the probe cannot run.
+            Exit 0 when every row passes, 1 otherwise, \(LPAExitCode.ownError) when the probe cannot run.
             """)
 
     @Option(name: .long, help: ArgumentHelp("Profile to probe.", valueName: "NAME|FILE"))
@@ -43,7 +43,7 @@ struct ProbeCommand: ParsableCommand {
     func exitStatus() -> Int32 {
         guard let me = CapturedProcess.selfExecutable(), let probe = Self.findProbe(beside: me) else {
             printError("lpa-run probe: error: lpa-probe not found beside lpa-run or in ../libexec/lpa-run/")
-            return ExitCode.ownError
+            return LPAExitCode.ownError
         }
         var context = HostFacts.context()
         context.environment[Self.secretName] = "sk-lpa-probe-fake-\(getpid())"
@@ -60,7 +60,7 @@ struct ProbeCommand: ParsableCommand {
             }
         } catch {
             printError(error.description)
-            return ExitCode.ownError
+            return LPAExitCode.ownError
         }
         var session = ProbeSession(lpaRun: me, probe: probe, profile: profile, environment: context.environment,
                                    cwd: context.cwd, run: PlanIntent(plan: runPlan), intent: PlanIntent(plan: intentPlan))
@@ -69,7 +69,7 @@ struct ProbeCommand: ParsableCommand {
             rows = try session.runAll()
         } catch {
             printError("lpa-run probe: error: \(error.message)")
-            return ExitCode.ownError
+            return LPAExitCode.ownError
         }
         print(format == .json ? Self.json(rows) : Self.text(rows, profile: profile, expect: expect), terminator: "")
         return rows.allSatisfy(\.pass) ? 0 : 1

@@ -38,7 +38,8 @@ struct ProbeSession {
     }
 
     func started(_ result: CapturedProcess) throws(ProbeError) -> CapturedProcess {
-        if result.status == 125 || result.status == 126 || result.status == 127 || result.status == 3 {
+        // lpa-run's own statuses, or lpa-probe's 3: it refuses to run outside a sandbox.
+        if [LPAExitCode.ownError, LPAExitCode.notExecutable, LPAExitCode.notFound, 3].contains(result.status) {
             throw ProbeError(message: "the sandbox did not start (exit \(result.status)): \(result.stderr)")
         }
         return result

@@ -1,6 +1,6 @@
-/// Parses the run options by hand. swift-argument-parser still defines them (RunOptions:
-/// names, help text), but on the run path its reflection-based parsing cost ~1.7 ms of
-/// a start-up that is benchmarked against bubblewrap.
+/// Parses the run options by hand, from RunOptionTable: on the run path the
+/// reflection-based parsing of swift-argument-parser cost ~1.7 ms of a start-up that is
+/// benchmarked against bubblewrap.
 enum RunOptionParser {
     enum Failure: Error, Equatable {
         case help
@@ -17,12 +17,6 @@ enum RunOptionParser {
     static func parse(_ words: [String]) throws(Failure) -> RunOptions {
         var options = RunOptions()
         var index = 0
-        func value(_ name: String, inline: String?) throws(Failure) -> String {
-            if let inline { return inline }
-            index += 1
-            guard index < words.count else { throw .invalid("missing value for '\(name)'") }
-            return words[index]
-        }
         while index < words.count {
             var name = words[index]
             var inline: String?
@@ -30,27 +24,20 @@ enum RunOptionParser {
                 inline = String(name[name.index(after: eq)...])
                 name = String(name[..<eq])
             }
-            switch name {
-            case "-h", "--help": throw .help
-            case "--profile": options.profile = try value(name, inline: inline)
-            case "--dry-run": options.dryRun = true
-            case "--format":
-                let text = try value(name, inline: inline)
-                guard let format = OutputFormat(rawValue: text) else {
-                    throw .invalid("bad value '\(text)' for '--format': use text or json")
+            guard let option = RunOptionTable.option(named: name) else { throw .invalid("unknown option '\(name)'") }
+            switch option.action {
+            case .help:
+                throw .help
+            case .flag(let set):
+                set(&options)  // a value after `=` is ignored, as it always was
+            case .value(let apply):
+                if let inline {
+                    try apply(&options, inline)
+                } else {
+                    index += 1
+                    guard index < words.count else { throw .invalid("missing value for '\(name)'") }
+                    try apply(&options, words[index])
                 }
-                options.format = format
-            case "-p", "--publish": options.publish.append(try value(name, inline: inline))
-            case "--connect": options.connect.append(try value(name, inline: inline))
-            case "--env": options.env.append(try value(name, inline: inline))
-            case "--model": options.model.append(try value(name, inline: inline))
-            case "--hostname": options.hostname = try value(name, inline: inline)
-            case "--allow-non-loopback-publish": options.allowNonLoopbackPublish = true
-            case "--audit-log": options.auditLog = try value(name, inline: inline)
-            case "--report-json": options.reportJSON = try value(name, inline: inline)
-            case "-v", "--verbose": options.verbose = true
-            case "-q", "--quiet": options.quiet = true
-            default: throw .invalid("unknown option '\(name)'")
             }
             index += 1
         }

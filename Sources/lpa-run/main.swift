@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import LPAPolicy
 
 // Subcommands are dispatched by their first word; anything else is a command to run,
 // so the run path never pays for subcommand parsing (start-up is benchmarked).
@@ -17,7 +18,7 @@ func runSubcommand<C: ParsableCommand>(_ type: C.Type, _ rest: [String], _ body:
             return 0
         }
         printError("lpa-run \(type.configuration.commandName ?? ""): error: \(type.message(for: error))")
-        return 125
+        return LPAExitCode.ownError
     }
 }
 

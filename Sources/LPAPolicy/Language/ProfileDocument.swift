@@ -93,12 +93,6 @@ struct DirectoryPinItem: Sendable, Equatable {
     var files: [Located<ModelItem>]
 }
 
-/// A constant written by name (AF_UNIX, TIOCSTI) or number, resolved.
-struct SymbolicValue: Sendable, Equatable {
-    var name: String
-    var value: UInt64
-}
-
 /// `seccomp.rules` entry.
 struct RawRule: Sendable, Equatable {
     var syscall: String

@@ -46,3 +46,9 @@ enum SymbolicConstants {
         return UInt64(text)
     }
 }
+
+/// A constant written by name (AF_UNIX, TIOCSTI) or number, resolved.
+struct SymbolicValue: Sendable, Equatable {
+    var name: String
+    var value: UInt64
+}
