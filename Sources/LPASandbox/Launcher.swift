@@ -95,7 +95,7 @@ public struct Launcher {
             throw LaunchError(step: "resolve command", errno: ENOENT,
                               message: "command not found: \(plan.command.argv.first ?? "")",
                               hint: "check the name and PATH, or give an absolute path",
-                              exitCode: LaunchError.commandNotFound)
+                              exitCode: LPAExitCode.notFound)
         }
         guard plan.noNewPrivs else {
             throw LaunchError(step: "no_new_privs", message: "a plan without no_new_privs cannot be run")

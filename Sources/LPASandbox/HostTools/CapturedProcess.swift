@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LPAPolicy
 import CLaunch
 
 /// Runs a program to completion with posix_spawn and captures its stdout and stderr:
@@ -30,7 +31,7 @@ public struct CapturedProcess: Sendable {
         let envp = arena.stringArray(environment.map { "\($0.key)=\($0.value)" }.sorted())
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         guard lpa_pipe_cloexec(&outPipe) == 0, lpa_pipe_cloexec(&errPipe) == 0 else {
-            return CapturedProcess(status: LaunchError.setupFailed, stdout: "", stderr: "pipe: \(String(cString: strerror(errno)))")
+            return CapturedProcess(status: LPAExitCode.ownError, stdout: "", stderr: "pipe: \(String(cString: strerror(errno)))")
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -46,7 +47,7 @@ public struct CapturedProcess: Sendable {
         guard rc == 0 else {
             close(outPipe[0])
             close(errPipe[0])
-            return CapturedProcess(status: LaunchError.setupFailed, stdout: "", stderr: "posix_spawn \(argv[0]): \(String(cString: strerror(rc)))")
+            return CapturedProcess(status: LPAExitCode.ownError, stdout: "", stderr: "posix_spawn \(argv[0]): \(String(cString: strerror(rc)))")
         }
         var out: [UInt8] = [], err: [UInt8] = []
         var open = [outPipe[0], errPipe[0]]

@@ -16,12 +16,7 @@ public struct LaunchError: Error, CustomStringConvertible, Sendable {
     public var hint: String?
     public var exitCode: Int32
 
-    /// Exit codes as `env`, `timeout` and `docker run` use them.
-    public static let setupFailed: Int32 = 125
-    public static let commandNotExecutable: Int32 = 126
-    public static let commandNotFound: Int32 = 127
-
-    public init(step: String, errno: Int32? = nil, message: String, hint: String? = nil, exitCode: Int32 = LaunchError.setupFailed) {
+    public init(step: String, errno: Int32? = nil, message: String, hint: String? = nil, exitCode: Int32 = LPAExitCode.ownError) {
         self.step = step
         self.errno = errno
         self.message = message

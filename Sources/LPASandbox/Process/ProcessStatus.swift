@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LPAPolicy
 
 /// Waiting for a child and turning its wait status into the status lpa-run reports,
 /// as shells do: the child's exit code, or 128+N when signal N killed it.
@@ -16,7 +17,7 @@ enum ProcessStatus {
     static func wait(for pid: pid_t) -> Int32 {
         var raw: Int32 = 0
         while waitpid(pid, &raw, 0) < 0 {
-            if errno != EINTR { return LaunchError.setupFailed }
+            if errno != EINTR { return LPAExitCode.ownError }
         }
         return exitCode(fromWaitStatus: raw)
     }

@@ -36,11 +36,11 @@ struct SetupFailure {
                 return LaunchError(step: "execve \(path)", errno: err, message: "command not found inside the sandbox",
                                    hint: "the executable or its interpreter/libraries are not mounted; "
                                        + "add their directory to `filesystem: read-only`",
-                                   exitCode: LaunchError.commandNotFound)
+                                   exitCode: LPAExitCode.notFound)
             }
             return LaunchError(step: "execve \(path)", errno: err, message: "command cannot be executed",
                                hint: err == EACCES ? "check its permissions, and that its mount is not noexec" : nil,
-                               exitCode: LaunchError.commandNotExecutable)
+                               exitCode: LPAExitCode.notExecutable)
         case LPA_STEP_FS_OP:
             let hint: String?
             switch err {
