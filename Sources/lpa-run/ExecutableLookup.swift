@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LPAPolicy
 
 /// Resolves a command name to an absolute executable path, as execvp would, on the host:
 /// the plan records the result, so dry-run shows exactly what will run.
@@ -16,13 +17,13 @@ enum ExecutableLookup {
     static func resolve(_ name: String, path: String?, cwd: String) -> Outcome {
         if name.contains("/") {
             let absolute = name.hasPrefix("/") ? name : cwd + "/" + name
-            return check(normalize(absolute)) ?? .notFound
+            return check(PathNormalizer.lexical(absolute)) ?? .notFound
         }
         var firstUnexecutable: String?
         for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
             let base = dir.isEmpty ? cwd : (dir.hasPrefix("/") ? String(dir) : cwd + "/" + dir)
             switch check(base + "/" + name) {
-            case .found(let p)?: return .found(normalize(p))
+            case .found(let p)?: return .found(PathNormalizer.lexical(p))
             case .notExecutable(let p)?: firstUnexecutable = firstUnexecutable ?? p
             default: continue
             }
@@ -37,15 +38,4 @@ enum ExecutableLookup {
         return .found(candidate)
     }
 
-    /// Removes "." and ".." segments and duplicate slashes (no symlink resolution: the
-    /// path shown is the one the user would recognise).
-    static func normalize(_ path: String) -> String {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/") {
-            if part == "." { continue }
-            if part == ".." { _ = parts.popLast(); continue }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
-    }
 }

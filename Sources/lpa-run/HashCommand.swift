@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import LPAPolicy
 import LPASandbox
 
 /// `lpa-run hash FILE|DIRECTORY...`: SHA-256 digests as ready-to-paste `pins:` entries,
@@ -120,8 +121,7 @@ struct HashCommand: ParsableCommand {
         let cwd = getcwd(&buffer, buffer.count).map { String(cString: $0) } ?? "/"
         let joined = (cwd == "/" ? "" : cwd) + "/" + path
         // Tidy ./ and trailing / so the line pastes as the profile will normalize it.
-        let parts = joined.split(separator: "/").filter { $0 != "." }
-        return "/" + parts.joined(separator: "/")
+        return PathNormalizer.collapsed(joined)
     }
 
     /// Plain scalars where safe, else a double-quoted YAML string.

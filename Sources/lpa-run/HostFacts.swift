@@ -32,15 +32,7 @@ enum HostFacts {
     }
 }
 
-/// Writes to stderr without Foundation.
+/// One line to stderr, through the launcher's unbuffered writer.
 func printError(_ text: String) {
-    var line = text
-    if !line.hasSuffix("\n") { line += "\n" }
-    var bytes = Array(line.utf8)[...]
-    while !bytes.isEmpty {
-        let n = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return }
-        bytes = bytes.dropFirst(n)
-    }
+    writeStandardError(text.hasSuffix("\n") ? text : text + "\n")
 }
