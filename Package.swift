@@ -1,8 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
-
 let package = Package(
     name: "lpa-run",
     platforms: [.macOS(.v13)],

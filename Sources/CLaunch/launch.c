@@ -179,8 +179,6 @@ static int apply_fs_op(const struct lpa_fs_op *op) {
         if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) != 0) return -1;
         return set_attr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 1);
     }
-    case LPA_FS_REMOUNT_RO:
-        return set_attr(target, MOUNT_ATTR_RDONLY | op->attr_set, 1);
     default:
         errno = EINVAL;
         return -1;
@@ -531,10 +529,6 @@ int lpa_pipe_cloexec(int fds[2]) {
 
 int lpa_memfd(const char *name) {
     return (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
-}
-
-int lpa_close_range_cloexec(unsigned int first) {
-    return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
 }
 
 int lpa_pidfd_open(pid_t pid) {

@@ -27,7 +27,6 @@ enum lpa_fs_op_kind {
     LPA_FS_DEVPTS,       // mount a new devpts instance on target
     LPA_FS_SYMLINK,      // symlink(source, target); source is the link text
     LPA_FS_RDONLY_SELF,  // bind target onto itself read-only (proc/sys, sysrq-trigger...)
-    LPA_FS_REMOUNT_RO,   // make an existing mount read-only (tmpfs marked ro)
 };
 
 struct lpa_fs_op {
@@ -66,7 +65,6 @@ enum lpa_step {
     LPA_STEP_SIGNALS,
     LPA_STEP_CLOSE_FDS,
     LPA_STEP_RLIMIT,
-    LPA_STEP_SETGROUPS,
     LPA_STEP_CAPS_BOUNDING,
     LPA_STEP_CAPS_AMBIENT,
     LPA_STEP_CAPS_SET,
@@ -161,7 +159,6 @@ int lpa_memfd(const char *name);
 
 // Raw wrappers the Swift side needs and Glibc does not export.
 int lpa_fsopen_tmpfs(const char *options_csv, int noswap, uint64_t attrs);
-int lpa_close_range_cloexec(unsigned int first);
 int lpa_pidfd_open(pid_t pid);
 
 #ifdef __cplusplus
