@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CSupervisor
 import LPAPolicy
 
 /// One call the seccomp filter hands to the supervisor (audit.c) instead of failing

@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CShims
+import CWindow
 import LPAPolicy
 
 /// The filesystem concern: turns the plan's mount list into the low-level steps the
@@ -201,10 +202,14 @@ struct MountSteps {
                 var attrs = UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
                 if entry.options.contains("noexec") { attrs |= UInt64(MOUNT_ATTR_NOEXEC) }
                 if entry.options.contains("ro") { attrs |= UInt64(MOUNT_ATTR_RDONLY) }
-                let csv = data.joined(separator: ",")
+                // fsconfig takes typed values: data[0] is "mode=OCTAL", data[1] "size=BYTES" if any.
+                let size = data.count > 1 ? UInt64(data[1].dropFirst("size=".count)) : 0
+                guard let mode = UInt32(data[0].dropFirst("mode=".count), radix: 8), let size else {
+                    throw LaunchError(step: "tmpfs \(target) with noswap", errno: EINVAL, message: "bad tmpfs \(data)")
+                }
                 let fd = try sys("tmpfs \(target) with noswap",
                                  hint: "this kernel lacks tmpfs noswap (Linux 6.4+); use `noswap: false` to allow swap") {
-                    lpa_fsopen_tmpfs(csv, 1, attrs)
+                    lpa_fsopen_tmpfs(mode, size, 1, attrs)
                 }
                 mountFds.append(fd)
                 steps.append(Step(kind: LPA_FS_ATTACH, planIndex: index, target: target, fd: fd))

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CShims
 
 /// Runs a program to completion with posix_spawn and captures its stdout and stderr:
 /// `probe` and `doctor` start sandboxes by running lpa-run itself this way, so each

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CSupervisor
 import LPAPolicy
 
 /// The network concern. In `none` mode the sandbox gets a fresh network namespace whose

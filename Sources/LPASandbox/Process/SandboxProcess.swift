@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CShims
+import CWindow
 import LPAPolicy
 
 /// The sandbox's init, seen from the launcher: clone(2) through the post-clone window

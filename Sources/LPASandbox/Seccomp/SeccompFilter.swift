@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CShims
+import CWindow
 import CSeccomp
 import LPAPolicy
 

@@ -45,7 +45,8 @@ struct lpa_audit_spec {
 // Answers every pending notification; returns -1 when the listener is gone.
 int lpa_audit_handle(struct lpa_audit_spec *audit);
 
-// Receives the listener the workload sends just before execve; -1 on failure.
+// Receives the listener the workload sends just before execve (lpa_control.h,
+// message 3); -1 on failure.
 int lpa_audit_receive_listener(int sock);
 
 #ifdef __cplusplus

@@ -6,7 +6,8 @@
 // paths the workload passed to a denied call.
 #define _GNU_SOURCE
 #include "lpa_audit.h"
-#include "lpa_relay.h"
+#include "lpa_control.h"
+#include "lpa_fdpass.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -227,9 +228,9 @@ int lpa_audit_handle(struct lpa_audit_spec *audit) {
 }
 
 int lpa_audit_receive_listener(int sock) {
-    uint32_t tag;
+    struct lpa_audit_handover handover;
     int fd = -1;
     size_t count = 0;
-    if (lpa_recv_fds(sock, 0, &tag, sizeof tag, &fd, 1, &count) < 0 || count != 1) return -1;
+    if (lpa_fdpass_recv(sock, 0, &handover, sizeof handover, &fd, 1, &count) < 0 || count != 1) return -1;
     return fd;
 }
