@@ -52,5 +52,7 @@ let package = Package(
         .testTarget(name: "LPAPolicyTests", dependencies: ["LPAPolicy"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy"]),
+        // Pure unit tests of the launcher (no root, no sandbox, no llama-server).
+        .testTarget(name: "LPALauncherTests", dependencies: ["LPASandbox", "CSupervisor", "CShims"]),
     ]
 )

@@ -2,14 +2,17 @@
 // answers with a denial or, for a loopback connect, lets the call continue: it never
 // turns a denial into success. If lpa-run is gone, the kernel fails every notified
 // call with ENOSYS, still a denial (and the sandbox dies with lpa-run anyway).
-// Prompts and outputs never reach the log: only call names, addresses, families and
-// paths the workload passed to a denied call.
+// Prompts and outputs never reach the log: only numbers, addresses and paths the
+// workload passed to a refused call, chosen by the rule's argument roles.
+//
+// The order per notification: receive, read what the roles ask for while the caller
+// is stopped, answer, then hand the record to the Swift side (no formatting or
+// writing before the answer).
 #define _GNU_SOURCE
 #include "lpa_audit.h"
 #include "lpa_control.h"
 #include "lpa_fdpass.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
@@ -20,7 +23,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,113 +30,80 @@
 #define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
 #endif
 
+enum { PAGE = 4096 };
+
+// Reads up to `len` bytes at `address` in the caller's memory. Split at the first
+// page boundary, so a string that ends just before unmapped memory is still read
+// (process_vm_readv transfers whole iovec elements or nothing).
 static ssize_t read_remote(pid_t pid, uint64_t address, void *buf, size_t len) {
     if (address == 0 || len == 0) return -1;
-    struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)address, len};
-    return process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    size_t first = PAGE - (size_t)(address % PAGE);
+    if (first > len) first = len;
+    struct iovec local = {buf, len};
+    struct iovec remote[2] = {
+        {(void *)(uintptr_t)address, first},
+        {(void *)(uintptr_t)(address + first), len - first},
+    };
+    return process_vm_readv(pid, &local, 1, remote, len > first ? 2 : 1, 0);
 }
 
-// A NUL-terminated string from the workload's memory, made safe for JSON.
-static void remote_string(pid_t pid, uint64_t address, char *out, size_t size) {
-    char raw[256];
-    out[0] = '\0';
-    ssize_t n = read_remote(pid, address, raw, sizeof raw - 1);
-    if (n <= 0) return;
-    raw[n] = '\0';
-    size_t o = 0;
-    for (ssize_t i = 0; i < n && raw[i] && o + 2 < size; i++) {
-        unsigned char c = (unsigned char)raw[i];
-        out[o++] = (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f) ? '?' : (char)c;
-    }
-    out[o] = '\0';
-}
-
-// "203.0.113.7:443", "[::1]:80", "unix:/path", "unix:@abstract"; sets *loopback.
-static void describe_address(pid_t pid, uint64_t address, uint64_t length, char *out, size_t size, int *loopback) {
+int lpa_audit_is_loopback(const void *address, size_t length) {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    *loopback = 0;
-    size_t len = length > sizeof ss ? sizeof ss : (size_t)length;
-    if (read_remote(pid, address, &ss, len) < (ssize_t)sizeof(sa_family_t)) {
-        snprintf(out, size, "unreadable address");
-        return;
-    }
-    char ip[INET6_ADDRSTRLEN] = "";
+    if (length < sizeof(sa_family_t)) return 0;
+    memcpy(&ss, address, length < sizeof ss ? length : sizeof ss);
     if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-        *loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-        snprintf(out, size, "%s:%u", ip, ntohs(a->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-        *loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
-                    (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
-        snprintf(out, size, "[%s]:%u", ip, ntohs(a->sin6_port));
-    } else if (ss.ss_family == AF_UNIX) {
-        // Unix sockets are governed by the filesystem and the network namespace.
-        struct sockaddr_un *a = (struct sockaddr_un *)&ss;
-        *loopback = 1;
-        snprintf(out, size, "unix:%s", a->sun_path[0] ? a->sun_path : "@abstract");
-    } else {
-        *loopback = 1;  // other families never get this far: socket() filters them
-        snprintf(out, size, "family %d", ss.ss_family);
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
     }
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
+    }
+    // Unix sockets are governed by the filesystem and the network namespace; other
+    // families never get this far (socket() filters them).
+    return 1;
 }
 
-static const char *family_name(uint64_t family) {
-    switch (family) {
-    case AF_UNIX: return "unix";
-    case AF_INET: return "inet";
-    case AF_INET6: return "inet6";
-    case AF_NETLINK: return "netlink";
-    case AF_PACKET: return "packet";
-    case AF_VSOCK: return "vsock";
-    case AF_ALG: return "alg";
-    case AF_BLUETOOTH: return "bluetooth";
-    default: return NULL;
-    }
+// Buffers for what one notification's roles call for; they outlive the sink call.
+struct reads {
+    uint8_t bytes[LPA_AUDIT_ARGS][LPA_AUDIT_READ_MAX + 1];
+    uint8_t exe[LPA_AUDIT_READ_MAX + 1];
+};
+
+static int role_index(const struct lpa_audit_rule *rule, int role) {
+    for (int i = 0; i < LPA_AUDIT_ARGS; i++) if (rule->roles[i] == role) return i;
+    return -1;
 }
 
-static void describe_call(const struct lpa_audit_rule *rule, const struct seccomp_notif *n, char *out, size_t size) {
-    const __u64 *a = n->data.args;
-    char path[200];
-    out[0] = '\0';
-    if (!strcmp(rule->name, "socket") || !strcmp(rule->name, "socketpair")) {
-        const char *f = family_name(a[0]);
-        if (f) snprintf(out, size, "family %s", f); else snprintf(out, size, "family %llu", (unsigned long long)a[0]);
-    } else if (!strcmp(rule->name, "ptrace")) {
-        snprintf(out, size, "request %llu pid %lld", (unsigned long long)a[0], (long long)(int)a[1]);
-    } else if (!strcmp(rule->name, "mount")) {
-        remote_string(n->pid, a[1], path, sizeof path);
-        snprintf(out, size, "target %s", path);
-    } else if (!strcmp(rule->name, "open") || !strcmp(rule->name, "creat") || !strcmp(rule->name, "swapon") ||
-               !strcmp(rule->name, "umount2") || !strcmp(rule->name, "pivot_root")) {
-        remote_string(n->pid, a[0], path, sizeof path);
-        snprintf(out, size, "path %s", path);
-    } else if (!strcmp(rule->name, "openat") || !strcmp(rule->name, "openat2")) {
-        remote_string(n->pid, a[1], path, sizeof path);
-        snprintf(out, size, "path %s", path);
-    } else if (!strcmp(rule->name, "ioctl")) {
-        snprintf(out, size, "request 0x%llx", (unsigned long long)a[1]);
-    } else if (!strcmp(rule->name, "clone") || !strcmp(rule->name, "unshare")) {
-        snprintf(out, size, "flags 0x%llx", (unsigned long long)a[0]);
+// Reads the STRING and ADDRESS arguments into `r` and points the record at them.
+static void read_arguments(const struct lpa_audit_rule *rule, const struct seccomp_notif *n,
+                           struct reads *r, struct lpa_audit_record *rec) {
+    int length_arg = role_index(rule, LPA_AUDIT_ARG_LENGTH);
+    for (int i = 0; i < LPA_AUDIT_ARGS; i++) {
+        rec->data[i] = NULL;
+        rec->data_length[i] = -1;
+        ssize_t got = -1;
+        if (rule->roles[i] == LPA_AUDIT_ARG_STRING) {
+            got = read_remote((pid_t)n->pid, n->data.args[i], r->bytes[i], LPA_AUDIT_READ_MAX);
+            if (got >= 0) got = (ssize_t)strnlen((const char *)r->bytes[i], (size_t)got);
+        } else if (rule->roles[i] == LPA_AUDIT_ARG_ADDRESS) {
+            uint64_t length = length_arg >= 0 ? n->data.args[length_arg] : 0;
+            size_t want = length > sizeof(struct sockaddr_storage) ? sizeof(struct sockaddr_storage) : (size_t)length;
+            got = read_remote((pid_t)n->pid, n->data.args[i], r->bytes[i], want);
+        }
+        if (got >= 0) {
+            rec->data[i] = r->bytes[i];
+            rec->data_length[i] = (int32_t)got;
+        }
     }
-}
-
-static void iso_time(char *out, size_t size) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
 // The pid as the sandbox sees it (last NSpid field) and the executable.
-static void describe_process(pid_t pid, long *inner, char *exe, size_t size) {
+static void describe_process(pid_t pid, struct reads *r, struct lpa_audit_record *rec) {
     char path[64], buf[2048];
-    *inner = pid;
+    rec->pid = pid;
     snprintf(path, sizeof path, "/proc/%d/status", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -147,84 +116,72 @@ static void describe_process(pid_t pid, long *inner, char *exe, size_t size) {
                 char *end = strchr(line, '\n');
                 if (end) *end = '\0';
                 char *last = strrchr(line, '\t');
-                if (last) *inner = strtol(last + 1, NULL, 10);
+                if (last) rec->pid = strtol(last + 1, NULL, 10);
             }
         }
     }
     snprintf(path, sizeof path, "/proc/%d/exe", pid);
-    ssize_t len = readlink(path, exe, size - 1);
-    exe[len > 0 ? len : 0] = '\0';
-    for (ssize_t i = 0; i < len; i++) if (exe[i] == '"' || exe[i] == '\\') exe[i] = '?';
-}
-
-static void record(struct lpa_audit_spec *audit, size_t index, const struct seccomp_notif *n,
-                   const char *errname, const char *detail) {
-    const struct lpa_audit_rule *rule = &audit->rules[index];
-    struct lpa_audit_stats *stats = audit->stats;
-    stats->blocked++;
-    if (stats->per_rule) stats->per_rule[index]++;
-    long inner;
-    char exe[256], when[40];
-    describe_process((pid_t)n->pid, &inner, exe, sizeof exe);
-    if (stats->example_count < LPA_AUDIT_EXAMPLES) {
-        snprintf(stats->examples[stats->example_count++], LPA_AUDIT_EXAMPLE_LEN, "%s %s%s(%s) by pid %ld %s",
-                 rule->name, detail, detail[0] ? " " : "", errname, inner, exe);
-    }
-    if (audit->log_fd < 0) return;
-    iso_time(when, sizeof when);
-    char line[1024];
-    int len = snprintf(line, sizeof line,
-                       "{\"time\":\"%s\",\"action\":\"blocked\",\"syscall\":\"%s\",\"errno\":\"%s\",\"pid\":%ld,"
-                       "\"host_pid\":%u,\"exe\":\"%s\",\"detail\":\"%s\"}\n",
-                       when, rule->name, errname, inner, n->pid, exe, detail);
-    if (len > 0) {
-        ssize_t w = write(audit->log_fd, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
-        (void)w;
-    }
+    ssize_t len = readlink(path, (char *)r->exe, LPA_AUDIT_READ_MAX);
+    rec->exe = r->exe;
+    rec->exe_length = len > 0 ? (uint32_t)len : 0;
 }
 
 // One notification per call: NOTIF_RECV blocks when nothing is pending, so the
 // (level-triggered) event loop calls again while the listener stays readable.
 int lpa_audit_handle(struct lpa_audit_spec *audit) {
-    {
-        struct seccomp_notif n;
-        memset(&n, 0, sizeof n);
-        if (ioctl(audit->listener, SECCOMP_IOCTL_NOTIF_RECV, &n) != 0) {
-            // ENOENT: the caller died before we read it.
-            return (errno == EBADF || errno == ENOTTY) ? -1 : 0;
-        }
-        struct seccomp_notif_resp resp;
-        memset(&resp, 0, sizeof resp);
-        resp.id = n.id;
-        size_t index = audit->rule_count;
-        for (size_t i = 0; i < audit->rule_count; i++) {
-            if (audit->rules[i].nr == n.data.nr) { index = i; break; }
-        }
-        char detail[200] = "";
-        if (index == audit->rule_count) {
-            resp.error = -EPERM;  // not ours to allow: deny
-        } else if (audit->rules[index].kind == LPA_AUDIT_EGRESS) {
-            int loopback = 0;
-            uint64_t address = n.data.args[audit->rules[index].name[0] == 'c' ? 1 : 4];
-            uint64_t length = n.data.args[audit->rules[index].name[0] == 'c' ? 2 : 5];
-            describe_address((pid_t)n.pid, address, length, detail, sizeof detail, &loopback);
-            if (loopback) {
+    struct seccomp_notif n;
+    memset(&n, 0, sizeof n);
+    if (ioctl(audit->listener, SECCOMP_IOCTL_NOTIF_RECV, &n) != 0) {
+        // ENOENT: the caller died before we read it.
+        return (errno == EBADF || errno == ENOTTY) ? -1 : 0;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.id = n.id;
+    size_t index = audit->rule_count;
+    for (size_t i = 0; i < audit->rule_count; i++) {
+        if (audit->rules[i].nr == n.data.nr) { index = i; break; }
+    }
+    struct reads reads;
+    struct lpa_audit_record rec;
+    memset(&rec, 0, sizeof rec);
+    int recorded = 0;
+    if (index == audit->rule_count) {
+        resp.error = -EPERM;  // not ours to allow: deny
+    } else {
+        const struct lpa_audit_rule *rule = &audit->rules[index];
+        read_arguments(rule, &n, &reads, &rec);
+        if (rule->kind == LPA_AUDIT_EGRESS) {
+            int address_arg = role_index(rule, LPA_AUDIT_ARG_ADDRESS);
+            int32_t known = address_arg >= 0 ? rec.data_length[address_arg] : -1;
+            if (known > 0 && lpa_audit_is_loopback(rec.data[address_arg], (size_t)known)) {
                 // Loopback stays inside the sandbox's own network namespace.
                 resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
             } else {
                 resp.error = -ENETUNREACH;
-                record(audit, index, &n, "ENETUNREACH", detail);
+                recorded = 1;
             }
         } else {
-            describe_call(&audit->rules[index], &n, detail, sizeof detail);
-            resp.error = -audit->rules[index].err;
-            record(audit, index, &n, audit->rules[index].errname, detail);
+            resp.error = -rule->err;
+            recorded = 1;
         }
-        if (ioctl(audit->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno != ENOENT && errno != EINTR) {
-            return -1;
+        if (recorded) {
+            rec.rule = (uint32_t)index;
+            rec.err = -resp.error;
+            rec.host_pid = n.pid;
+            rec.time_sec = now.tv_sec;
+            rec.time_nsec = now.tv_nsec;
+            memcpy(rec.args, n.data.args, sizeof rec.args);
+            describe_process((pid_t)n.pid, &reads, &rec);
         }
     }
-    return 0;
+    int gone = ioctl(audit->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno != ENOENT && errno != EINTR;
+    int err = errno;
+    if (recorded && audit->sink != NULL) audit->sink(&rec, audit->context);
+    errno = err;
+    return gone ? -1 : 0;
 }
 
 int lpa_audit_receive_listener(int sock) {

@@ -82,12 +82,14 @@ struct SeccompFilter {
         }
         if egress && plan.defaultAction == .allow {
             let ruled = Set(plan.rules.map(\.number))
-            // connect(fd, addr, len) always; sendto(fd, buf, len, flags, addr, alen) with an address.
-            for (name, addressArg) in [("connect", -1), ("sendto", 4)] {
+            // connect always; sendto only with an address (without one it sends on a
+            // connected socket, whose connect was already audited).
+            for (name, onlyWithAddress) in [("connect", false), ("sendto", true)] {
                 let number = seccomp_syscall_resolve_name(name)
-                guard number >= 0, !ruled.contains(number) else { continue }
-                var conditions = addressArg < 0 ? [] : [scmp_arg_cmp(arg: UInt32(addressArg), op: SCMP_CMP_NE,
-                                                                     datum_a: 0, datum_b: 0)]
+                guard number >= 0, !ruled.contains(number), let address = AuditDetail(syscall: name).addressArgument
+                else { continue }
+                var conditions = onlyWithAddress ? [scmp_arg_cmp(arg: UInt32(address), op: SCMP_CMP_NE,
+                                                                 datum_a: 0, datum_b: 0)] : []
                 let rc = conditions.withUnsafeMutableBufferPointer {
                     seccomp_rule_add_array(ctx, Self.notifyAction, number, UInt32($0.count), $0.baseAddress)
                 }
