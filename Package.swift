@@ -1,8 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
-
 let package = Package(
     name: "lpa-run",
     platforms: [.macOS(.v13)],
@@ -25,11 +23,23 @@ let package = Package(
         .target(name: "LPAPolicy",
                 dependencies: ["CSeccomp", "CCap", "Yams",
                                .product(name: "Crypto", package: "swift-crypto")]),
-        // The post-clone window: raw system calls only, no allocation (see ARCHITECTURE.md).
-        .target(name: "CLaunch", dependencies: ["CSeccomp", "CCap"],
+        // System call wrappers Swift cannot make (variadic syscall(2), hidden constants),
+        // doctor's kernel checks, and the one SCM_RIGHTS unit (fdpass.c) with the control
+        // protocol header shared by the window and the supervisor. fdpass.c follows the
+        // window's rules; the rest runs in the ordinary launcher process.
+        .target(name: "CShims",
+                cSettings: [.unsafeFlags(["-Wall", "-Werror", "-O2"])]),
+        // The post-clone window (clone to execve): raw system calls, no allocation, no
+        // stdio, no locks (see ARCHITECTURE.md; LPALauncherTests checks the symbols).
+        .target(name: "CWindow", dependencies: ["CShims", "CCap"],
+                cSettings: [.unsafeFlags(["-Wall", "-Werror", "-O2"])]),
+        // The launcher's event loop after the workload started: the relay and the audit
+        // supervisor's C half. Ordinary process: may allocate.
+        .target(name: "CSupervisor", dependencies: ["CShims"],
                 cSettings: [.unsafeFlags(["-Wall", "-Werror", "-O2"])]),
         // Executes a plan: one file per isolation concern.
-        .target(name: "LPASandbox", dependencies: ["LPAPolicy", "CLaunch", "CSeccomp", "CCap",
+        .target(name: "LPASandbox", dependencies: ["LPAPolicy", "CWindow", "CSupervisor", "CShims",
+                                                 "CSeccomp", "CCap",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "lpa-run",
                           dependencies: ["LPAPolicy", "LPASandbox",
@@ -41,10 +51,12 @@ let package = Package(
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .testTarget(name: "LPAPolicyTests", dependencies: ["LPAPolicy"],
                     resources: [.copy("Fixtures")]),
-        // The executing side's pure parts (step building, formatting): no root, no sandbox.
-        .testTarget(name: "LPALauncherTests", dependencies: ["LPASandbox", "LPAPolicy", "CLaunch"]),
         .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy"]),
         // lpa-run's command line (option table, splitter, parser, help), without running anything.
         .testTarget(name: "LPARunTests", dependencies: ["lpa-run", "LPAPolicy"]),
+        // The executing side's pure parts (mount steps, audit rules and records, the
+        // window's symbol check): no root, no sandbox, no llama-server.
+        .testTarget(name: "LPALauncherTests",
+                    dependencies: ["LPASandbox", "LPAPolicy", "CWindow", "CSupervisor", "CShims"]),
     ]
 )

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CWindow
 import Testing
 import LPAPolicy
 @testable import LPASandbox

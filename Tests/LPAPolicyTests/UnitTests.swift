@@ -69,6 +69,13 @@ struct EndpointTests {
         #expect(!EndpointParser.isLoopback("128.0.0.1"))
         #expect(!EndpointParser.isLoopback("::"))
     }
+
+    @Test func ipv4MappedLoopbackIsLoopback() {
+        #expect(EndpointParser.isLoopback("::ffff:127.0.0.1"))
+        #expect(EndpointParser.isLoopback("::ffff:127.9.8.7"))
+        #expect(!EndpointParser.isLoopback("::ffff:10.0.0.1"))
+        #expect(!EndpointParser.isLoopback("::127.0.0.1"))
+    }
 }
 
 struct EnvironmentTests {

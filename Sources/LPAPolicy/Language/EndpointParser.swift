@@ -81,12 +81,18 @@ enum EndpointParser {
 
     static func isAddress(_ text: String) -> Bool { ipv4(text) != nil || isIPv6(text) }
 
-    /// 127.0.0.0/8 or ::1 (also written in full).
+    /// 127.0.0.0/8, ::1 (also written in full), or 127.0.0.0/8 mapped into IPv6
+    /// (::ffff:127.0.0.1). The audit supervisor (audit.c `lpa_audit_is_loopback`) agrees.
     static func isLoopback(_ text: String) -> Bool {
         if let bytes = ipv4(text) { return bytes[0] == 127 }
         var address = in6_addr()
         guard inet_pton(AF_INET6, text, &address) == 1 else { return false }
-        return withUnsafeBytes(of: &address) { raw in raw.dropLast().allSatisfy { $0 == 0 } && raw.last == 1 }
+        return withUnsafeBytes(of: &address) { raw in
+            let isV6Loopback = raw.dropLast().allSatisfy { $0 == 0 } && raw.last == 1
+            let isMappedV4Loopback = raw.prefix(10).allSatisfy { $0 == 0 } && raw[10] == 0xff && raw[11] == 0xff
+                && raw[12] == 127
+            return isV6Loopback || isMappedV4Loopback
+        }
     }
 
     /// Strict dotted quad (inet_pton's rules: no leading zeros games).

@@ -1,25 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CSupervisor
 import LPAPolicy
-
-/// One call the seccomp filter hands to the supervisor (audit.c) instead of failing
-/// it in the kernel: the supervisor logs it and answers with the same outcome.
-struct AuditRule: Equatable {
-    enum Kind: Int32 {
-        /// A call the plan denies: answered with `errno`.
-        case deny = 1
-        /// connect/sendto with an address: loopback continues, anything else ENETUNREACH,
-        /// which is what the sandbox's empty network namespace answers anyway.
-        case egress = 2
-    }
-    var number: Int32
-    var kind: Kind
-    var errno: Int32
-    var syscall: String
-    var errnoName: String
-}
 
 /// What the sandbox tried and was refused, for the exit report.
 public struct AuditReport: Sendable {
@@ -31,22 +14,23 @@ public struct AuditReport: Sendable {
 }
 
 /// The audit concern: a socket pair over which the workload sends its seccomp
-/// notification listener, the optional JSON-lines log, and the counters.
+/// notification listener, the optional JSON-lines log, and the counters. audit.c
+/// answers each notification; this class formats and writes what it hands back.
 final class AuditSupervisor {
     let rules: [AuditRule]
     /// Launcher end, workload end.
     let channel: (launcher: Int32, sandbox: Int32)
     private(set) var listener: Int32 = -1
     private let logFd: Int32
-    private let arena = CStringArena()
+    private let cRules: [lpa_audit_rule]
+    private var blocked: UInt64 = 0
     private var counters: [UInt64]
-    private var cRules: [lpa_audit_rule] = []
-    private var stats = lpa_audit_stats()
-    private var spec = lpa_audit_spec()
+    private var examples: [String] = []
 
     init(rules: [AuditRule], logPath: String?) throws(LaunchError) {
         self.rules = rules
         counters = [UInt64](repeating: 0, count: rules.count)
+        cRules = rules.map(\.cRule)
         var pair: [Int32] = [-1, -1]
         try sys("audit: socket pair") {
             socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair)
@@ -66,11 +50,6 @@ final class AuditSupervisor {
         } else {
             logFd = -1
         }
-        cRules = rules.map {
-            lpa_audit_rule(nr: $0.number, kind: $0.kind.rawValue, err: $0.errno,
-                           name: UnsafePointer(arena.string($0.syscall)),
-                           errname: UnsafePointer(arena.string($0.errnoName)))
-        }
     }
 
     /// After clone the launcher no longer needs the workload's end.
@@ -88,22 +67,54 @@ final class AuditSupervisor {
     }
 
     /// Runs `body` with the C view of the supervisor (pointers valid only inside it).
+    /// audit.c calls back into `record` for every refused call, after answering it.
     func withSpec<T>(_ body: (UnsafeMutablePointer<lpa_audit_spec>) -> T) -> T {
-        counters.withUnsafeMutableBufferPointer { countersBuffer in
-            cRules.withUnsafeBufferPointer { rulesBuffer in
-                withUnsafeMutablePointer(to: &stats) { statsPointer in
-                    statsPointer.pointee.per_rule = countersBuffer.baseAddress
-                    spec = lpa_audit_spec(listener: listener, log_fd: logFd, rules: rulesBuffer.baseAddress,
-                                          rule_count: rulesBuffer.count, stats: statsPointer)
-                    return withUnsafeMutablePointer(to: &spec) { body($0) }
-                }
-            }
+        cRules.withUnsafeBufferPointer { rulesBuffer in
+            var spec = lpa_audit_spec(
+                listener: listener, rules: rulesBuffer.baseAddress, rule_count: rulesBuffer.count,
+                sink: { record, context in
+                    guard let record, let context else { return }
+                    Unmanaged<AuditSupervisor>.fromOpaque(context).takeUnretainedValue().record(record.pointee)
+                },
+                context: Unmanaged.passUnretained(self).toOpaque())
+            return withUnsafeMutablePointer(to: &spec) { body($0) }
         }
+    }
+
+    /// Counts a refused call, keeps it as an example while there is room, and appends
+    /// its JSON line to the log (one write, O_APPEND).
+    private func record(_ raw: lpa_audit_record) {
+        let index = Int(raw.rule)
+        guard rules.indices.contains(index) else { return }
+        let event = Self.event(raw, rule: rules[index])
+        blocked += 1
+        counters[index] += 1
+        if examples.count < AuditEvent.exampleLimit { examples.append(event.example) }
+        guard logFd >= 0 else { return }
+        var line = Array(event.jsonLine.utf8)
+        _ = line.withUnsafeMutableBytes { write(logFd, $0.baseAddress, $0.count) }
+    }
+
+    /// The event that a raw record from audit.c stands for.
+    static func event(_ raw: lpa_audit_record, rule: AuditRule) -> AuditEvent {
+        let arguments = [raw.args.0, raw.args.1, raw.args.2, raw.args.3, raw.args.4, raw.args.5]
+        let pointers = [raw.data.0, raw.data.1, raw.data.2, raw.data.3, raw.data.4, raw.data.5]
+        let lengths = [raw.data_length.0, raw.data_length.1, raw.data_length.2,
+                       raw.data_length.3, raw.data_length.4, raw.data_length.5]
+        let data: [[UInt8]?] = zip(pointers, lengths).map { pointer, length in
+            guard let pointer, length >= 0 else { return nil }
+            return Array(UnsafeBufferPointer(start: pointer, count: Int(length)))
+        }
+        let exe = raw.exe.map { Array(UnsafeBufferPointer(start: $0, count: Int(raw.exe_length))) } ?? []
+        return AuditEvent(seconds: raw.time_sec, nanoseconds: raw.time_nsec, syscall: rule.syscall,
+                          errnoName: rule.errnoName, pid: raw.pid, hostPid: raw.host_pid,
+                          executable: AuditText.decode(exe),
+                          detail: rule.detail.describe(arguments: arguments, data: data))
     }
 
     var report: AuditReport {
         var result = AuditReport()
-        result.blocked = stats.blocked
+        result.blocked = blocked
         for (rule, count) in zip(rules, counters) where count > 0 {
             if let i = result.bySyscall.firstIndex(where: { $0.name == rule.syscall }) {
                 result.bySyscall[i].count += count
@@ -111,13 +122,7 @@ final class AuditSupervisor {
                 result.bySyscall.append((rule.syscall, count))
             }
         }
-        withUnsafeBytes(of: stats.examples) { raw in
-            let width = Int(LPA_AUDIT_EXAMPLE_LEN)
-            for i in 0..<min(Int(stats.example_count), Int(LPA_AUDIT_EXAMPLES)) {
-                let bytes = raw[(i * width)..<((i + 1) * width)].prefix { $0 != 0 }
-                result.examples.append(String(decoding: bytes, as: UTF8.self))
-            }
-        }
+        result.examples = examples
         return result
     }
 

@@ -1,11 +1,12 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CShims
+import CWindow
 import LPAPolicy
 
 /// The filesystem concern: turns the plan's mount list into the low-level steps the
-/// post-clone window executes (see launch.c `apply_fs_op`). Everything that needs the
+/// post-clone window executes (see window.c `apply_fs_op`). Everything that needs the
 /// host's view (does the source exist, is it a symlink, which devices match a glob,
 /// can tmpfs be made without swap) is decided here, before clone, so that a missing
 /// bind source stops the run with the profile line that asked for it.
@@ -75,7 +76,7 @@ struct MountSteps {
         return what
     }
 
-    /// MOUNT_ATTR_* for a bind, applied recursively after it (launch.c `set_attr`).
+    /// MOUNT_ATTR_* for a bind, applied recursively after it (window.c `set_attr`).
     static func attributes(_ options: MountOptions) -> UInt64 {
         var attrs: UInt64 = 0
         if options.readOnly { attrs |= UInt64(MOUNT_ATTR_RDONLY) }
@@ -178,15 +179,14 @@ struct MountSteps {
     }
 
     private mutating func addTmpfs(_ entry: MountEntry, index: Int, target: String) throws(LaunchError) {
-        let data = Self.tmpfsData(entry.options)
-        let flags = Self.mountFlags(entry.options)
         if entry.options.noswap {
             if canMakeNoswapTmpfs {
                 let attrs = Self.attributes(entry.options)
-                let csv = data
+                // fsconfig takes typed values: no text is parsed on either side.
+                let mode = entry.options.mode ?? 0o755, size = entry.options.size ?? 0
                 let fd = try sys("tmpfs \(target) with noswap",
                                  hint: "this kernel lacks tmpfs noswap (Linux 6.4+); use `noswap: false` to allow swap") {
-                    lpa_fsopen_tmpfs(csv, 1, attrs)
+                    lpa_fsopen_tmpfs(mode, size, 1, attrs)
                 }
                 mountFds.append(fd)
                 steps.append(Step(kind: LPA_FS_ATTACH, planIndex: index, target: target, fd: fd))
@@ -203,10 +203,11 @@ struct MountSteps {
                         + "in your profile to accept that prompts may reach swap")
             }
         }
-        steps.append(Step(kind: LPA_FS_TMPFS, planIndex: index, target: target, data: data, flags: flags))
+        steps.append(Step(kind: LPA_FS_TMPFS, planIndex: index, target: target,
+                          data: Self.tmpfsData(entry.options), flags: Self.mountFlags(entry.options)))
     }
 
-    /// A pinned file: bound at its path, and launch.c checks that the mounted inode is
+    /// A pinned file: bound at its path, and window.c checks that the mounted inode is
     /// the one hashed through the descriptor (ESTALE otherwise).
     private mutating func addVerified(_ entry: MountEntry, source: String, index: Int) throws(LaunchError) {
         guard let fd = verified.descriptors[source] else {

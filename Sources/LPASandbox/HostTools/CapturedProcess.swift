@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CShims
 import LPAPolicy
-import CLaunch
 
 /// Runs a program to completion with posix_spawn and captures its stdout and stderr:
 /// `probe` and `doctor` start sandboxes by running lpa-run itself this way, so each

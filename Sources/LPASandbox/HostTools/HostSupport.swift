@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CCap
-import CLaunch
+import CShims
 import CSeccomp
 import LPAPolicy
 

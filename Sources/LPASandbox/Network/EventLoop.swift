@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CShims
+import CSupervisor
 
 /// Connections relayed through published ports and host endpoints.
 public struct RelayStats: Sendable {

@@ -1,11 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CSupervisor
 import LPAPolicy
 
 /// The network concern. In `none` mode the sandbox gets a fresh network namespace whose
-/// only interface, loopback, the init brings up (launch.c `loopback_up`): no route
+/// only interface, loopback, the init brings up (window.c `loopback_up`): no route
 /// leads anywhere, so nothing inside can phone home. Published ports and host endpoints
 /// add no interface: lpa-run relays connections itself (relay.c), and the init makes
 /// the sockets that must live in the sandbox's namespace.

@@ -5,7 +5,7 @@ import LPAPolicy
 
 /// Descriptors of files whose SHA-256 matched their pin. The init inherits them at clone;
 /// after binding each pinned path it checks that the mounted inode is the descriptor's,
-/// so what runs is what was hashed (launch.c, LPA_FS_BIND with fd).
+/// so what runs is what was hashed (window.c, LPA_FS_BIND with fd).
 public struct VerifiedFiles {
     /// Plan path (a `verified` bind source) → the descriptor that was hashed.
     var descriptors: [String: Int32] = [:]

@@ -1,11 +1,12 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CShims
+import CWindow
 import LPAPolicy
 
 /// The sandbox's init, seen from the launcher: clone(2) through the post-clone window
-/// (launch.c `lpa_spawn`) with one flat `lpa_spec` built here, then the handshake:
+/// (window.c `lpa_spawn`) with one flat `lpa_spec` built here, then the handshake:
 /// id maps, the start byte, the setup report, the tmpfs usage at exit.
 final class SandboxProcess {
     /// The init's pid, as the host sees it.

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CWindow
 import LPAPolicy
 
 /// The report pipe between the post-clone window and the launcher: every failed step

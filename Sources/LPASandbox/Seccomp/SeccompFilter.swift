@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLaunch
+import CShims
+import CWindow
 import CSeccomp
 import LPAPolicy
 
@@ -66,9 +67,11 @@ struct SeccompFilter {
             try check(rc, "rule for \(rule.syscall)")
         }
         for rule in auditRules where rule.kind == .egress {
-            // connect(fd, addr, len) always; sendto(fd, buf, len, flags, addr, alen) with an address.
+            // connect always; sendto only with an address (without one it sends on a
+            // connected socket, whose connect was already audited).
             var conditions = rule.syscall == "sendto"
-                ? [scmp_arg_cmp(arg: 4, op: SCMP_CMP_NE, datum_a: 0, datum_b: 0)] : []
+                ? [scmp_arg_cmp(arg: UInt32(rule.detail.addressArgument ?? 4), op: SCMP_CMP_NE,
+                                datum_a: 0, datum_b: 0)] : []
             let rc = conditions.withUnsafeMutableBufferPointer {
                 seccomp_rule_add_array(ctx, Self.notifyAction, rule.number, UInt32($0.count), $0.baseAddress)
             }

@@ -25,7 +25,6 @@ long lpa_filesystem_type(const char *path);
 #define LPA_SECCOMP_RET_KILL_PROCESS 0x80000000U
 #define LPA_SECCOMP_RET_ERRNO 0x00050000U
 #define LPA_SECCOMP_RET_USER_NOTIF 0x7fc00000U
-#define LPA_SECCOMP_RET_LOG 0x7ffc0000U
 
 #ifdef __cplusplus
 }

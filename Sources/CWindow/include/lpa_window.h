@@ -1,11 +1,13 @@
-// The post-clone window of lpa-run.
+// The post-clone window of lpa-run (window.c).
 //
 // Everything here runs in a child of a (possibly multithreaded) Swift process,
-// between clone() and execve(). Only raw system calls and a few libcap calls that
-// are plain prctl/capset wrappers are made; nothing allocates. The Swift side builds
-// every string, array and the seccomp BPF program before calling lpa_spawn.
-#ifndef LPA_LAUNCH_H
-#define LPA_LAUNCH_H
+// between clone() and execve(). Rules: raw system calls, stack buffers, and the few
+// libcap calls that are plain prctl/capset wrappers; no allocation, no stdio, no
+// locks, no Swift. The Swift side builds every string, array and the seccomp BPF
+// program before calling lpa_spawn. A test (LPALauncherTests/WindowSymbolTests)
+// checks the object files for allocator, stdio and lock symbols.
+#ifndef LPA_WINDOW_H
+#define LPA_WINDOW_H
 
 #include <stdint.h>
 #include <stddef.h>
@@ -27,7 +29,6 @@ enum lpa_fs_op_kind {
     LPA_FS_DEVPTS,       // mount a new devpts instance on target
     LPA_FS_SYMLINK,      // symlink(source, target); source is the link text
     LPA_FS_RDONLY_SELF,  // bind target onto itself read-only (proc/sys, sysrq-trigger...)
-    LPA_FS_REMOUNT_RO,   // make an existing mount read-only (tmpfs marked ro)
 };
 
 struct lpa_fs_op {
@@ -66,7 +67,6 @@ enum lpa_step {
     LPA_STEP_SIGNALS,
     LPA_STEP_CLOSE_FDS,
     LPA_STEP_RLIMIT,
-    LPA_STEP_SETGROUPS,
     LPA_STEP_CAPS_BOUNDING,
     LPA_STEP_CAPS_AMBIENT,
     LPA_STEP_CAPS_SET,
@@ -111,34 +111,21 @@ struct lpa_spec {
     int sync_fd;                   // child reads one byte: id maps are written
     int report_fd;                 // child writes lpa_report on failure (CLOEXEC)
 
-    // Relays (see relay.c). control_fd is the init's end of a SOCK_SEQPACKET pair, or -1.
-    // Before forking the workload the init listens on 127.0.0.1:connect_ports[i] inside
-    // the sandbox and sends those listeners to the launcher in one SCM_RIGHTS message;
-    // afterwards it answers socket requests (struct lpa_socket_request) with that many
-    // unconnected TCP sockets made in the sandbox's network namespace
-    // (struct lpa_socket_reply + SCM_RIGHTS); the launcher connects them itself.
+    // Relays: control_fd is the init's end of a SOCK_SEQPACKET pair, or -1. Before
+    // forking the workload the init listens on 127.0.0.1:connect_ports[i] inside the
+    // sandbox and sends those listeners; afterwards it answers socket requests
+    // (lpa_control.h, messages 1 and 2). The launcher's half is CSupervisor's relay.c.
     int control_fd;
     const uint16_t *connect_ports;
     size_t connect_port_count;
 
     // Audit: when >= 0, the workload loads its filter with a notification listener and
-    // sends the listener here (SCM_RIGHTS) just before execve. See lpa_audit.h.
+    // sends the listener here just before execve (lpa_control.h, message 3).
     int audit_fd;
 
     // When the workload has exited, the init writes here (uint64) the bytes its tmpfs
     // mounts hold: what the workload wrote and the sandbox discards. -1: not wanted.
     int usage_fd;
-};
-
-enum { LPA_SOCKET_BATCH_MAX = 32 };
-
-struct lpa_socket_request {
-    uint32_t count;                // at most LPA_SOCKET_BATCH_MAX
-};
-
-struct lpa_socket_reply {
-    int32_t err;                   // 0: `count` sockets come with this message
-    uint32_t count;
 };
 
 // clone()s the init with the requested namespaces. Returns its pid (host view),
@@ -152,17 +139,6 @@ extern const size_t lpa_forwarded_signal_count;
 // Installs handlers that forward lpa_forwarded_signals sent by other processes (not
 // by the terminal, which already signals the whole process group) to pid.
 int lpa_forward_signals_to(pid_t pid);
-
-// Namespace clone flags by lpa-run's names (user mount pid net ipc uts cgroup);
-// 0 for an unknown name. Swift's Glibc module hides the _GNU_SOURCE constants.
-unsigned long lpa_clone_flag(const char *namespace_name);
-int lpa_pipe_cloexec(int fds[2]);
-int lpa_memfd(const char *name);
-
-// Raw wrappers the Swift side needs and Glibc does not export.
-int lpa_fsopen_tmpfs(const char *options_csv, int noswap, uint64_t attrs);
-int lpa_close_range_cloexec(unsigned int first);
-int lpa_pidfd_open(pid_t pid);
 
 #ifdef __cplusplus
 }

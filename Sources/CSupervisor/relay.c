@@ -9,18 +9,20 @@
 // 127.0.0.1:PORT inside when a client arrives, so no round trip to the init sits on
 // the connection's path.
 //
-// This file runs in the ordinary launcher process, not in the post-clone window;
-// it is C because the loop is plain epoll/splice code and its speed is benchmarked.
+// This file runs in the ordinary launcher process, not in the post-clone window
+// (it allocates a little per connection); it is C because the loop is plain
+// epoll/splice code and its speed is benchmarked. The init's half of the control
+// protocol (lpa_control.h) is in CWindow's window.c.
 #define _GNU_SOURCE
 #include "lpa_relay.h"
-#include "lpa_launch.h"
+#include "lpa_control.h"
+#include "lpa_fdpass.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -74,39 +76,14 @@ static void set_nonblock(int fd) {
     if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-int lpa_recv_fds(int sock, int flags, void *data, size_t len, int *fds, size_t max, size_t *count) {
-    char control[CMSG_SPACE(sizeof(int) * 64)];
-    struct iovec iov = {data, len};
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags); while (n < 0 && errno == EINTR);
-    if (n <= 0) return -1;
-    *count = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        int *got = (int *)CMSG_DATA(c);
-        for (size_t i = 0; i < k; i++) {
-            if (*count < max) fds[(*count)++] = got[i];
-            else close(got[i]);
-        }
-    }
-    return (int)n;
-}
-
 struct relay {
     const struct lpa_relay_spec *spec;
     int epoll;
     int control;
-    int connect_listeners[64];
+    int connect_listeners[LPA_CONNECT_LISTENERS_MAX];
     size_t connect_count;
-    struct tag publish_tags[64];
-    struct tag connect_tags[64];
+    struct tag publish_tags[LPA_RELAY_PUBLISH_MAX];
+    struct tag connect_tags[LPA_CONNECT_LISTENERS_MAX];
     struct tag control_tag, init_tag, audit_tag;
     struct pending *pending_head, *pending_tail;
     int pool[POOL_MAX];     // unconnected sockets of the sandbox's network namespace
@@ -281,7 +258,7 @@ static void answer_from_init(struct relay *r) {
         struct lpa_socket_reply reply;
         int fds[LPA_SOCKET_BATCH_MAX];
         size_t count = 0;
-        int n = lpa_recv_fds(r->control, MSG_DONTWAIT, &reply, sizeof reply, fds, LPA_SOCKET_BATCH_MAX, &count);
+        int n = lpa_fdpass_recv(r->control, MSG_DONTWAIT, &reply, sizeof reply, fds, LPA_SOCKET_BATCH_MAX, &count);
         if (n < 0) break;
         r->requested = r->requested >= LPA_SOCKET_BATCH_MAX ? r->requested - LPA_SOCKET_BATCH_MAX : 0;
         for (size_t i = 0; i < count; i++) {
@@ -334,12 +311,16 @@ int lpa_relay_run(const struct lpa_relay_spec *spec) {
     r.control = spec->control_fd;
     r.epoll = epoll_create1(EPOLL_CLOEXEC);
     if (r.epoll < 0) return -1;
-    if (spec->publish_count > 64 || spec->connect_count > 64) { errno = E2BIG; return -1; }
+    if (spec->publish_count > LPA_RELAY_PUBLISH_MAX || spec->connect_count > LPA_CONNECT_LISTENERS_MAX) {
+        errno = E2BIG;
+        return -1;
+    }
 
     if (spec->connect_count > 0) {
         // The init sends the sandbox-side listeners before it starts the workload.
-        uint32_t n = 0;
-        if (lpa_recv_fds(r.control, 0, &n, sizeof n, r.connect_listeners, 64, &r.connect_count) < 0 ||
+        struct lpa_connect_listeners message = {0};
+        if (lpa_fdpass_recv(r.control, 0, &message, sizeof message, r.connect_listeners,
+                            LPA_CONNECT_LISTENERS_MAX, &r.connect_count) < 0 ||
             r.connect_count != spec->connect_count) {
             errno = EPROTO;
             return -1;

@@ -2,7 +2,7 @@
 // queries the kernel or creates an object that is closed before returning.
 #define _GNU_SOURCE
 #include "lpa_doctor.h"
-#include "lpa_launch.h"
+#include "lpa_shims.h"
 #include <errno.h>
 #include <linux/mount.h>
 #include <linux/seccomp.h>
@@ -45,7 +45,7 @@ int lpa_close_range_check(void) {
 }
 
 int lpa_tmpfs_noswap_check(void) {
-    int fd = lpa_fsopen_tmpfs("size=4096", 1, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+    int fd = lpa_fsopen_tmpfs(0700, 4096, 1, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
     if (fd < 0) return -errno;
     close(fd);
     return 0;

@@ -13,6 +13,8 @@
 extern "C" {
 #endif
 
+enum { LPA_RELAY_PUBLISH_MAX = 64 };
+
 struct lpa_relay_stats {
     uint64_t connections_served;
     uint64_t connections_refused;   // nothing listened inside, or the host endpoint refused
@@ -24,16 +26,12 @@ struct lpa_relay_spec {
     int init_pidfd;                            // readable when the init exits
     const int *publish_fds;                    // listening on the host, one per published port
     const uint16_t *publish_sandbox_ports;
-    size_t publish_count;
+    size_t publish_count;                      // at most LPA_RELAY_PUBLISH_MAX
     const struct sockaddr_storage *connect_targets;  // host endpoints, one per --connect
-    size_t connect_count;
+    size_t connect_count;                      // at most LPA_CONNECT_LISTENERS_MAX
     struct lpa_relay_stats *stats;
     struct lpa_audit_spec *audit;              // seccomp notifications to answer, or NULL
 };
-
-// Receives one message and the descriptors sent with it (SCM_RIGHTS, close-on-exec);
-// at most `max` are kept, the rest closed. Returns the byte count, or -1.
-int lpa_recv_fds(int sock, int flags, void *data, size_t len, int *fds, size_t max, size_t *count);
 
 // Runs until the init exits; returns 0, or -1 with errno when the loop could not start.
 int lpa_relay_run(const struct lpa_relay_spec *spec);

@@ -1,10 +1,12 @@
-// The post-clone window: see lpa_launch.h and ARCHITECTURE.md ("Process model").
+// The post-clone window: see lpa_window.h and ARCHITECTURE.md ("Process model").
 // Rules for this file: no malloc, no stdio, no locks, no Swift; raw system calls,
 // stack buffers, and libcap calls that wrap prctl/capset. Every failure is reported
 // to the parent as (step, index, errno) and ends the child, so the parent can name
 // the step and refuse to run (exit 125) instead of running with less isolation.
 #define _GNU_SOURCE
-#include "lpa_launch.h"
+#include "lpa_window.h"
+#include "lpa_control.h"
+#include "lpa_fdpass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +19,6 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -41,8 +42,6 @@ const size_t lpa_forwarded_signal_count = sizeof(lpa_forwarded_signals) / sizeof
 // Exit codes of the init/workload when setup fails: the parent reads the report and
 // turns it into 125/126/127 with a message; these are only a fallback.
 enum { EXIT_SETUP = 125, EXIT_NOEXEC = 126, EXIT_NOTFOUND = 127 };
-
-static int send_fds(int sock, const void *data, size_t len, const int *fds, size_t count);
 
 static const char OLD_ROOT[] = "/oldroot";
 static const char NEW_ROOT[] = "/newroot";
@@ -179,8 +178,6 @@ static int apply_fs_op(const struct lpa_fs_op *op) {
         if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) != 0) return -1;
         return set_attr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 1);
     }
-    case LPA_FS_REMOUNT_RO:
-        return set_attr(target, MOUNT_ATTR_RDONLY | op->attr_set, 1);
     default:
         errno = EINVAL;
         return -1;
@@ -279,8 +276,9 @@ __attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s) {
         if (s->audit_fd >= 0) {
             // The launcher supervises; we keep no copy, so only it can answer.
             int fd = (int)listener;
-            uint32_t tag = 1;
-            if (send_fds(s->audit_fd, &tag, sizeof tag, &fd, 1) != 0) fail(s, LPA_STEP_AUDIT, -1, errno);
+            struct lpa_audit_handover handover = {LPA_AUDIT_HANDOVER_TAG};
+            if (lpa_fdpass_send(s->audit_fd, &handover, sizeof handover, &fd, 1) != 0)
+                fail(s, LPA_STEP_AUDIT, -1, errno);
             close(fd);
         }
     }
@@ -289,32 +287,9 @@ __attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s) {
     fail(s, LPA_STEP_EXECVE, -1, errno);
 }
 
-// ---- Relays, the sandbox side (the launcher side is relay.c). ----
+// ---- Relays, the sandbox side (lpa_control.h; the launcher side is CSupervisor's relay.c). ----
 
 static void wake_on_child(int sig) { (void)sig; }
-
-static int send_fds(int sock, const void *data, size_t len, const int *fds, size_t count) {
-    char control[CMSG_SPACE(sizeof(int) * 64)];
-    if (count > 64) { errno = EINVAL; return -1; }
-    struct iovec iov = {(void *)data, len};
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (count > 0) {
-        memset(control, 0, sizeof control);
-        msg.msg_control = control;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * count);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
-    }
-    ssize_t n;
-    do n = sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
-    return n < 0 ? -1 : 0;
-}
 
 static void loopback_address(struct sockaddr_in *a, uint16_t port) {
     memset(a, 0, sizeof *a);
@@ -326,9 +301,9 @@ static void loopback_address(struct sockaddr_in *a, uint16_t port) {
 // Host endpoints (--connect): listeners on the sandbox's loopback whose connections the
 // launcher relays to the host. Made here, in the sandbox's network namespace.
 static void send_connect_listeners(const struct lpa_spec *s) {
-    int fds[64];
+    int fds[LPA_CONNECT_LISTENERS_MAX];
     size_t count = s->connect_port_count;
-    if (count > 64) fail(s, LPA_STEP_CONNECT_LISTEN, 64, E2BIG);
+    if (count > LPA_CONNECT_LISTENERS_MAX) fail(s, LPA_STEP_CONNECT_LISTEN, LPA_CONNECT_LISTENERS_MAX, E2BIG);
     for (size_t i = 0; i < count; i++) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
@@ -340,8 +315,8 @@ static void send_connect_listeners(const struct lpa_spec *s) {
         if (listen(fd, 512) != 0) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
         fds[i] = fd;
     }
-    uint32_t n = (uint32_t)count;
-    if (send_fds(s->control_fd, &n, sizeof n, fds, count) != 0) fail(s, LPA_STEP_CONTROL, -1, errno);
+    struct lpa_connect_listeners message = {(uint32_t)count};
+    if (lpa_fdpass_send(s->control_fd, &message, sizeof message, fds, count) != 0) fail(s, LPA_STEP_CONTROL, -1, errno);
     for (size_t i = 0; i < count; i++) close(fds[i]);
 }
 
@@ -361,7 +336,7 @@ static void answer_socket_request(int control) {
         if (fd < 0) { reply.err = errno; break; }
         fds[reply.count++] = fd;
     }
-    send_fds(control, &reply, sizeof reply, fds, reply.count);
+    lpa_fdpass_send(control, &reply, sizeof reply, fds, reply.count);
     for (uint32_t i = 0; i < reply.count; i++) close(fds[i]);
 }
 
@@ -464,9 +439,9 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
         // are only collected.
         while ((pid = (pid_t)syscall(SYS_wait4, -1, &status, WNOHANG, NULL)) > 0) {
             if (pid == workload) {
-            report_tmpfs_usage(s);
-            syscall(SYS_exit_group, exit_code_of(status));
-        }
+                report_tmpfs_usage(s);
+                syscall(SYS_exit_group, exit_code_of(status));
+            }
         }
         if (pid < 0 && errno == ECHILD) syscall(SYS_exit_group, EXIT_SETUP);
         struct pollfd pfd = {control, POLLIN, 0};
@@ -480,63 +455,4 @@ pid_t lpa_spawn(const struct lpa_spec *spec) {
     pid_t pid = (pid_t)syscall(SYS_clone, spec->clone_flags | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid != 0) return pid;
     run_init(spec);
-}
-
-int lpa_fsopen_tmpfs(const char *options_csv, int noswap, uint64_t attrs) {
-    int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-    if (fs < 0) return -1;
-    char buf[512];
-    size_t len = strlen(options_csv);
-    if (len + 1 > sizeof buf) { close(fs); errno = ENAMETOOLONG; return -1; }
-    memcpy(buf, options_csv, len + 1);
-    char *save = NULL;
-    for (char *opt = strtok_r(buf, ",", &save); opt != NULL; opt = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(opt, '=');
-        long rc;
-        if (eq != NULL) {
-            *eq = '\0';
-            rc = syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, opt, eq + 1, 0);
-        } else {
-            rc = syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, opt, NULL, 0);
-        }
-        if (rc != 0) { int e = errno; close(fs); errno = e; return -1; }
-    }
-    if (noswap && syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "noswap", NULL, 0) != 0) {
-        int e = errno; close(fs); errno = e; return -1;
-    }
-    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) {
-        int e = errno; close(fs); errno = e; return -1;
-    }
-    int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, (unsigned int)attrs);
-    int e = errno;
-    close(fs);
-    errno = e;
-    return mnt;
-}
-
-unsigned long lpa_clone_flag(const char *name) {
-    static const struct { const char *name; unsigned long flag; } table[] = {
-        {"user", CLONE_NEWUSER}, {"mount", CLONE_NEWNS}, {"pid", CLONE_NEWPID}, {"net", CLONE_NEWNET},
-        {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"cgroup", CLONE_NEWCGROUP},
-    };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (strcmp(table[i].name, name) == 0) return table[i].flag;
-    }
-    return 0;
-}
-
-int lpa_pipe_cloexec(int fds[2]) {
-    return pipe2(fds, O_CLOEXEC);
-}
-
-int lpa_memfd(const char *name) {
-    return (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
-}
-
-int lpa_close_range_cloexec(unsigned int first) {
-    return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
-}
-
-int lpa_pidfd_open(pid_t pid) {
-    return (int)syscall(SYS_pidfd_open, pid, 0);
 }

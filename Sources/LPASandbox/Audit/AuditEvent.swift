@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One refused call, as the log and the exit report show it. Every string but the
+/// syscall and errno names was chosen by the sandbox: hostile until escaped.
+struct AuditEvent: Equatable, Sendable {
+    var seconds: Int64
+    var nanoseconds: Int64
+    var syscall: String
+    var errnoName: String
+    /// As the sandbox sees it.
+    var pid: Int64
+    var hostPid: UInt32
+    var executable: String
+    var detail: String
+
+    /// The report keeps the first few examples, each at most this many bytes.
+    static let exampleLimit = 5
+    static let exampleBytes = 199
+
+    /// One JSON line (with its newline) for `--audit-log`.
+    var jsonLine: String {
+        "{\"time\":\(AuditText.json(time)),\"action\":\"blocked\",\"syscall\":\(AuditText.json(syscall)),"
+            + "\"errno\":\(AuditText.json(errnoName)),\"pid\":\(pid),\"host_pid\":\(hostPid),"
+            + "\"exe\":\(AuditText.json(executable)),\"detail\":\(AuditText.json(detail))}\n"
+    }
+
+    /// "connect 203.0.113.7:443 (ENETUNREACH) by pid 2 /usr/bin/curl": one line of the
+    /// exit report, which goes to a terminal: no control characters.
+    var example: String {
+        let text = "\(syscall) \(detail)\(detail.isEmpty ? "" : " ")(\(errnoName)) by pid \(pid) \(executable)"
+        return AuditText.truncated(AuditText.printable(text), toBytes: Self.exampleBytes)
+    }
+
+    /// ISO 8601 in UTC with milliseconds: 2025-01-31T12:00:00.123Z.
+    var time: String {
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
+            + "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
+            + "." + pad(Int(nanoseconds / 1_000_000), 3) + "Z"
+    }
+}
+
+/// Escaping for text the sandbox chose (DESIGN.md: logs are evidence; escape every
+/// byte a reader could misinterpret).
+enum AuditText {
+    /// Text from the caller's memory: invalid UTF-8 becomes U+FFFD.
+    static func decode(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    /// A JSON string literal: quotes and backslashes escaped, every control character
+    /// (C0, DEL, C1) and the JavaScript line separators as \uXXXX.
+    static func json(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where isControl(scalar) || scalar == "\u{2028}" || scalar == "\u{2029}":
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// For a terminal: every control character becomes "?".
+    static func printable(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars { out.append(isControl(scalar) ? "?" : scalar) }
+        return String(out)
+    }
+
+    /// At most `limit` UTF-8 bytes, cut between characters.
+    static func truncated(_ text: String, toBytes limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        var out = ""
+        var used = 0
+        for character in text {
+            let size = character.utf8.count
+            if used + size > limit { break }
+            out.append(character)
+            used += size
+        }
+        return out
+    }
+
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
+    }
+}
