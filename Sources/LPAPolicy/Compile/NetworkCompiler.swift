@@ -54,7 +54,7 @@ struct NetworkCompiler {
 
     /// Listening beyond loopback exposes the model server to the network: only on request.
     private func check(_ port: PublishedPort, at position: SourcePosition, _ diagnostics: inout [Diagnostic]) {
-        if !EndpointParser.isLoopback(port.hostAddress), !overrides.allowNonLoopbackPublish {
+        if !port.hostAddress.isLoopback, !overrides.allowNonLoopbackPublish {
             diagnostics.append(Diagnostic(at: position, "publish address '\(port.hostAddress)' is not loopback",
                                           hint: "pass --allow-non-loopback-publish to expose the port beyond this machine"))
         }

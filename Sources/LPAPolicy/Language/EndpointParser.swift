@@ -18,10 +18,10 @@ enum EndpointParser {
         guard ports.count == 2 || (host == nil && ports.count == 3) else {
             throw Failure(message: "bad publish '\(text)': expected [HOST_IP:]HOST_PORT:SANDBOX_PORT")
         }
-        let address = host ?? (ports.count == 3 ? ports[0] : "127.0.0.1")
+        let hostText = host ?? (ports.count == 3 ? ports[0] : "127.0.0.1")
         let numbers = ports.suffix(2)
-        guard isAddress(address) else {
-            throw Failure(message: "bad address '\(address)' in publish '\(text)': expected an IPv4 or IPv6 address",
+        guard let address = IPAddress(hostText) else {
+            throw Failure(message: "bad address '\(hostText)' in publish '\(text)': expected an IPv4 or IPv6 address",
                           hint: "write [::1] for IPv6")
         }
         return PublishedPort(hostAddress: address,
@@ -33,25 +33,25 @@ enum EndpointParser {
     /// local services, never the network.
     static func connect(_ text: String) throws(Failure) -> HostEndpoint {
         let (host, rest) = try splitHost(text)
-        let address: String
+        let hostText: String
         let ports: ArraySlice<String>
         if let host {
-            address = host
+            hostText = host
             ports = rest[...]
         } else {
             guard let first = rest.first else { throw Failure(message: "bad connect '\(text)'") }
-            address = first
+            hostText = first
             ports = rest.dropFirst()
         }
         guard ports.count == 1 || ports.count == 2 else {
             throw Failure(message: "bad connect '\(text)': expected HOST:PORT[:SANDBOX_PORT]")
         }
-        guard isAddress(address) else {
-            throw Failure(message: "bad address '\(address)' in connect '\(text)': expected an IP address",
+        guard let address = IPAddress(hostText) else {
+            throw Failure(message: "bad address '\(hostText)' in connect '\(text)': expected an IP address",
                           hint: "use 127.0.0.1 (names are not resolved)")
         }
-        guard isLoopback(address) else {
-            throw Failure(message: "connect address '\(address)' is not loopback",
+        guard address.isLoopback else {
+            throw Failure(message: "connect address '\(hostText)' is not loopback",
                           hint: "the sandbox may only reach this machine's loopback (127.0.0.0/8 or ::1)")
         }
         let hostPort = try port(ports[ports.startIndex], in: text)
@@ -79,31 +79,8 @@ enum EndpointParser {
         return UInt16(value)
     }
 
-    static func isAddress(_ text: String) -> Bool { ipv4(text) != nil || isIPv6(text) }
+    static func isAddress(_ text: String) -> Bool { IPAddress(text) != nil }
 
-    /// 127.0.0.0/8, ::1 (also written in full), or 127.0.0.0/8 mapped into IPv6
-    /// (::ffff:127.0.0.1). The audit supervisor (audit.c `lpa_audit_is_loopback`) agrees.
-    static func isLoopback(_ text: String) -> Bool {
-        if let bytes = ipv4(text) { return bytes[0] == 127 }
-        var address = in6_addr()
-        guard inet_pton(AF_INET6, text, &address) == 1 else { return false }
-        return withUnsafeBytes(of: &address) { raw in
-            let isV6Loopback = raw.dropLast().allSatisfy { $0 == 0 } && raw.last == 1
-            let isMappedV4Loopback = raw.prefix(10).allSatisfy { $0 == 0 } && raw[10] == 0xff && raw[11] == 0xff
-                && raw[12] == 127
-            return isV6Loopback || isMappedV4Loopback
-        }
-    }
-
-    /// Strict dotted quad (inet_pton's rules: no leading zeros games).
-    private static func ipv4(_ text: String) -> [UInt8]? {
-        var address = in_addr()
-        guard inet_pton(AF_INET, text, &address) == 1 else { return nil }
-        return withUnsafeBytes(of: &address) { Array($0) }
-    }
-
-    private static func isIPv6(_ text: String) -> Bool {
-        var address = in6_addr()
-        return inet_pton(AF_INET6, text, &address) == 1
-    }
+    /// See `IPAddress.isLoopback`.
+    static func isLoopback(_ text: String) -> Bool { IPAddress(text)?.isLoopback ?? false }
 }

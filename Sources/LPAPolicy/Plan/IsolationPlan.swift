@@ -292,11 +292,11 @@ public struct NetworkPlan: Codable, Equatable, Sendable {
 
 /// host address:port → 127.0.0.1:sandboxPort inside (inbound only).
 public struct PublishedPort: Codable, Equatable, Sendable {
-    public var hostAddress: String
+    public var hostAddress: IPAddress
     public var hostPort: UInt16
     public var sandboxPort: UInt16
     public var origin: Origin?
-    public init(hostAddress: String, hostPort: UInt16, sandboxPort: UInt16, origin: Origin? = nil) {
+    public init(hostAddress: IPAddress, hostPort: UInt16, sandboxPort: UInt16, origin: Origin? = nil) {
         self.hostAddress = hostAddress
         self.hostPort = hostPort
         self.sandboxPort = sandboxPort
@@ -307,11 +307,11 @@ public struct PublishedPort: Codable, Equatable, Sendable {
 /// A host loopback endpoint the sandbox may reach: 127.0.0.1:sandboxPort inside
 /// is relayed to hostAddress:hostPort.
 public struct HostEndpoint: Codable, Equatable, Sendable {
-    public var hostAddress: String
+    public var hostAddress: IPAddress
     public var hostPort: UInt16
     public var sandboxPort: UInt16
     public var origin: Origin?
-    public init(hostAddress: String, hostPort: UInt16, sandboxPort: UInt16, origin: Origin? = nil) {
+    public init(hostAddress: IPAddress, hostPort: UInt16, sandboxPort: UInt16, origin: Origin? = nil) {
         self.hostAddress = hostAddress
         self.hostPort = hostPort
         self.sandboxPort = sandboxPort

@@ -40,11 +40,7 @@ final class NetworkSetup {
                 publishFds.append(try Self.listen(on: port))
             }
             for endpoint in plan.network.connect {
-                guard let address = Self.address(endpoint.hostAddress, endpoint.hostPort) else {
-                    throw LaunchError(step: "connect \(endpoint.hostAddress):\(endpoint.hostPort)", errno: EINVAL,
-                                      message: "not an IP address")
-                }
-                connectTargets.append(address)
+                connectTargets.append(Self.address(endpoint.hostAddress, endpoint.hostPort))
             }
             var pair: [Int32] = [-1, -1]
             try sys("network: control socket") {
@@ -79,9 +75,7 @@ final class NetworkSetup {
 
     private static func listen(on port: PublishedPort) throws(LaunchError) -> Int32 {
         let step = "publish \(port.hostAddress):\(port.hostPort)"
-        guard var address = address(port.hostAddress, port.hostPort) else {
-            throw LaunchError(step: step, errno: EINVAL, message: "not an IP address")
-        }
+        var address = address(port.hostAddress, port.hostPort)
         let fd = try sys(step) { socket(Int32(address.ss_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -104,26 +98,22 @@ final class NetworkSetup {
         return fd
     }
 
-    static func address(_ host: String, _ port: UInt16) -> sockaddr_storage? {
+    /// The socket address of a plan address: bytes copied, no text parsed.
+    static func address(_ host: IPAddress, _ port: UInt16) -> sockaddr_storage {
         var storage = sockaddr_storage()
-        var v4 = sockaddr_in()
-        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = port.bigEndian
-            withUnsafeMutableBytes(of: &storage) { raw in
-                withUnsafeBytes(of: v4) { raw.copyMemory(from: $0) }
-            }
-            return storage
-        }
-        var v6 = sockaddr_in6()
-        if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
+        if host.isIPv6 {
+            var v6 = sockaddr_in6()
             v6.sin6_family = sa_family_t(AF_INET6)
             v6.sin6_port = port.bigEndian
-            withUnsafeMutableBytes(of: &storage) { raw in
-                withUnsafeBytes(of: v6) { raw.copyMemory(from: $0) }
-            }
-            return storage
+            withUnsafeMutableBytes(of: &v6.sin6_addr) { $0.copyBytes(from: host.bytes) }
+            withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: v6) { raw.copyMemory(from: $0) } }
+        } else {
+            var v4 = sockaddr_in()
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = port.bigEndian
+            withUnsafeMutableBytes(of: &v4.sin_addr) { $0.copyBytes(from: host.bytes) }
+            withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: v4) { raw.copyMemory(from: $0) } }
         }
-        return nil
+        return storage
     }
 }
