@@ -51,7 +51,7 @@ let package = Package(
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .testTarget(name: "LPAPolicyTests", dependencies: ["LPAPolicy"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy"]),
+        .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy", "CShims"]),
         // lpa-run's command line (option table, splitter, parser, help), without running anything.
         .testTarget(name: "LPARunTests", dependencies: ["lpa-run", "LPAPolicy"]),
         // The executing side's pure parts (mount steps, audit rules and records, the

@@ -340,9 +340,9 @@ int main(int argc, char **argv) {
         while (d && (e = readdir(d))) if (e->d_name[0] != '.') printf("%s\n", e->d_name);
         if (!d) report("ls", -1);
     } else if (!strcmp(cmd, "wait-signal")) {
-        signal(SIGTERM, on_signal);
-        signal(SIGINT, on_signal);
-        signal(SIGUSR1, on_signal);
+        // Every signal lpa-run forwards (ARCHITECTURE.md "Signals and lifetime").
+        int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+        for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) signal(forwarded[i], on_signal);
         printf("ready\n");
         while (!got_signal) pause();
         printf("got-signal %d\n", (int)got_signal);

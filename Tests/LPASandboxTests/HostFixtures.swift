@@ -80,53 +80,32 @@ final class AbstractListener {
 
 /// lpa-run running in the background, with its output readable line by line.
 final class RunningSandbox {
-    let process = Process()
-    private let out = Pipe()
-    private var buffer = Data()
+    private let child: Spawned
 
-    var pid: pid_t { process.processIdentifier }
+    var pid: pid_t { child.pid }
+    /// The signal that killed lpa-run itself, nil when it exited with a status.
+    var killedBy: Int32? { child.killedBy }
 
     convenience init(runner: Runner, probe: [String], profile: String = "strict", options: [String] = []) throws {
         try self.init(runner: runner, arguments: ["--profile", profile] + options + [Binaries.shared.probe] + probe)
     }
 
-    /// lpa-run ARGUMENTS in the background.
+    /// lpa-run ARGUMENTS in the background, started as a shell would start it.
     init(runner: Runner, arguments: [String]) throws {
-        let argv = runner.command(arguments)
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        process.environment = runner.environment()
-        process.currentDirectoryURL = URL(fileURLWithPath: Binaries.shared.directory)
-        process.standardOutput = out
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        child = try Spawned(runner.command(arguments), environment: runner.environment(),
+                            cwd: Binaries.shared.directory)
     }
 
     /// Waits (up to `seconds`) until the workload printed `line`.
-    func waitForLine(_ line: String, seconds: Double = 10) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        let fd = out.fileHandleForReading.fileDescriptor
-        while Date() < deadline {
-            if String(decoding: buffer, as: UTF8.self).split(separator: "\n").contains(Substring(line)) { return }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&pfd, 1, 100) > 0 {
-                var chunk = [UInt8](repeating: 0, count: 4096)
-                let n = read(fd, &chunk, chunk.count)
-                if n <= 0 { break }
-                buffer.append(contentsOf: chunk[0..<n])
-            }
-        }
-        Issue.record("the workload never printed \(line): \(String(decoding: buffer, as: UTF8.self))")
-        throw POSIXError(.ETIMEDOUT)
+    func waitForLine(_ line: String, seconds: Double = 30) throws {
+        guard child.waitForLine(line, seconds: seconds) else { throw POSIXError(.ETIMEDOUT) }
     }
 
-    /// Waits for exit; returns the status (128+N for a signal) and all output.
-    func finish() -> (Int32, String) {
-        let rest = out.fileHandleForReading.readDataToEndOfFile()
-        buffer.append(rest)
-        process.waitUntilExit()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return (status, String(decoding: buffer, as: UTF8.self))
+    /// Waits for exit (up to `seconds`, then kills it and fails the test); returns the
+    /// status (128+N for a signal) and stdout followed by stderr.
+    func finish(seconds: Double = 60) -> (Int32, String) {
+        let (status, stdout, stderr) = child.finish(seconds: seconds)
+        return (status, stdout + stderr)
     }
 }
 

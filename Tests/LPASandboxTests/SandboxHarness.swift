@@ -49,26 +49,15 @@ struct Runner: CustomTestStringConvertible, Sendable {
         return env
     }
 
-    /// lpa-run ARGS, waiting for it to finish.
+    /// lpa-run ARGS, waiting for it to finish (at most `seconds`; then it is killed and
+    /// the test fails naming the command).
     @discardableResult
-    func run(_ arguments: [String], env: [String: String] = [:], cwd: String? = nil) throws -> Result {
-        let process = Process()
-        let argv = command(arguments)
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        process.environment = environment(extra: env)
-        process.currentDirectoryURL = URL(fileURLWithPath: cwd ?? Binaries.shared.directory)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return Result(status: status, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+    func run(_ arguments: [String], env: [String: String] = [:], cwd: String? = nil,
+             seconds: Double = 120) throws -> Result {
+        let child = try Spawned(command(arguments), environment: environment(extra: env),
+                                cwd: cwd ?? Binaries.shared.directory)
+        let (status, stdout, stderr) = child.finish(seconds: seconds)
+        return Result(status: status, stdout: stdout, stderr: stderr)
     }
 
     /// lpa-run --profile PROFILE lpa-probe ARGS
