@@ -122,6 +122,43 @@ struct HostResourceTests {
         }
     }
 
+    /// A file and a directory every user can read, hidden by a profile: unreadable inside.
+    /// The control run binds the same paths without the hide and reads them, so the test
+    /// fails if hiding stops working, whoever runs it (unlike /etc/shadow, which uid 65534
+    /// cannot read anyway).
+    @Test("hidden files and directories are unreadable; without the hide they are read (control)",
+          arguments: Runner.all)
+    func hidesWithControl(runner: Runner) throws {
+        let dir = Binaries.shared.directory + "/hide-fixture-\(runner.who.rawValue)"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/private", withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: dir) }
+        for path in [dir + "/secret", dir + "/private/key"] {
+            #expect(fm.createFile(atPath: path, contents: Data("hidden-canary\n".utf8)))
+            chmod(path, 0o644)
+        }
+        chmod(dir, 0o755)
+        chmod(dir + "/private", 0o755)
+        let visible = Binaries.shared.profile(named: "hide-control-\(runner.who.rawValue)",
+                                              "extends: strict\nfilesystem:\n  read-only: [\(dir)]\n")
+        let hidden = Binaries.shared.profile(named: "hide-\(runner.who.rawValue)", """
+            extends: strict
+            filesystem:
+              read-only: [\(dir)]
+              hide: [\(dir)/secret, \(dir)/private]
+            """)
+        for path in [dir + "/secret", dir + "/private/key"] {
+            let control = try runner.probe(["read", path], profile: visible)
+            #expect(control.fields["read"] == "ok", "control \(path): \(control.stdout)\(control.stderr)")
+        }
+        let file = try runner.probe(["read", dir + "/secret"], profile: hidden)
+        #expect(file.fields["read"] == "EACCES", "\(file.stdout)\(file.stderr)")
+        let inDirectory = try runner.probe(["read", dir + "/private/key"], profile: hidden)
+        #expect(inDirectory.fields["read"] != "ok", "\(inDirectory.stdout)\(inDirectory.stderr)")
+        let listing = try runner.probe(["ls", dir + "/private"], profile: hidden)
+        #expect(!listing.stdout.contains("key"), "\(listing.stdout)")
+    }
+
     @Test("/etc/shadow is hidden", arguments: Runner.all)
     func shadowHidden(runner: Runner) throws {
         let result = try runner.probe(["read", "/etc/shadow"])
