@@ -87,6 +87,24 @@ static void in_child(const char *name, int (*fn)(void)) {
     else printf("%s %s\n", name, errname(WEXITSTATUS(status)));
 }
 
+// syscall(nr) with every argument -1 (invalid pointers, descriptors, flags and magic
+// numbers: harmless should the filter let it through), in a child; reports the errno.
+static void numbered_syscall(const char *text) {
+    long nr = strtol(text, NULL, 10);
+    char name[48];
+    snprintf(name, sizeof name, "nr-%ld", nr);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        long rc = syscall(nr, -1L, -1L, -1L, -1L, -1L, -1L);
+        _exit(rc < 0 ? (errno & 0xff) : 0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) printf("%s killed-by-signal-%d\n", name, WTERMSIG(status));
+    else printf("%s %s\n", name, errname(WEXITSTATUS(status)));
+}
+
 static int try_unshare(void) { return unshare(CLONE_NEWUSER) == 0 ? 0 : errno; }
 static int try_clone_newns(void) {
     long pid = syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, NULL);
@@ -305,7 +323,7 @@ static void on_signal(int sig) { got_signal = sig; }
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: lpa-probe syscalls|status|env|connect-tcp|connect-abstract|read|write|ls|wait-signal|exit|kill-self\n");
+        fprintf(stderr, "usage: lpa-probe syscalls|status|env|connect-tcp|connect-abstract|read|write|ls|wait-signal|exit|kill-self|nr N...\n");
         return 2;
     }
     if (in_initial_user_namespace() && getenv("LPA_PROBE_ON_HOST") == NULL) {
@@ -350,6 +368,7 @@ int main(int argc, char **argv) {
     } else if (!strcmp(cmd, "echo-server") && argc == 3) return echo_server(atoi(argv[2]));
     else if (!strcmp(cmd, "misbehave")) return misbehave();
     else if (!strcmp(cmd, "exit") && argc == 3) return atoi(argv[2]);
+    else if (!strcmp(cmd, "nr")) { for (int i = 2; i < argc; i++) numbered_syscall(argv[i]); }
     else if (!strcmp(cmd, "kill-self") && argc == 3) { raise(atoi(argv[2])); return 99; }
     else { fprintf(stderr, "lpa-probe: unknown command %s\n", cmd); return 2; }
     return 0;
