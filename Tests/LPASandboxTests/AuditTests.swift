@@ -27,8 +27,8 @@ struct AuditTests {
         #expect(result.fields["mount"] == "EPERM")
 
         let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-        let entries = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-        let bySyscall = Dictionary(entries.map { ($0["syscall"] as! String, $0) }, uniquingKeysWith: { a, _ in a })
+        let entries = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let bySyscall = Dictionary(entries.map { (($0["syscall"] as? String) ?? "?", $0) }, uniquingKeysWith: { a, _ in a })
         #expect(entries.count == 3, "\(lines)")
         #expect(bySyscall["connect"]?["detail"] as? String == "203.0.113.7:443")
         #expect(bySyscall["connect"]?["errno"] as? String == "ENETUNREACH")
@@ -42,7 +42,7 @@ struct AuditTests {
         // Something was blocked, so the report is on stderr without -v, and in the JSON file.
         #expect(result.stderr.contains("blocked 3"), "\(result.stderr)")
         #expect(result.stderr.contains("203.0.113.7:443"))
-        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as! [String: Any]
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any])
         #expect(report["exit_status"] as? Int == 0)
         #expect((report["blocked"] as? [String: Any])?["total"] as? Int == 3)
     }
@@ -65,7 +65,7 @@ struct AuditTests {
                                      "head -c 3000000 /dev/zero > /tmp/scratch"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("discarded:"))
-        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as! [String: Any]
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any])
         let discarded = report["tmpfs_bytes_discarded"] as? Int ?? 0
         #expect(discarded >= 3_000_000, "\(report)")
     }

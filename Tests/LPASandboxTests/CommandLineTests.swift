@@ -13,9 +13,9 @@ struct CommandLineTests {
                                      "llama-server-missing-\(getpid())", "-m", "/tmp/m.gguf", "--port", "8080"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("warning"))
-        let plan = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        let plan = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(plan["version"] as? Int == IsolationPlan.formatVersion)
-        let command = plan["command"] as! [String: Any]
+        let command = try #require(plan["command"] as? [String: Any])
         #expect(command["resolved"] as? Bool == false)
         #expect((command["argv"] as? [String])?.dropFirst() == ["-m", "/tmp/m.gguf", "--port", "8080"])
         for key in ["namespaces", "mounts", "network", "seccomp", "capabilities", "noNewPrivs", "rlimits",

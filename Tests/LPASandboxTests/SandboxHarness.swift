@@ -29,8 +29,10 @@ struct Runner: CustomTestStringConvertible, Sendable {
         }
     }
 
+    /// A home of the test's own for each runner: nothing a test (or a broken sandbox)
+    /// writes lands in the real home of whoever runs the suite.
     var home: String {
-        who == .nobody ? Binaries.shared.directory + "/home-nobody" : (ProcessInfo.processInfo.environment["HOME"] ?? "/root")
+        Binaries.shared.directory + (who == .nobody ? "/home-nobody" : "/home-caller")
     }
 
     /// The argv prefix that runs lpa-run as this runner.
@@ -92,22 +94,36 @@ final class Binaries: Sendable {
         let fm = FileManager.default
         let target = "/tmp/lpa-tests-\(getpid())"
         try? fm.removeItem(atPath: target)
-        try! fm.createDirectory(atPath: target + "/home-nobody", withIntermediateDirectories: true)
-        chmod(target, 0o755)
-        chown(target + "/home-nobody", 65534, 65534)
-        for name in ["lpa-run", "lpa-probe"] {
-            try! fm.copyItem(atPath: dir.appendingPathComponent(name).path, toPath: target + "/" + name)
-            chmod(target + "/" + name, 0o755)
+        do {
+            for home in ["/home-nobody", "/home-caller"] {
+                try fm.createDirectory(atPath: target + home, withIntermediateDirectories: true)
+            }
+            chmod(target, 0o755)
+            chmod(target + "/home-caller", 0o700)
+            chown(target + "/home-nobody", 65534, 65534)
+            for name in ["lpa-run", "lpa-probe"] {
+                try fm.copyItem(atPath: dir.appendingPathComponent(name).path, toPath: target + "/" + name)
+                chmod(target + "/" + name, 0o755)
+            }
+        } catch {
+            fatalError("cannot prepare the test binaries in \(target): \(error)")
         }
+        // Removed when the test process exits: no test directory is left in /tmp.
+        Binaries.cleanupPath = target
+        atexit { if let path = Binaries.cleanupPath { try? FileManager.default.removeItem(atPath: path) } }
         directory = target
         lpaRun = target + "/lpa-run"
         probe = target + "/lpa-probe"
     }
 
+    nonisolated(unsafe) static var cleanupPath: String?
+
     /// Writes a profile file readable by every runner and returns its path.
     func profile(named name: String, _ text: String) -> String {
         let path = directory + "/" + name + ".yaml"
-        try! text.write(toFile: path, atomically: true, encoding: .utf8)
+        if (try? text.write(toFile: path, atomically: true, encoding: .utf8)) == nil {
+            Issue.record("cannot write the profile \(path)")
+        }
         chmod(path, 0o644)
         return path
     }
