@@ -293,16 +293,35 @@ static int echo_server(int port) {
 // to a documentation address (203.0.113.7, TEST-NET-3), ptraces, mounts. It first makes
 // sure loopback is its only interface and refuses otherwise, so no packet can ever
 // leave this machine even if it ran outside a sandbox.
-static int misbehave(void) {
+// Nothing may leave: the calls below target a documentation address and must only
+// ever meet an empty network namespace. Refuse when any interface but lo exists.
+static int only_loopback(void) {
     char names[16][32];
     int count = interfaces(names, 16);
-    if (count < 0) return 3;
+    if (count < 0) return 0;
     for (int i = 0; i < count; i++) {
         if (strcmp(names[i], "lo") != 0) {
             fprintf(stderr, "lpa-probe: interface %s exists: refusing to connect anywhere\n", names[i]);
-            return 3;
+            return 0;
         }
     }
+    return 1;
+}
+
+// A UDP datagram whose payload is `canary`: the audit must record the call and the
+// address, never the payload.
+static int sendto_out(const char *canary) {
+    if (!only_loopback()) return 3;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
+    inet_pton(AF_INET, "203.0.113.7", &a.sin_addr);
+    report("sendto-out", sendto(s, canary, strlen(canary), 0, (struct sockaddr *)&a, sizeof a));
+    close(s);
+    return 0;
+}
+
+static int misbehave(void) {
+    if (!only_loopback()) return 3;
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(443)};
     inet_pton(AF_INET, "203.0.113.7", &a.sin_addr);
@@ -367,6 +386,7 @@ int main(int argc, char **argv) {
         return 0;
     } else if (!strcmp(cmd, "echo-server") && argc == 3) return echo_server(atoi(argv[2]));
     else if (!strcmp(cmd, "misbehave")) return misbehave();
+    else if (!strcmp(cmd, "sendto-out") && argc == 3) return sendto_out(argv[2]);
     else if (!strcmp(cmd, "exit") && argc == 3) return atoi(argv[2]);
     else if (!strcmp(cmd, "nr")) { for (int i = 2; i < argc; i++) numbered_syscall(argv[i]); }
     else if (!strcmp(cmd, "kill-self") && argc == 3) { raise(atoi(argv[2])); return 99; }

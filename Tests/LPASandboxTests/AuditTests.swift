@@ -47,6 +47,29 @@ struct AuditTests {
         #expect((report["blocked"] as? [String: Any])?["total"] as? Int == 3)
     }
 
+    /// sendto with an address is audited like connect; its payload (what a prompt or an
+    /// output would be) never reaches the log or the report: metadata only.
+    @Test("sendto out is refused and logged with its address, never its payload", arguments: Runner.all)
+    func sendtoLoggedWithoutPayload(runner: Runner) throws {
+        let dir = try Self.outputDirectory(for: runner, "sendto")
+        let log = dir + "/audit.jsonl", reportPath = dir + "/report.json"
+        let canary = "lpa-payload-canary-\(getpid())"
+        let result = try runner.probe(["sendto-out", canary], options: ["--audit-log", log, "--report-json", reportPath])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.fields["sendto-out"] == "ENETUNREACH", "\(result.stdout)")
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        let entries = try text.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let sendto = try #require(entries.first { $0["syscall"] as? String == "sendto" }, "\(text)")
+        #expect(sendto["detail"] as? String == "203.0.113.7:53")
+        #expect(sendto["errno"] as? String == "ENETUNREACH")
+        let report = try String(contentsOfFile: reportPath, encoding: .utf8)
+        for (name, output) in [("log", text), ("report", report), ("stderr", result.stderr)] {
+            #expect(!output.contains(canary), "the payload reached the \(name)")
+        }
+    }
+
     @Test("a run that blocks nothing prints no report unless -v")
     func quietWhenNothingBlocked() throws {
         let runner = Runner(who: .caller)

@@ -89,4 +89,47 @@ struct CommandLineTests {
         #expect(result.stdout.contains("--dry-run"))
         #expect(result.stdout.contains("127"))
     }
+
+    @Test("--hostname sets the hostname inside; without it the plan's default", arguments: Runner.all)
+    func hostnameOption(runner: Runner) throws {
+        let named = try runner.run(["--hostname", "lpa-test-host", "/bin/hostname"])
+        #expect(named.status == 0 && named.stdout == "lpa-test-host\n", "\(named.stdout)\(named.stderr)")
+        let plain = try runner.run(["/bin/hostname"])
+        #expect(plain.stdout == "lpa-sandbox\n", "\(plain.stdout)\(plain.stderr)")
+    }
+
+    @Test("--env passes a secret-looking host variable only when named, and sets NAME=VALUE", arguments: Runner.all)
+    func envOption(runner: Runner) throws {
+        let secret = ["OPENAI_API_KEY": "sk-lpa-test-secret"]
+        let dropped = try runner.run(["/usr/bin/env"], env: secret)
+        #expect(!dropped.stdout.contains("sk-lpa-test-secret"), "\(dropped.stdout)")
+        let passed = try runner.run(["--env", "OPENAI_API_KEY", "--env", "LPA_SET=value-set", "/usr/bin/env"], env: secret)
+        #expect(passed.stdout.contains("OPENAI_API_KEY=sk-lpa-test-secret\n"), "\(passed.stdout)")
+        #expect(passed.stdout.contains("LPA_SET=value-set\n"), "\(passed.stdout)")
+    }
+
+    @Test("-q silences lpa-run's warnings and report, not the command")
+    func quietOption() throws {
+        let runner = Runner(who: .caller)
+        let missing = "lpa-missing-\(getpid())"
+        let loud = try runner.run(["--dry-run", missing])
+        #expect(loud.stderr.contains("warning"), "\(loud.stderr)")
+        let quiet = try runner.run(["-q", "--dry-run", missing])
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet.stderr)")
+        let blocked = try runner.run(["-q", Binaries.shared.probe, "misbehave"])
+        #expect(!blocked.stderr.contains("report"), "\(blocked.stderr)")
+        #expect(blocked.stdout.contains("ptrace EPERM"), "\(blocked.stdout)")
+    }
+
+    @Test("option errors name the option and exit 125", arguments: [
+        (["--profile"], "missing value for '--profile'"),
+        (["--bogus", "/bin/true"], "unknown option '--bogus'"),
+        (["--format", "yaml", "--dry-run", "/bin/true"], "bad value 'yaml' for '--format'"),
+        (["-p", "99999:80", "/bin/true"], "--publish"),
+    ])
+    func optionErrorsNameTheOption(arguments: [String], message: String) throws {
+        let result = try Runner(who: .caller).run(arguments)
+        #expect(result.status == 125)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
 }

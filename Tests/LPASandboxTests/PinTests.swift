@@ -146,6 +146,39 @@ struct PinTests {
         #expect(result.stderr.contains("pin ok (hashed): \(w.model)"), "\(result.stderr)")
     }
 
+    @Test("a cache file writable by group or others is not trusted", arguments: Runner.all)
+    func writableCacheIgnored(runner: Runner) throws {
+        let w = try Workspace("writable", runner)
+        let profile = w.profile(modelDigest: try w.digest(w.model))
+        #expect(try w.writeMarker(profile).status == 0)
+        // Control: unchanged, the second run trusts the cache.
+        let cached = try w.writeMarker(profile)
+        #expect(cached.stderr.contains("pin ok (cached): \(w.model)"), "\(cached.stderr)")
+        chmod(w.cacheFile, 0o666)
+        let result = try w.writeMarker(profile)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("writable by group or others"), "\(result.stderr)")
+        #expect(result.stderr.contains("pin ok (hashed): \(w.model)"), "\(result.stderr)")
+    }
+
+    @Test("a link leading out of a pinned directory stops the run", arguments: Runner.all)
+    func linkOutOfPinnedDirectory(runner: Runner) throws {
+        let w = try Workspace("link-out", runner)
+        let lib = w.directory + "/lib"
+        try FileManager.default.createDirectory(atPath: lib, withIntermediateDirectories: true)
+        try "a".write(toFile: lib + "/a.so", atomically: true, encoding: .utf8)
+        let manifest = try runner.run(["hash", lib])
+        let profile = w.profile(manifest.stdout.split(separator: "\n").dropFirst().joined(separator: "\n"))
+        // Control: the complete directory runs.
+        #expect(try w.writeMarker(profile).status == 0)
+        try FileManager.default.removeItem(atPath: w.marker)
+        try FileManager.default.createSymbolicLink(atPath: lib + "/escape.so", withDestinationPath: "/etc/passwd")
+        let result = try w.writeMarker(profile)
+        #expect(result.status == 125)
+        #expect(result.stderr.contains("the link 'escape.so' leads outside the pinned directory"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: w.marker))
+    }
+
     @Test("the executable pin: right runs, wrong stops", arguments: Runner.all)
     func executablePin(runner: Runner) throws {
         let w = try Workspace("exec", runner)

@@ -105,6 +105,24 @@ struct ProbeDoctorTests {
         }
     }
 
+    /// The counterpart of `doctorText`: inside lpa-run's own strict sandbox no user
+    /// namespace can be made, so the required `profile strict` check fails and so does doctor.
+    @Test("doctor exits 1 where the strict profile cannot run, and says so", arguments: Runner.all)
+    func doctorFailsWhereStrictCannotRun(runner: Runner) throws {
+        // A debug lpa-run loads the Swift runtime from the toolchain (the shipped one is static).
+        let profile = Binaries.shared.profile(named: "doctor-inside", """
+            extends: strict
+            filesystem:
+              read-only:
+                - \(Binaries.shared.directory)
+                - {path: /opt/swift/usr/lib/swift/linux, optional: true}
+            """)
+        let result = try runner.run(["--profile", profile, Binaries.shared.lpaRun, "doctor"])
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        let strictLine = result.stdout.split(separator: "\n").first { $0.contains("profile strict") } ?? ""
+        #expect(strictLine.contains("NO"), "\(result.stdout)")
+    }
+
     @Test("doctor --format json parses", arguments: Runner.all)
     func doctorJSON(runner: Runner) throws {
         let result = try runner.run(["doctor", "--format", "json"])
