@@ -33,23 +33,22 @@ final class Llama: Sendable {
     }
 }
 
-/// Files under `roots` modified since `since` that contain `needle`.
-func filesContaining(_ needle: String, under roots: [String], modifiedSince since: Date) -> [String] {
-    let fm = FileManager.default
-    var hits: [String] = []
+/// Regular files under `roots` modified since `since` that contain `needle`. find(1)
+/// lists the candidates (a home holds hundreds of thousands of files; a Foundation
+/// walk of them takes half a minute), then each is read.
+func filesContaining(_ needle: String, under roots: [String], modifiedSince since: Date) throws -> [String] {
+    let existing = roots.filter { FileManager.default.fileExists(atPath: $0) }
+    guard !existing.isEmpty else { return [] }
+    let find = try BackgroundProcess(["/usr/bin/find"] + existing
+                                     + ["-type", "f", "-newermt", "@\(Int(since.timeIntervalSince1970))", "-size", "-256M", "-print0"],
+                                     name: "find")
+    let status = try find.waitForExit("listing files under \(existing)", within: 120)
+    // 1: some directory could not be read (another user's); what could be read is listed.
+    guard status == 0 || status == 1 else { throw TestFailure("find exited with \(status): \(find.stderr.suffix(400))") }
     let bytes = Data(needle.utf8)
-    for root in roots {
-        guard let walker = fm.enumerator(at: URL(fileURLWithPath: root),
-                                         includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey, .fileSizeKey],
-                                         options: [], errorHandler: { _, _ in true }) else { continue }
-        for case let url as URL in walker {
-            guard let values = try? url.resourceValues(forKeys: [.contentModificationDateKey, .isRegularFileKey, .fileSizeKey]),
-                  values.isRegularFile == true, let modified = values.contentModificationDate, modified >= since,
-                  (values.fileSize ?? 0) < 256 << 20 else { continue }
-            if let data = try? Data(contentsOf: url), data.range(of: bytes) != nil { hits.append(url.path) }
-        }
+    return find.stdout.split(separator: "\0").map(String.init).filter { path in
+        (try? Data(contentsOf: URL(fileURLWithPath: path)))?.range(of: bytes) != nil
     }
-    return hits
 }
 
 /// A directory this test made and removes (`defer { dir.remove() }`), owned by the
@@ -65,6 +64,17 @@ struct TestDirectory {
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A profile that extends strict with one host directory bound read-write: what a
+/// workload writes there reaches the host, on purpose.
+func readWriteProfile(_ directory: String, named name: String) -> String {
+    Binaries.shared.profile(named: name, """
+        description: strict plus one read-write directory
+        extends: strict
+        filesystem:
+          read-write: [\(directory)]
+        """)
 }
 
 /// Published ports and host endpoints, end to end with a real llama-server.
@@ -108,7 +118,8 @@ struct ServingTests {
         let status = try sandbox.stop()
         #expect(status == 0, "llama-server exits cleanly on SIGTERM forwarded by lpa-run")
 
-        let leaks = filesContaining(canary, under: [runner.home, "/tmp", "/var/tmp"], modifiedSince: start)
+        // The scan is proven able to see a leak by CanaryTests.
+        let leaks = try filesContaining(canary, under: [runner.home, "/tmp", "/var/tmp"], modifiedSince: start)
         #expect(leaks.isEmpty, "the prompt persisted on the host: \(leaks)")
     }
 
@@ -156,4 +167,68 @@ struct ServingTests {
     /// examples/agent.py in this checkout.
     static let agentSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("examples/agent.py").path
+}
+
+/// The canary scan the serving tests rely on, proven both ways: it finds what a
+/// workload writes to a host-visible place on purpose, and finds nothing of what it
+/// writes to the sandbox's tmpfs mounts.
+@Suite("what a workload writes stays in the sandbox", .serialized)
+struct CanaryTests {
+    @Test("a canary written to a read-write bind is found on the host; the copies in the home, cache, /tmp, /var/tmp, /run and /dev/shm are not",
+          arguments: Runner.all)
+    func onlyTheReadWriteBindReachesTheHost(runner: Runner) throws {
+        let start = Date().addingTimeInterval(-1)
+        let canary = "lpa-canary-\(UUID().uuidString)"
+        // Under the scanned /tmp, so the scan must tell the bind apart from the tmpfs.
+        let shared = try TestDirectory(under: Binaries.shared.directory, owner: runner.uid)
+        defer { shared.remove() }
+        let profile = readWriteProfile(shared.path, named: "canary-rw-\(runner.who)")
+        defer { unlink(profile) }
+        let script = #"""
+            for dir in "$HOME" "$XDG_CACHE_HOME" /tmp /var/tmp /run /dev/shm "$2"; do
+              mkdir -p "$dir" && printf '%s\n' "$1" > "$dir/prompt.txt" && cat "$dir/prompt.txt" || exit 1
+            done
+            """#
+        let result = try runner.shell(script, [canary, shared.path], profile: profile)
+        #expect(result.status == 0, "\(result.stderr)")
+        // Every write happened: seven copies read back inside.
+        #expect(result.stdout.components(separatedBy: canary).count - 1 == 7, "\(result.stdout)")
+
+        let hostCache = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? runner.home + "/.cache"
+        let hits = try filesContaining(canary, under: [runner.home, hostCache, "/tmp", "/var/tmp", "/run", "/dev/shm"],
+                                   modifiedSince: start)
+        #expect(Set(hits) == [shared.path + "/prompt.txt"], "expected only the read-write bind's copy: \(hits)")
+    }
+
+    enum Place: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case home, cache
+        var testDescription: String { self == .home ? "the tmpfs home" : "the tmpfs cache ($XDG_CACHE_HOME)" }
+    }
+
+    @Test("the tmpfs home and the tmpfs cache each keep a canary off the host on their own; the same path bound read-write does not",
+          arguments: Runner.all, Place.allCases)
+    func tmpfsOnItsOwn(runner: Runner, place: Place) throws {
+        // Under /home: no other tmpfs of strict (/tmp, /var/tmp, /run) covers it, as
+        // one would cover the unprivileged runner's usual home under /tmp.
+        let dir = try TestDirectory(under: "/home", owner: runner.uid)
+        defer { dir.remove() }
+        let environment = place == .home ? ["HOME": dir.path] : ["XDG_CACHE_HOME": dir.path]
+        let script = #"printf '%s\n' "$1" > "$2/prompt.txt" && cat "$2/prompt.txt""#
+
+        let start = Date().addingTimeInterval(-1)
+        let kept = "lpa-canary-\(UUID().uuidString)"
+        let inside = try runner.shell(script, [kept, dir.path], environment: environment)
+        #expect(inside.status == 0, "\(inside.stderr)")
+        #expect(inside.stdout == kept + "\n", "the write inside must have happened")
+        let keptHits = try filesContaining(kept, under: [dir.path], modifiedSince: start)
+        #expect(keptHits.isEmpty, "\(place) let the canary through: \(keptHits)")
+
+        // The control: the same path bound read-write (on top of the tmpfs) reaches the host.
+        let leaked = "lpa-canary-\(UUID().uuidString)"
+        let profile = readWriteProfile(dir.path, named: "canary-\(place)-\(runner.who)")
+        defer { unlink(profile) }
+        let bound = try runner.shell(script, [leaked, dir.path], profile: profile, environment: environment)
+        #expect(bound.status == 0, "\(bound.stderr)")
+        #expect(try filesContaining(leaked, under: [dir.path], modifiedSince: start) == [dir.path + "/prompt.txt"])
+    }
 }
