@@ -167,13 +167,15 @@ final class PublishedSandbox {
     let lpaRun: BackgroundProcess
     var pid: pid_t { lpaRun.pid }
 
-    /// Starts lpa-run with `arguments(port)` and waits until `ready`.
+    /// Starts lpa-run with `arguments(port)` and waits until `ready`. `nextPort` offers
+    /// the candidates (by default a port free a moment ago).
     init(runner: Runner, address: LoopbackAddress = .v4, ready: Readiness, within seconds: Double = 30,
-         environment: [String: String] = [:], _ arguments: (UInt16) -> [String]) throws {
+         environment: [String: String] = [:], nextPort: (() throws -> UInt16)? = nil,
+         _ arguments: (UInt16) -> [String]) throws {
         var attempts = 0
         while true {
             attempts += 1
-            let port = try LoopbackHTTP.candidatePort(address)
+            let port = try nextPort?() ?? LoopbackHTTP.candidatePort(address)
             let lpaRun = try BackgroundProcess(runner: runner, arguments: arguments(port), environment: environment)
             do {
                 switch ready {

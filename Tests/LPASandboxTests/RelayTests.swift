@@ -97,9 +97,48 @@ struct RelayTests {
     }
 }
 
-/// -p on the host side: refusals, lifetime, and no egress.
+/// -p on the host side: binding, addresses, refusals, lifetime, and no egress.
 @Suite("published ports", .serialized)
 struct PublishedPortTests {
+    @Test("a host port already in use stops the run with 125, naming the port, before the workload runs",
+          arguments: Runner.all)
+    func hostPortInUse(runner: Runner) throws {
+        let holder = try LoopbackListener()
+        #expect(holder.canConnectFromHost(), "the port is really taken")
+        let result = try runner.run(["--profile", "strict", "-p", "127.0.0.1:\(holder.port):80", "/bin/echo", "RAN"],
+                                    within: 30)
+        #expect(result.status == 125)
+        #expect(result.stderr.contains("127.0.0.1:\(holder.port)"), "\(result.stderr)")
+        #expect(result.stderr.contains("EADDRINUSE"), "\(result.stderr)")
+        #expect(!result.stdout.contains("RAN"))
+    }
+
+    @Test("a sandbox whose host port was taken meanwhile starts again on another one (how these tests avoid port races)",
+          arguments: Runner.all)
+    func takenPortIsRetried(runner: Runner) throws {
+        let holder = try LoopbackListener()
+        var offered: [UInt16] = []
+        let sandbox = try PublishedSandbox(runner: runner, ready: .line("listening"), nextPort: {
+            let port = offered.isEmpty ? holder.port : try LoopbackHTTP.candidatePort()
+            offered.append(port)
+            return port
+        }) { port in
+            ["--profile", "strict", "-p", "127.0.0.1:\(port):9000", Binaries.shared.probe, "echo-server", "9000"]
+        }
+        defer { sandbox.terminate() }
+        #expect(offered.count == 2 && offered.first == holder.port, "\(offered)")
+        #expect(sandbox.port == offered.last)
+        try sandbox.expectEcho("on the second port")
+    }
+
+    @Test("-p [::1]:PORT:SANDBOXPORT relays IPv6 clients to the sandbox", arguments: Runner.all)
+    func ipv6LoopbackPublish(runner: Runner) throws {
+        let sandbox = try PublishedSandbox(runner: runner, address: .v6, probe: ["echo-server", "9000"], sandboxPort: 9000,
+                                           ready: "listening")
+        defer { sandbox.terminate() }
+        try sandbox.expectEcho("over ::1")
+    }
+
     @Test("with -p serving, the same sandbox still cannot reach a listener on the host's loopback", arguments: Runner.all)
     func publishedSandboxHasNoEgress(runner: Runner) throws {
         let listener = try LoopbackListener()
