@@ -167,6 +167,29 @@ enum LoopbackHTTP {
         }
     }
 
+    /// Exactly `count` bytes; throws, naming `what`, when the deadline passes, the
+    /// peer closes or the read fails first.
+    static func read(_ fd: Int32, count: Int, before deadline: Deadline, waitingFor what: String) throws -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while result.count < count {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, deadline.millisecondsLeft)
+            if ready < 0 && errno == EINTR { continue }
+            if ready <= 0 {
+                throw TestFailure("\(what): \(result.count) of \(count) bytes within \(deadline.seconds) s")
+            }
+            let n = recv(fd, &chunk, min(chunk.count, count - result.count), Int32(MSG_DONTWAIT))
+            if n == 0 { throw TestFailure("\(what): end of stream after \(result.count) of \(count) bytes") }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw TestFailure("\(what): \(describeErrno(errno)) after \(result.count) of \(count) bytes")
+            }
+            result.append(contentsOf: chunk[0..<n])
+        }
+        return result
+    }
+
     /// Sends `payload`, half-closes, and returns what came back until the peer closed.
     static func roundTrip(port: UInt16, address: LoopbackAddress = .v4, _ payload: [UInt8],
                           before deadline: Deadline) throws -> [UInt8] {

@@ -19,12 +19,40 @@ func openDescriptors(of sandbox: PublishedSandbox) throws -> Int {
 /// How many more descriptors lpa-run may hold at rest than at the baseline: one batch
 /// of the init's sockets (LPA_SOCKET_BATCH_MAX, lpa_control.h). Between connections
 /// the relay holds only its pool of unconnected sandbox sockets, refilled a batch at a
-/// time when it runs low (relay.c POOL_LOW), and its spare pipes, which connections
-/// made one after another take and give back (the same two pairs). A leak of one
-/// descriptor per connection shows as hundreds or thousands.
+/// time when it runs low (relay.c POOL_LOW), and its spare pipes, which never exceed
+/// what they were at the baseline: connections made one after another take and give
+/// back the same two pairs, and `fillSparePipes` fills the set before a burst. A leak
+/// of one descriptor per connection shows as hundreds or thousands.
 let descriptorSlack = 32
 
-/// The relay itself: concurrency, half-close, descriptors, early connections.
+/// Holds 100 connections open through the relay at once (each has echoed, so each is
+/// relayed), then ends them: the relay now keeps its full set of spare pipes
+/// (PIPE_SPARE_MAX pairs, relay.c; each connection takes two), so no later burst of
+/// connections can add spare pipes above a baseline taken after this.
+func fillSparePipes(_ sandbox: PublishedSandbox) throws {
+    var sockets: [Int32] = []
+    defer { sockets.forEach { close($0) } }
+    let deadline = Deadline(seconds: 20)
+    let payload = Array("held open".utf8)
+    for _ in 0..<100 { sockets.append(try sandbox.connect()) }
+    for (i, fd) in sockets.enumerated() {
+        try LoopbackHTTP.sendAll(fd, payload)
+        _ = try LoopbackHTTP.read(fd, count: payload.count, before: deadline, waitingFor: "the echo on held connection \(i)")
+    }
+    for fd in sockets { shutdown(fd, Int32(SHUT_WR)) }
+    for (i, fd) in sockets.enumerated() {
+        _ = try LoopbackHTTP.readToEOF(fd, before: deadline, waitingFor: "end of stream on held connection \(i)")
+    }
+}
+
+/// Closes with a reset instead of a FIN (SO_LINGER 0), as a client that gives up does.
+func resetAndClose(_ fd: Int32) {
+    var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    close(fd)
+}
+
+/// The relay itself: concurrency, half-close, descriptors, early and abandoned connections.
 @Suite("relay", .serialized)
 struct RelayTests {
     @Test("256 concurrent connections each echo their bytes back, then end of stream, after a half-close",
@@ -70,6 +98,32 @@ struct RelayTests {
             return after <= before + descriptorSlack
         }
         try sandbox.expectEcho("after the leak check")
+    }
+
+    @Test("clients that close before the server answers leave no descriptor behind; lpa-run still serving",
+          arguments: Runner.all)
+    func clientClosingEarly(runner: Runner) throws {
+        let sandbox = try PublishedSandbox(runner: runner, probe: ["echo-server", "9000"], sandboxPort: 9000, ready: "listening")
+        defer { sandbox.terminate() }
+        try fillSparePipes(sandbox)
+        let before = try openDescriptors(of: sandbox)
+        let request = [UInt8](repeating: 0x41, count: 256 << 10)
+        for i in 0..<1200 {
+            let fd = try sandbox.connect()
+            switch i % 3 {
+            case 0: close(fd)           // gone before the relay reached the server: a FIN
+            case 1: resetAndClose(fd)   // gone with a reset, nothing sent
+            default:                    // a request, then a reset while the echo is under way
+                try LoopbackHTTP.sendAll(fd, request)
+                resetAndClose(fd)
+            }
+        }
+        var after = 0
+        try Deadline(seconds: 10).poll(for: "lpa-run's descriptors to return within \(before) + \(descriptorSlack) after 1200 abandoned connections (now \(after))") {
+            after = try openDescriptors(of: sandbox)
+            return after <= before + descriptorSlack
+        }
+        try sandbox.expectEcho("after the abandoned connections")
     }
 
     @Test("connections that arrive before the server listens inside are closed at once, not hung, and leave nothing behind",
