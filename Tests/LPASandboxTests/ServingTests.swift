@@ -4,47 +4,77 @@ import Testing
 /// The real llama.cpp llama-server and tiny GGUF that `make llama` builds (never
 /// downloaded), copied next to the test binaries so every runner can read them.
 final class Llama: Sendable {
-    static let shared = Llama()
+    static let shared = Result { try Llama() }
     let server: String
     let model: String
 
-    private init() {
+    /// The shared copy; throws (failing the test, not the test process) when
+    /// `make llama` has not run.
+    static func get() throws -> Llama { try shared.get() }
+
+    private init() throws {
         let env = ProcessInfo.processInfo.environment
         let cache = env["LPA_CACHE"] ?? ((env["XDG_CACHE_HOME"] ?? (env["HOME"] ?? "/root") + "/.cache") + "/lpa-run-dev")
         let builtServer = env["LPA_LLAMA_SERVER"] ?? cache + "/llama/bin/llama-server"
         let builtModel = env["LPA_TINY_MODEL"] ?? cache + "/llama/tiny.gguf"
         let fm = FileManager.default
-        precondition(fm.isExecutableFile(atPath: builtServer) && fm.fileExists(atPath: builtModel),
-                     "llama-server or the tiny model is missing: run `make llama` (see Makefile)")
+        guard fm.isExecutableFile(atPath: builtServer), fm.fileExists(atPath: builtModel) else {
+            throw TestFailure("llama-server or the tiny model is missing (\(builtServer), \(builtModel)): run `make llama` (see Makefile)")
+        }
         let dir = Binaries.shared.directory + "/llama"
-        try? fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
         chmod(dir, 0o755)
         server = dir + "/llama-server"
         model = dir + "/tiny.gguf"
         for (from, to, mode) in [(builtServer, server, 0o755), (builtModel, model, 0o644)] where !fm.fileExists(atPath: to) {
-            try! fm.copyItem(atPath: from, toPath: to)
+            try fm.copyItem(atPath: from, toPath: to)
             chmod(to, mode_t(mode))
         }
     }
 }
 
-/// Files under `roots` modified since `since` that contain `needle`.
-func filesContaining(_ needle: String, under roots: [String], modifiedSince since: Date) -> [String] {
-    let fm = FileManager.default
-    var hits: [String] = []
+/// Regular files under `roots` modified since `since` that contain `needle`. find(1)
+/// lists the candidates (a home holds hundreds of thousands of files; a Foundation
+/// walk of them takes half a minute), then each is read.
+func filesContaining(_ needle: String, under roots: [String], modifiedSince since: Date) throws -> [String] {
+    let existing = roots.filter { FileManager.default.fileExists(atPath: $0) }
+    guard !existing.isEmpty else { return [] }
+    let find = try BackgroundProcess(["/usr/bin/find"] + existing
+                                     + ["-type", "f", "-newermt", "@\(Int(since.timeIntervalSince1970))", "-size", "-256M", "-print0"],
+                                     name: "find")
+    let status = try find.waitForExit("listing files under \(existing)", within: 120)
+    // 1: some directory could not be read (another user's); what could be read is listed.
+    guard status == 0 || status == 1 else { throw TestFailure("find exited with \(status): \(find.stderr.suffix(400))") }
     let bytes = Data(needle.utf8)
-    for root in roots {
-        guard let walker = fm.enumerator(at: URL(fileURLWithPath: root),
-                                         includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey, .fileSizeKey],
-                                         options: [], errorHandler: { _, _ in true }) else { continue }
-        for case let url as URL in walker {
-            guard let values = try? url.resourceValues(forKeys: [.contentModificationDateKey, .isRegularFileKey, .fileSizeKey]),
-                  values.isRegularFile == true, let modified = values.contentModificationDate, modified >= since,
-                  (values.fileSize ?? 0) < 256 << 20 else { continue }
-            if let data = try? Data(contentsOf: url), data.range(of: bytes) != nil { hits.append(url.path) }
-        }
+    return find.stdout.split(separator: "\0").map(String.init).filter { path in
+        (try? Data(contentsOf: URL(fileURLWithPath: path)))?.range(of: bytes) != nil
     }
-    return hits
+}
+
+/// A directory this test made and removes (`defer { dir.remove() }`), owned by the
+/// uid the sandbox runs as so the workload can write there.
+struct TestDirectory {
+    let path: String
+
+    init(under parent: String, owner: uid_t, mode: mode_t = 0o700) throws {
+        path = parent + "/lpa-test-\(UUID().uuidString.prefix(8))"
+        guard mkdir(path, mode) == 0 else { throw TestFailure("mkdir \(path): \(describeErrno(errno))") }
+        chmod(path, mode)
+        guard chown(path, owner, owner) == 0 else { throw TestFailure("chown \(path): \(describeErrno(errno))") }
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A profile that extends strict with one host directory bound read-write: what a
+/// workload writes there reaches the host, on purpose.
+func readWriteProfile(_ directory: String, named name: String) -> String {
+    Binaries.shared.profile(named: name, """
+        description: strict plus one read-write directory
+        extends: strict
+        filesystem:
+          read-write: [\(directory)]
+        """)
 }
 
 /// Published ports and host endpoints, end to end with a real llama-server.
@@ -53,213 +83,152 @@ struct ServingTests {
     @Test("llama-server in the strict sandbox answers health, completions and chat through -p, and persists nothing",
           arguments: Runner.all)
     func llamaServerEndToEnd(runner: Runner) throws {
-        let llama = Llama.shared
-        let port = LoopbackHTTP.freePort()
+        let llama = try Llama.get()
         let start = Date().addingTimeInterval(-1)
         let canary = "lpa-canary-\(UUID().uuidString)"
-        let running = try RunningSandbox(runner: runner, arguments: [
-            "--profile", "strict", "--model", llama.model, "-p", "127.0.0.1:\(port):8080",
-            llama.server, "-m", llama.model, "--host", "127.0.0.1", "--port", "8080",
-        ])
-        #expect(LoopbackHTTP.waitUntilReady(port: port), "llama-server never became ready through the published port")
-        let health = LoopbackHTTP.request(port: port, path: "/health")
-        #expect(health?.status == 200)
-        #expect(health?.body.contains("ok") == true)
+        let sandbox = try PublishedSandbox(runner: runner, ready: .http(path: "/health"), within: 180) { port in
+            ["--profile", "strict", "--model", llama.model, "-p", "127.0.0.1:\(port):8080",
+             llama.server, "-m", llama.model, "--host", "127.0.0.1", "--port", "8080"]
+        }
+        defer { sandbox.terminate() }
+        let port = sandbox.port
+        let health = try LoopbackHTTP.request(port: port, path: "/health")
+        #expect(health.status == 200)
+        #expect(health.body.contains("ok"))
 
-        let completion = LoopbackHTTP.request(port: port, method: "POST", path: "/completion",
-                                              body: #"{"prompt":"\#(canary)","n_predict":8,"temperature":0}"#)
-        #expect(completion?.status == 200)
-        #expect(completion?.body.contains("\"tokens_predicted\":") == true, "\(completion?.body ?? "")")
+        let completion = try LoopbackHTTP.request(port: port, method: "POST", path: "/completion",
+                                                  body: #"{"prompt":"\#(canary)","n_predict":8,"temperature":0}"#)
+        #expect(completion.status == 200)
+        #expect(completion.body.contains("\"tokens_predicted\":"), "\(completion.body)")
 
-        let streamed = LoopbackHTTP.request(port: port, method: "POST", path: "/completion",
-                                            body: #"{"prompt":"\#(canary)","n_predict":6,"stream":true,"temperature":0}"#)
-        #expect(streamed?.status == 200)
+        let streamed = try LoopbackHTTP.request(port: port, method: "POST", path: "/completion",
+                                                body: #"{"prompt":"\#(canary)","n_predict":6,"stream":true,"temperature":0}"#)
+        #expect(streamed.status == 200)
         // One server-sent event per token, the last one marked stop (generation may end early).
-        let events = (streamed?.body.components(separatedBy: "data: ").count ?? 1) - 1
-        #expect(events >= 2, "expected server-sent events: \(streamed?.body ?? "")")
-        #expect(streamed?.body.contains("\"stop\":true") == true)
+        let events = streamed.body.components(separatedBy: "data: ").count - 1
+        #expect(events >= 2, "expected server-sent events: \(streamed.body)")
+        #expect(streamed.body.contains("\"stop\":true"))
 
-        let chat = LoopbackHTTP.request(port: port, method: "POST", path: "/v1/chat/completions", body: """
+        let chat = try LoopbackHTTP.request(port: port, method: "POST", path: "/v1/chat/completions", body: """
             {"messages":[{"role":"user","content":"\(canary)"}],"max_tokens":8,"temperature":0}
             """)
-        #expect(chat?.status == 200)
-        #expect(chat?.body.contains("\"choices\"") == true)
+        #expect(chat.status == 200)
+        #expect(chat.body.contains("\"choices\""))
 
-        kill(running.pid, SIGTERM)
-        let (status, _) = running.finish()
+        let status = try sandbox.stop()
         #expect(status == 0, "llama-server exits cleanly on SIGTERM forwarded by lpa-run")
 
-        let leaks = filesContaining(canary, under: [runner.home, "/tmp", "/var/tmp"], modifiedSince: start)
+        // The scan is proven able to see a leak by CanaryTests.
+        let leaks = try filesContaining(canary, under: [runner.home, "/tmp", "/var/tmp"], modifiedSince: start)
         #expect(leaks.isEmpty, "the prompt persisted on the host: \(leaks)")
     }
 
     @Test("the llama-server preset serves the tiny model end to end", arguments: Runner.all)
     func llamaServerPreset(runner: Runner) throws {
-        let llama = Llama.shared
-        let port = LoopbackHTTP.freePort()
-        let running = try RunningSandbox(runner: runner, arguments: [
-            "--profile", "llama-server", "--model", llama.model, "-p", "127.0.0.1:\(port):8080",
-            llama.server, "-m", llama.model, "--port", "8080",
-        ])
-        #expect(LoopbackHTTP.waitUntilReady(port: port), "llama-server never became ready under the preset")
-        let chat = LoopbackHTTP.request(port: port, method: "POST", path: "/v1/chat/completions",
-                                        body: #"{"messages":[{"role":"user","content":"hello"}],"max_tokens":4,"temperature":0}"#)
-        #expect(chat?.status == 200)
-        #expect(chat?.body.contains("\"choices\"") == true)
-        kill(running.pid, SIGTERM)
-        let (status, _) = running.finish()
-        #expect(status == 0)
-    }
-
-    @Test("with -p, the sandbox still cannot reach a listener on the host's loopback", arguments: Runner.all)
-    func publishedSandboxHasNoEgress(runner: Runner) throws {
-        let listener = try LoopbackListener()
-        #expect(listener.canConnectFromHost())
-        let port = LoopbackHTTP.freePort()
-        let result = try runner.probe(["connect-tcp", "127.0.0.1", String(listener.port)],
-                                      options: ["-p", "127.0.0.1:\(port):8080"])
-        #expect(result.fields["connect-tcp"] == "ECONNREFUSED", "\(result.stdout)\(result.stderr)")
+        let llama = try Llama.get()
+        let sandbox = try PublishedSandbox(runner: runner, ready: .http(path: "/health"), within: 180) { port in
+            ["--profile", "llama-server", "--model", llama.model, "-p", "127.0.0.1:\(port):8080",
+             llama.server, "-m", llama.model, "--port", "8080"]
+        }
+        defer { sandbox.terminate() }
+        let chat = try LoopbackHTTP.request(port: sandbox.port, method: "POST", path: "/v1/chat/completions",
+                                            body: #"{"messages":[{"role":"user","content":"hello"}],"max_tokens":4,"temperature":0}"#)
+        #expect(chat.status == 200)
+        #expect(chat.body.contains("\"choices\""))
+        #expect(try sandbox.stop() == 0)
     }
 
     @Test("an agent reaches the host llama-server through --connect and no other host listener",
           arguments: Runner.all)
     func agentConnectsToHostServer(runner: Runner) throws {
-        let llama = Llama.shared
-        let serverPort = LoopbackHTTP.freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: llama.server)
-        server.arguments = ["-m", llama.model, "--host", "127.0.0.1", "--port", String(serverPort)]
-        server.standardError = FileHandle.nullDevice
-        server.standardOutput = FileHandle.nullDevice
-        try server.run()
-        // SIGKILL: Foundation starts children with the test runner's blocked signals.
-        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-        #expect(LoopbackHTTP.waitUntilReady(port: serverPort))
+        let llama = try Llama.get()
+        let server = try HostServer(name: "llama-server on the host") { port in
+            [llama.server, "-m", llama.model, "--host", "127.0.0.1", "--port", String(port)]
+        }
+        defer { server.terminate() }
         let other = try LoopbackListener()
         #expect(other.canConnectFromHost())
 
-        let agent = Bundle.agentScript
+        // The agent profile binds the working directory read-write: a fresh one.
+        let project = try TestDirectory(under: Binaries.shared.directory, owner: runner.uid, mode: 0o755)
+        defer { project.remove() }
+        let agent = project.path + "/agent.py"
+        try FileManager.default.copyItem(atPath: Self.agentSource, toPath: agent)
+        chmod(agent, 0o644)
         let result = try runner.run([
-            "--profile", "agent", "--connect", "127.0.0.1:\(serverPort):8080",
+            "--profile", "agent", "--connect", "127.0.0.1:\(server.port):8080",
             "/usr/bin/python3", agent, "--port", "8080", "--try-port", String(other.port),
-        ], cwd: (agent as NSString).deletingLastPathComponent)
+        ], cwd: project.path, within: 120)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("model answered:"))
+        #expect(result.stdout.contains("model answered:"), "\(result.stdout)")
         #expect(result.stdout.contains("port \(other.port) reachable: no"), "\(result.stdout)")
     }
+
+    /// examples/agent.py in this checkout.
+    static let agentSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples/agent.py").path
 }
 
-extension Bundle {
-    /// examples/agent.py, copied where every runner can read it (the agent profile
-    /// binds the working directory read-write).
-    static let agentScript: String = {
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("examples/agent.py").path
-        let dir = Binaries.shared.directory + "/agent"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        chmod(dir, 0o777)
-        let target = dir + "/agent.py"
-        try? FileManager.default.removeItem(atPath: target)
-        try! FileManager.default.copyItem(atPath: source, toPath: target)
-        chmod(target, 0o644)
-        return target
-    }()
-}
+/// The canary scan the serving tests rely on, proven both ways: it finds what a
+/// workload writes to a host-visible place on purpose, and finds nothing of what it
+/// writes to the sandbox's tmpfs mounts.
+@Suite("what a workload writes stays in the sandbox", .serialized)
+struct CanaryTests {
+    @Test("a canary written to a read-write bind is found on the host; the copies in the home, cache, /tmp, /var/tmp, /run and /dev/shm are not",
+          arguments: Runner.all)
+    func onlyTheReadWriteBindReachesTheHost(runner: Runner) throws {
+        let start = Date().addingTimeInterval(-1)
+        let canary = "lpa-canary-\(UUID().uuidString)"
+        // Under the scanned /tmp, so the scan must tell the bind apart from the tmpfs.
+        let shared = try TestDirectory(under: Binaries.shared.directory, owner: runner.uid)
+        defer { shared.remove() }
+        let profile = readWriteProfile(shared.path, named: "canary-rw-\(runner.who)")
+        defer { unlink(profile) }
+        let script = #"""
+            for dir in "$HOME" "$XDG_CACHE_HOME" /tmp /var/tmp /run /dev/shm "$2"; do
+              mkdir -p "$dir" && printf '%s\n' "$1" > "$dir/prompt.txt" && cat "$dir/prompt.txt" || exit 1
+            done
+            """#
+        let result = try runner.shell(script, [canary, shared.path], profile: profile)
+        #expect(result.status == 0, "\(result.stderr)")
+        // Every write happened: seven copies read back inside.
+        #expect(result.stdout.components(separatedBy: canary).count - 1 == 7, "\(result.stdout)")
 
-/// The relay itself: concurrency, half-close, descriptors, early connections, exit.
-@Suite("relay", .serialized)
-struct RelayTests {
-    @Test("256 concurrent connections each echo their bytes back after a half-close", arguments: Runner.all)
-    func concurrentHalfClosedConnections(runner: Runner) throws {
-        let port = LoopbackHTTP.freePort()
-        let running = try RunningSandbox(runner: runner, probe: ["echo-server", "9000"],
-                                         options: ["-p", "127.0.0.1:\(port):9000"])
-        defer { kill(running.pid, SIGTERM); _ = running.finish() }
-        try running.waitForLine("listening")
-        var sockets: [(Int32, [UInt8])] = []
-        for i in 0..<256 {
-            guard let fd = LoopbackHTTP.connect(port: port) else {
-                Issue.record("connection \(i) failed")
-                continue
-            }
-            let payload = Array("connection \(i) ".utf8) + [UInt8](repeating: UInt8(i & 0xff), count: 4096)
-            sockets.append((fd, payload))
-        }
-        #expect(sockets.count == 256)
-        for (fd, payload) in sockets {
-            #expect(LoopbackHTTP.sendAll(fd, payload))
-            shutdown(fd, Int32(SHUT_WR))
-        }
-        for (fd, payload) in sockets {
-            let echoed = LoopbackHTTP.readAll(fd)
-            #expect(echoed == payload)
-            close(fd)
-        }
+        let hostCache = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? runner.home + "/.cache"
+        let hits = try filesContaining(canary, under: [runner.home, hostCache, "/tmp", "/var/tmp", "/run", "/dev/shm"],
+                                   modifiedSince: start)
+        #expect(Set(hits) == [shared.path + "/prompt.txt"], "expected only the read-write bind's copy: \(hits)")
     }
 
-    @Test("no descriptor leaks after thousands of connections")
-    func noDescriptorLeak() throws {
-        let runner = Runner(who: .caller)
-        let port = LoopbackHTTP.freePort()
-        let running = try RunningSandbox(runner: runner, probe: ["echo-server", "9000"],
-                                         options: ["-p", "127.0.0.1:\(port):9000"])
-        defer { kill(running.pid, SIGTERM); _ = running.finish() }
-        try running.waitForLine("listening")
-        func openDescriptors() -> Int {
-            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(running.pid)/fd").count) ?? -1
-        }
-        func roundTrip() {
-            guard let fd = LoopbackHTTP.connect(port: port) else { return }
-            _ = LoopbackHTTP.sendAll(fd, Array("ping".utf8))
-            shutdown(fd, Int32(SHUT_WR))
-            _ = LoopbackHTTP.readAll(fd)
-            close(fd)
-        }
-        roundTrip()
-        usleep(100_000)
-        let before = openDescriptors()
-        for _ in 0..<2000 { roundTrip() }
-        usleep(300_000)
-        // lpa-run keeps a pool of up to two batches of sandbox sockets and a few spare
-        // pipes for new connections (relay.c), so the count moves within that bound; a
-        // leak of one descriptor per connection would show 2000 more.
-        let after = openDescriptors()
-        #expect(after <= before + 96, "lpa-run held \(before) descriptors before, \(after) after 2000 connections")
+    enum Place: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case home, cache
+        var testDescription: String { self == .home ? "the tmpfs home" : "the tmpfs cache ($XDG_CACHE_HOME)" }
     }
 
-    @Test("a connection that arrives before the server listens inside is closed at once, not hung")
-    func earlyConnectionClosedCleanly() throws {
-        let runner = Runner(who: .caller)
-        let port = LoopbackHTTP.freePort()
-        let running = try RunningSandbox(runner: runner, probe: ["wait-signal"], options: ["-p", "127.0.0.1:\(port):9000"])
-        defer { kill(running.pid, SIGTERM); _ = running.finish() }
-        try running.waitForLine("ready")
-        let fd = try #require(LoopbackHTTP.connect(port: port))
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 3, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var byte: UInt8 = 0
-        let n = read(fd, &byte, 1)
-        let err = errno
-        #expect(n == 0 || (n < 0 && err == ECONNRESET), "read gave \(n), errno \(err): the client must see EOF at once")
-    }
+    @Test("the tmpfs home and the tmpfs cache each keep a canary off the host on their own; the same path bound read-write does not",
+          arguments: Runner.all, Place.allCases)
+    func tmpfsOnItsOwn(runner: Runner, place: Place) throws {
+        // Under /home: no other tmpfs of strict (/tmp, /var/tmp, /run) covers it, as
+        // one would cover the unprivileged runner's usual home under /tmp.
+        let dir = try TestDirectory(under: "/home", owner: runner.uid)
+        defer { dir.remove() }
+        let environment = place == .home ? ["HOME": dir.path] : ["XDG_CACHE_HOME": dir.path]
+        let script = #"printf '%s\n' "$1" > "$2/prompt.txt" && cat "$2/prompt.txt""#
 
-    @Test("when the workload exits, lpa-run exits with its status and the port closes")
-    func workloadExitClosesListeners() throws {
-        let runner = Runner(who: .caller)
-        let port = LoopbackHTTP.freePort()
-        let result = try runner.probe(["exit", "7"], options: ["-p", "127.0.0.1:\(port):9000"])
-        #expect(result.status == 7)
-        #expect(LoopbackHTTP.connect(port: port) == nil)
-    }
+        let start = Date().addingTimeInterval(-1)
+        let kept = "lpa-canary-\(UUID().uuidString)"
+        let inside = try runner.shell(script, [kept, dir.path], environment: environment)
+        #expect(inside.status == 0, "\(inside.stderr)")
+        #expect(inside.stdout == kept + "\n", "the write inside must have happened")
+        let keptHits = try filesContaining(kept, under: [dir.path], modifiedSince: start)
+        #expect(keptHits.isEmpty, "\(place) let the canary through: \(keptHits)")
 
-    @Test("a non-loopback host address is refused without --allow-non-loopback-publish")
-    func nonLoopbackPublishRefused() throws {
-        let runner = Runner(who: .caller)
-        let refused = try runner.run(["--dry-run", "-p", "0.0.0.0:18099:80", "/bin/true"])
-        #expect(refused.status == 125)
-        #expect(refused.stderr.contains("--allow-non-loopback-publish"), "\(refused.stderr)")
-        let allowed = try runner.run(["--dry-run", "--allow-non-loopback-publish", "-p", "0.0.0.0:18099:80", "/bin/true"])
-        #expect(allowed.status == 0, "\(allowed.stderr)")
+        // The control: the same path bound read-write (on top of the tmpfs) reaches the host.
+        let leaked = "lpa-canary-\(UUID().uuidString)"
+        let profile = readWriteProfile(dir.path, named: "canary-\(place)-\(runner.who)")
+        defer { unlink(profile) }
+        let bound = try runner.shell(script, [leaked, dir.path], profile: profile, environment: environment)
+        #expect(bound.status == 0, "\(bound.stderr)")
+        #expect(try filesContaining(leaked, under: [dir.path], modifiedSince: start) == [dir.path + "/prompt.txt"])
     }
 }
