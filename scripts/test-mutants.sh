@@ -22,7 +22,7 @@ MUTANTS=(
   "signals not forwarded|Sources/LPASandbox/Process/SandboxProcess.swift|s/_ = lpa_forward_signals_to\(pid\)/_ = 0/|signalsForwarded|sigtermEndsAnUncatchingWorkload"
   "inherited descriptors not closed|Sources/CWindow/window.c|s/if \(syscall\(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC\) != 0\)/if (0)/|inheritedDescriptorsClosed"
   "pins not compared|Sources/LPASandbox/Pins/PinVerifier.swift|s/guard actual == expected else \{/guard true else {/|wrongPinStopsTheRun"
-  "home not private (host home bound)|Sources/LPAPolicy/Compile/MountCompiler.swift|s/if homeMode == \.tmpfs, home != \"\/\" \{/if false {/|tmpfsWritesVanish|GoldenTests"
+  "home not private (host home bound)|Sources/LPAPolicy/Compile/MountCompiler.swift|s/if homeMode == \.tmpfs, home != \"\/\" \{/if false {/|tmpfsOnItsOwn|onlyTheReadWriteBindReachesTheHost"
   "half-close not forwarded|Sources/CSupervisor/relay.c|s/shutdown\(d->dst, SHUT_WR\);/(void)0;/|concurrentHalfClosedConnections"
   "no new session for the workload|Sources/CWindow/window.c|s/if \(setsid\(\) < 0\)/if (0)/|session|Session"
 )

@@ -4,33 +4,41 @@ import Foundation
 /// unlinked temporary files: nothing blocks on a full pipe, no output lands where a
 /// canary scan looks, and every wait has a deadline.
 final class BackgroundProcess {
-    let process = Process()
+    let pid: pid_t
     let name: String
     private let output: Int32
     private let errors: Int32
+    private var exitStatus: Int32?
 
-    var pid: pid_t { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
     var stdout: String { Self.contents(output) }
     var stderr: String { Self.contents(errors) }
 
-    /// The exit status, 128+N for a signal; only once the process has exited.
-    var status: Int32 {
-        process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    /// Whether it has not exited yet (it is reaped here once it has).
+    var isRunning: Bool {
+        if exitStatus != nil { return false }
+        var raw: Int32 = 0
+        let rc = waitpid(pid, &raw, WNOHANG)
+        guard rc == pid else { return rc == 0 }
+        let signal = raw & 0x7f
+        exitStatus = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+        return false
     }
 
+    /// The exit status, 128+N for a signal; only once the process has exited.
+    var status: Int32 { exitStatus ?? -1 }
+
+    /// Started as a shell starts a command (ShellSpawn: empty signal mask).
     init(_ argv: [String], name: String, environment: [String: String]? = nil, cwd: String? = nil) throws {
         self.name = name
         output = try Self.unlinkedFile()
         errors = try Self.unlinkedFile()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        if let environment { process.environment = environment }
-        process.currentDirectoryURL = URL(fileURLWithPath: cwd ?? Binaries.shared.directory)
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(fileDescriptor: output, closeOnDealloc: false)
-        process.standardError = FileHandle(fileDescriptor: errors, closeOnDealloc: false)
-        try process.run()
+        pid = try ShellSpawn.spawn(argv, environment: environment ?? ProcessInfo.processInfo.environment,
+                                   cwd: cwd ?? Binaries.shared.directory, stdout: output, stderr: errors)
+    }
+
+    /// Blocks until it has exited.
+    private func reap() {
+        while isRunning { usleep(10_000) }
     }
 
     /// lpa-run ARGUMENTS as `runner`, in the background.
@@ -70,7 +78,7 @@ final class BackgroundProcess {
             try Deadline(seconds: seconds).poll(for: "\(name) (pid \(pid)) to exit \(what)") { !isRunning }
         } catch {
             kill(pid, SIGKILL)
-            process.waitUntilExit()
+            reap()
             throw error
         }
         return status
@@ -85,9 +93,9 @@ final class BackgroundProcess {
     }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        if isRunning {
+            kill(pid, SIGKILL)
+            reap()
         }
         close(output)
         close(errors)

@@ -24,38 +24,17 @@ final class Spawned: @unchecked Sendable {
         // Close-on-exec: tests run in parallel, and a write end inherited by another child
         // would keep this pipe from ever reaching EOF.
         guard lpa_pipe_cloexec(&outPipe) == 0, lpa_pipe_cloexec(&errPipe) == 0 else { throw POSIXError(.EMFILE) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        // env -C: the working directory of this child only (chdir is process-wide, and
-        // posix_spawn_file_actions_addchdir_np is hidden from Swift); env execs, so the
-        // pid is the command's.
-        let cArgs = (["/usr/bin/env", "-C", cwd] + argv).map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, cArgs, cEnv)
+        let spawned: pid_t
+        do {
+            spawned = try ShellSpawn.spawn(argv, environment: environment, cwd: cwd,
+                                           stdout: outPipe[1], stderr: errPipe[1])
+        } catch {
+            for fd in outPipe + errPipe { close(fd) }
+            throw error
+        }
         close(outPipe[1])
         close(errPipe[1])
-        guard rc == 0 else {
-            close(outPipe[0])
-            close(errPipe[0])
-            throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO)
-        }
-        self.pid = pid
+        self.pid = spawned
         out = outPipe[0]
         err = errPipe[0]
     }
@@ -133,5 +112,41 @@ final class Spawned: @unchecked Sendable {
         }
         if out >= 0 { close(out) }
         if err >= 0 { close(err) }
+    }
+}
+
+/// posix_spawn as a shell starts a command: empty signal mask and default signal
+/// dispositions (the test process blocks signals for its threads; Foundation's Process
+/// passes that mask on, and a blocked SIGTERM turns a forwarding bug into a hang),
+/// stdin on /dev/null, the given stdout and stderr, `cwd` through `env -C`.
+enum ShellSpawn {
+    static func spawn(_ argv: [String], environment: [String: String], cwd: String,
+                      stdout: Int32, stderr: Int32) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // env -C: the working directory of this child only (chdir is process-wide, and
+        // posix_spawn_file_actions_addchdir_np is hidden from Swift); env execs, so the
+        // pid is the command's.
+        let cArgs = (["/usr/bin/env", "-C", cwd] + argv).map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, cArgs, cEnv)
+        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
+        return pid
     }
 }
