@@ -22,6 +22,11 @@ enum SymbolicConstants {
         "TIOCSTI": UInt64(TIOCSTI),
         // Console selection paste: the same injection on the Linux virtual console.
         "TIOCLINUX": UInt64(TIOCLINUX),
+        // Terminal ownership: make a process group the terminal's foreground (and read the
+        // user's next line), take a terminal as controlling terminal, change its line
+        // discipline, redirect the console to it.
+        "TIOCSPGRP": UInt64(TIOCSPGRP), "TIOCSCTTY": UInt64(TIOCSCTTY),
+        "TIOCSETD": UInt64(TIOCSETD), "TIOCCONS": UInt64(TIOCCONS),
     ]
 
     /// clone(2) namespace flags (linux/sched.h; glibc hides them behind _GNU_SOURCE,
