@@ -388,6 +388,8 @@ static void apply_landlock_scopes(const struct lpa_spec *s) {
 __attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s, int tty) {
     // The init is our parent now: if it dies, so do we.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // The init's forwarding handlers are not ours (execve would reset them anyway).
+    for (size_t i = 0; i < lpa_forwarded_signal_count; i++) signal(lpa_forwarded_signals[i], SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -510,25 +512,26 @@ static int pidfd_signal(int pidfd, int sig) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
-static int install_handlers(void (*handler)(int, siginfo_t *, void *)) {
+// Installs `handler` for every forwarded signal, each blocking the others while it runs.
+static int set_handlers(void (*handler)(int, siginfo_t *, void *), sigset_t *forwarded) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigset_t forwarded;
-    sigemptyset(&forwarded);
-    for (size_t i = 0; i < lpa_forwarded_signal_count; i++) sigaddset(&forwarded, lpa_forwarded_signals[i]);
-    sa.sa_mask = forwarded;
+    sigemptyset(forwarded);
+    for (size_t i = 0; i < lpa_forwarded_signal_count; i++) sigaddset(forwarded, lpa_forwarded_signals[i]);
+    sa.sa_mask = *forwarded;
     for (size_t i = 0; i < lpa_forwarded_signal_count; i++) {
         if (sigaction(lpa_forwarded_signals[i], &sa, NULL) != 0) return -1;
     }
-    // We may have been started with these blocked (a parent's mask is inherited).
-    return sigprocmask(SIG_UNBLOCK, &forwarded, NULL);
+    return 0;
 }
 
 // The init: only lpa-run can signal it (the workload is in another Landlock domain,
-// and it is a pid-1 init besides); everything it is sent goes to the workload.
+// and it is a pid-1 init besides); everything it is sent goes to the workload. The
+// handlers are installed before the start byte is read, with the signals blocked
+// until the workload is known: a pid-1 init would drop signals it has no handler for,
+// a blocked one keeps them pending.
 static volatile int init_target = -1;
 
 static void init_forward(int sig, siginfo_t *info, void *ctx) {
@@ -551,13 +554,12 @@ static void launcher_forward(int sig, siginfo_t *info, void *ctx) {
     (void)ctx;
     int saved = errno;
     int pidfd = __atomic_load_n(&launcher_init_pidfd, __ATOMIC_SEQ_CST);
-    if (!__atomic_load_n(&launcher_running, __ATOMIC_SEQ_CST)) {
-        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
-            int none = 0;
-            __atomic_compare_exchange_n(&launcher_interrupted, &none, sig, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-            pidfd_signal(pidfd, SIGKILL);
-        }
-    } else if (sig == SIGWINCH && __atomic_load_n(&resize_master, __ATOMIC_SEQ_CST) >= 0) {
+    if (!__atomic_load_n(&launcher_running, __ATOMIC_SEQ_CST) &&
+        (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)) {
+        int none = 0;
+        __atomic_compare_exchange_n(&launcher_interrupted, &none, sig, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+    if (sig == SIGWINCH && __atomic_load_n(&resize_master, __ATOMIC_SEQ_CST) >= 0) {
         struct winsize ws;
         if (ioctl(resize_from, TIOCGWINSZ, &ws) == 0) ioctl(resize_master, TIOCSWINSZ, &ws);
     } else {
@@ -570,7 +572,14 @@ int lpa_launcher_signals_setup(int init_pidfd) {
     __atomic_store_n(&launcher_running, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&launcher_interrupted, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&launcher_init_pidfd, init_pidfd, __ATOMIC_SEQ_CST);
-    return install_handlers(launcher_forward);
+    sigset_t forwarded;
+    if (set_handlers(launcher_forward, &forwarded) != 0) return -1;
+    // We may have been started with these blocked (a parent's mask is inherited).
+    return sigprocmask(SIG_UNBLOCK, &forwarded, NULL);
+}
+
+int lpa_launcher_interruption(void) {
+    return __atomic_load_n(&launcher_interrupted, __ATOMIC_SEQ_CST);
 }
 
 int lpa_launcher_signals_running(void) {
@@ -697,6 +706,12 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
         if (s->arg_area_len > sizeof label) memcpy(s->arg_area, label, sizeof label);
     }
     if (s->env_area != NULL) memset(s->env_area, 0, s->env_area_len);
+    // Forwarded signals (and SIGCHLD) stay blocked until the workload is known; the
+    // handlers exist from now on so that what lpa-run forwards meanwhile stays pending.
+    sigset_t block, waiting;
+    if (set_handlers(init_forward, &block) != 0) fail(s, LPA_STEP_SIGNALS, -1, errno);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, NULL);
     char go;
     ssize_t n;
     do n = read(s->sync_fd, &go, 1); while (n < 0 && errno == EINTR);
@@ -721,20 +736,13 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
     int keep[] = {0, 1, 2, s->report_fd, s->audit_fd, s->control_fd, s->usage_fd, tty};
     close_all_except(s, keep, sizeof keep / sizeof keep[0]);
 
-    // Block forwarded signals and SIGCHLD across fork so none is handled before the
-    // target is known; SIGCHLD stays blocked except inside ppoll (no lost wake-ups).
-    sigset_t block, waiting;
-    sigemptyset(&block);
-    for (size_t i = 0; i < lpa_forwarded_signal_count; i++) sigaddset(&block, lpa_forwarded_signals[i]);
-    sigaddset(&block, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &block, NULL);
     pid_t workload = raw_fork();
     if (workload < 0) fail(s, LPA_STEP_FORK_WORKLOAD, -1, errno);
     if (workload == 0) exec_workload(s, tty);
-    // Our unreaped child: its pidfd cannot name another process.
+    // Our unreaped child: its pidfd cannot name another process. Signals stay blocked
+    // until the loop's ppoll (SIGCHLD included: no lost wake-ups).
     init_target = (int)syscall(SYS_pidfd_open, workload, 0);
     if (init_target < 0) fail(s, LPA_STEP_SIGNALS, -1, errno);
-    if (install_handlers(init_forward) != 0) fail(s, LPA_STEP_SIGNALS, -1, errno);
     struct sigaction wake;
     memset(&wake, 0, sizeof wake);
     wake.sa_handler = wake_on_child;

@@ -69,7 +69,8 @@ enum Isolation {
     }
 
     /// Runs lpa-run ARGUMENTS on a new pseudo-terminal (Python's pty module, as a user's
-    /// terminal would), typing each `(prompt, text)` once its prompt appeared. Returns the
+    /// terminal would), typing each `(prompt, text)` once its prompt appeared (after the
+    /// previous typing). Returns the
     /// status, what the terminal showed, and whether its settings were restored at exit.
     static func onTerminal(_ runner: Runner, _ arguments: [String], typing: [(String, String)] = [],
                            seconds: Double = 60) throws -> (status: Int32, screen: String, restored: Bool) {
@@ -95,6 +96,7 @@ enum Isolation {
         screen, mark, deadline, status = b"", 0, time.time() + seconds, None
         while time.time() < deadline:
             if typing and typing[0][0].encode() in screen[mark:]:
+                time.sleep(0.3)  # as a person would: the program is past its output
                 os.write(fd, typing.pop(0)[1].encode())
                 mark = len(screen)
             ready, _, _ = select.select([fd], [], [], 0.1)
@@ -204,6 +206,18 @@ struct TerminalIsolationTests {
         #expect(restored, "the terminal's settings were not restored")
     }
 
+    @Test("bash on a terminal keeps job control: ^C stops the foreground command, not the shell",
+          arguments: Runner.all)
+    func bashJobControl(runner: Runner) throws {
+        let (status, screen, restored) = try Isolation.onTerminal(
+            runner, ["--profile", "strict", "/bin/bash", "--norc", "-i"],
+            typing: [("bash-", "echo ST''ARTED; sleep 30; echo AF''TER\r"), ("STARTED", "\u{3}"),
+                     ("bash-", "echo DONE; exit\r")], seconds: 20)
+        #expect(status == 0, "\(screen)")
+        #expect(screen.contains("DONE") && !screen.contains("AFTER"), "\(screen)")
+        #expect(restored)
+    }
+
     @Test("a Python REPL on a terminal works through the relay (agent profile)", arguments: Runner.all)
     func pythonRepl(runner: Runner) throws {
         let (status, screen, restored) = try Isolation.onTerminal(
@@ -308,6 +322,30 @@ struct MountTargetTests {
             return
         }
         Issue.record("never caught the init during setup")
+    }
+}
+
+/// `lpa-run probe` checks each class above on the profile it is given.
+@Suite("probe rows for the process side", .serialized)
+struct ProcessProbeRowTests {
+    @Test("probe --profile strict has passing rows for the terminal, process group and linked mount targets",
+          arguments: Runner.all)
+    func probeRows(runner: Runner) throws {
+        let result = try runner.run(["probe", "--profile", "strict", "--format", "json"])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let rows = try ProbeDoctorTests.rows(result)
+        for name in ["terminal-foreground", "session", "process-group-signals", "symlinked-mount-target",
+                     "ioctl-tiocsetd", "ioctl-tioccons"] {
+            let row = try #require(ProbeDoctorTests.row(rows, name), "row \(name) missing")
+            #expect(row["intent"] as? String == "blocked", "\(name): \(row)")
+            #expect(row["pass"] as? Bool == true, "\(name): \(row)")
+        }
+        #expect(ProbeDoctorTests.row(rows, "terminal-foreground")?["result"] as? String == "open /dev/tty: ENXIO")
+        // Job control inside needs them; they act only on the sandbox's own terminal.
+        for name in ["ioctl-tiocspgrp", "ioctl-tiocsctty"] {
+            let row = try #require(ProbeDoctorTests.row(rows, name), "row \(name) missing")
+            #expect(row["intent"] as? String == "allowed" && row["pass"] as? Bool == true, "\(name): \(row)")
+        }
     }
 }
 

@@ -171,16 +171,19 @@ pid_t lpa_spawn(const struct lpa_spec *spec);
 extern const int lpa_forwarded_signals[];
 extern const size_t lpa_forwarded_signal_count;
 
-// The launcher's handlers for lpa_forwarded_signals, from the start byte on; the init
-// is reached through its pidfd (pidfd_send_signal: never a recycled pid). While the
-// sandbox is being set up, SIGINT, SIGTERM, SIGHUP and SIGQUIT stop the launch: the
-// init is SIGKILLed and the signal remembered; the other signals are dropped (a pid-1
-// init without handlers would drop them too).
+// The launcher's handlers for lpa_forwarded_signals, from the start byte on: each is
+// forwarded to the init through its pidfd (pidfd_send_signal: never a recycled pid),
+// whatever sent it (the sandbox has its own session, so the terminal's signals reach
+// only lpa-run). The init keeps them pending until the workload exists. While the
+// sandbox is being set up, SIGINT, SIGTERM, SIGHUP and SIGQUIT are also remembered:
+// the launcher stops a setup that does not finish soon after (see awaitSetup).
 int lpa_launcher_signals_setup(int init_pidfd);
 
-// The workload runs: from now on every forwarded signal goes to the init, whatever
-// sent it (the sandbox has its own session, so the terminal's signals reach only
-// lpa-run). Returns the signal that stopped the setup, or 0.
+// The stopping signal received during setup, or 0.
+int lpa_launcher_interruption(void);
+
+// The workload runs: stopping signals are only forwarded from now on. Returns the
+// signal received during setup, or 0.
 int lpa_launcher_signals_running(void);
 
 // With a relayed terminal, SIGWINCH copies the window size of `from` (the caller's

@@ -161,15 +161,30 @@ final class SandboxProcess {
         }
     }
 
-    /// Blocks until the workload's execve succeeded, a setup step failed, or a signal
-    /// stopped the setup; from then on signals are forwarded to the init.
+    /// Blocks until the workload's execve succeeded or a setup step failed. A stopping
+    /// signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) is forwarded at once, and reaches the
+    /// workload should it start; a setup that has not finished a second later (a stuck
+    /// mount, a stopped init) is killed: nothing runs.
     func awaitSetup() -> Setup {
+        var ticksSinceSignal = 0
+        var killed = false
+        while true {
+            var ready = pollfd(fd: report, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, 100) > 0 { break }
+            guard lpa_launcher_interruption() != 0 else { continue }
+            ticksSinceSignal += 1
+            if ticksSinceSignal >= 10 {
+                _ = lpa_pidfd_send_signal(pidfd, SIGKILL)
+                killed = true
+                break
+            }
+        }
         let failure = SetupFailure.read(from: report)
         close(report)
         report = -1
         let interrupted = lpa_launcher_signals_running()
         if let failure { return .failed(failure) }
-        return interrupted != 0 ? .interrupted(interrupted) : .started
+        return killed ? .interrupted(interrupted) : .started
     }
 
     /// The pty's master, sent by the init before it forked the workload.
