@@ -33,6 +33,15 @@ enum Isolation {
         return nil
     }
 
+    /// fd -> what it refers to, from /proc/PID/fd.
+    static func descriptors(_ pid: pid_t) -> [Int: String] {
+        var result: [Int: String] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? [] {
+            if let fd = Int(name), let target = FilePathText.readLink("/proc/\(pid)/fd/\(name)") { result[fd] = target }
+        }
+        return result
+    }
+
     /// Whether `pid` has a handler for `signal` (SigCgt in /proc/PID/status).
     static func catches(_ pid: pid_t, _ signal: Int32) -> Bool {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
@@ -292,10 +301,10 @@ struct MountTargetTests {
         #expect(result.stderr.contains("link"), "\(result.stderr)")
     }
 
-    @Test("SIGTERM while the sandbox is being set up stops the launch with 125", arguments: Runner.all)
-    func sigtermDuringSetup(runner: Runner) throws {
-        // Many mounts make the setup long enough to catch the init in it and stop it
-        // there (SIGSTOP), as a hung mount point would.
+    /// A sandbox whose init is stopped (SIGSTOP) in the middle of its setup, as a hung
+    /// mount point would leave it, after lpa-run took its signals over. Many mounts make
+    /// the setup long enough to catch.
+    static func stoppedDuringSetup(_ runner: Runner) throws -> (RunningSandbox, pid_t)? {
         let mounts = (0..<200).map { "/tmp/slow-\($0)" }.joined(separator: ", ")
         let profile = Binaries.shared.profile(named: "slow-setup", """
             description: a setup with many mounts
@@ -305,23 +314,57 @@ struct MountTargetTests {
             """)
         for _ in 0..<40 {
             let running = try RunningSandbox(runner: runner, arguments: ["--profile", profile, "/bin/echo", "RAN"])
-            guard let initPid = Isolation.initPid(of: running.pid) else { return }
-            kill(initPid, SIGSTOP)
+            guard let initPid = Isolation.initPid(of: running.pid) else { return nil }
+            // Step the init until it is building the new root (past the start byte).
+            var inSetup = false
+            for _ in 0..<2000 {
+                kill(initPid, SIGSTOP)
+                usleep(200)
+                let mounts = (try? String(contentsOfFile: "/proc/\(initPid)/mountinfo", encoding: .utf8)) ?? ""
+                if !Isolation.children(initPid).isEmpty || !ProcessTree.isAlive(initPid) { break }
+                if mounts.contains(" /newroot/") { inSetup = true; break }
+                kill(initPid, SIGCONT)
+                usleep(100)
+            }
             // lpa-run must have taken SIGTERM over (before that it simply dies, nothing started).
             let deadline = Date().addingTimeInterval(5)
-            while !Isolation.catches(running.pid, SIGTERM) && Date() < deadline { usleep(1000) }
-            guard Isolation.children(initPid).isEmpty, ProcessTree.isAlive(initPid) else {
-                kill(initPid, SIGCONT)  // too late: the workload was already forked
-                _ = running.finish()
-                continue
+            while inSetup && !Isolation.catches(running.pid, SIGTERM) && Date() < deadline { usleep(1000) }
+            usleep(100_000)  // and finished its start step
+            if inSetup && Isolation.children(initPid).isEmpty && ProcessTree.isAlive(initPid) {
+                return (running, initPid)
             }
-            kill(running.pid, SIGTERM)
-            let (status, output) = running.finish(seconds: 20)
-            #expect(status == 125, "\(output)")
-            #expect(output.contains("SIGTERM") && !output.contains("RAN"), "\(output)")
-            return
+            kill(initPid, SIGCONT)  // too late: the workload was already forked
+            _ = running.finish()
         }
         Issue.record("never caught the init during setup")
+        return nil
+    }
+
+    @Test("SIGTERM while the sandbox is being set up stops the launch with 125", arguments: Runner.all)
+    func sigtermDuringSetup(runner: Runner) throws {
+        guard let (running, _) = try Self.stoppedDuringSetup(runner) else { return }
+        kill(running.pid, SIGTERM)
+        let (status, output) = running.finish(seconds: 20)
+        #expect(status == 125, "\(output)")
+        #expect(output.contains("SIGTERM") && !output.contains("RAN"), "\(output)")
+    }
+
+    @Test("during setup the init holds no write end of a pipe lpa-run has let go: a dead launcher reads as EOF",
+          arguments: Runner.all)
+    func initHoldsNoStartPipeWriter(runner: Runner) throws {
+        guard let (running, initPid) = try Self.stoppedDuringSetup(runner) else { return }
+        defer {
+            kill(running.pid, SIGKILL)
+            _ = running.finish()
+        }
+        let launcher = Set(Isolation.descriptors(running.pid).values)
+        for (fd, target) in Isolation.descriptors(initPid) where fd > 2 && target.hasPrefix("pipe:") {
+            let flags = (try? String(contentsOfFile: "/proc/\(initPid)/fdinfo/\(fd)", encoding: .utf8))?
+                .split(separator: "\n").first { $0.hasPrefix("flags:") }
+                .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8) } ?? 0
+            guard flags & Int(O_ACCMODE) == Int(O_WRONLY) else { continue }
+            #expect(launcher.contains(target), "the init holds the only write end of \(target) (fd \(fd))")
+        }
     }
 }
 
@@ -397,15 +440,8 @@ struct InitIsolationTests {
             "--profile", profile, "-p", "127.0.0.1:\(port):8080", "/bin/sleep", "600"])
         _ = try #require(ProcessLifecycleTests.workload(of: running.pid, named: "sleep"))
         let initPid = try #require(Isolation.initPid(of: running.pid))
-        func targets(_ pid: pid_t) -> [Int: String] {
-            var result: [Int: String] = [:]
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? [] {
-                if let fd = Int(name), let target = FilePathText.readLink("/proc/\(pid)/fd/\(name)") { result[fd] = target }
-            }
-            return result
-        }
-        let launcher = Set(targets(running.pid).filter { $0.key > 2 }.values)
-        let held = targets(initPid).filter { $0.key > 2 }
+        let launcher = Set(Isolation.descriptors(running.pid).filter { $0.key > 2 }.values)
+        let held = Isolation.descriptors(initPid).filter { $0.key > 2 }
         for (fd, target) in held {
             #expect(!target.hasPrefix("/"), "the init holds fd \(fd) -> \(target)")
             #expect(!(target.hasPrefix("socket:") && launcher.contains(target)),
