@@ -407,6 +407,11 @@ __attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s, in
         }
         if (ioctl(tty, TIOCSCTTY, 0) != 0) fail(s, LPA_STEP_TERMINAL, -1, errno);
     }
+    if (s->null_stdin) {
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0) fail(s, LPA_STEP_TERMINAL, 0, errno);
+        if (null != 0) close(null);
+    }
 
     // Inherited descriptors other than 0-2 must not reach the workload. CLOEXEC rather
     // than close, so the report pipe stays open until execve succeeds.

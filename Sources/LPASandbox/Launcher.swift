@@ -83,7 +83,9 @@ public struct Launcher {
         var result = LaunchResult(exitStatus: 0)
         var relay: TerminalRelay?
         do {
-            if let terminal { relay = try TerminalRelay.start(master: try sandbox.receiveTerminal(), caller: terminal) }
+            if let terminal, terminal.needsPty {
+                relay = try TerminalRelay.start(master: try sandbox.receiveTerminal(), caller: terminal)
+            }
             if let audit { try audit.receiveListener() }
         } catch {
             sandbox.killAndReap()

@@ -148,6 +148,22 @@ struct TerminalIsolationTests {
         #expect(text.contains("TTY-REFUSED") && !text.contains("TTY-OPENED"), "\(text)")
     }
 
+    @Test("with stdin on a terminal and stdout piped, the workload reads /dev/null, not the terminal",
+          arguments: Runner.all)
+    func pipedOutputGetsNoTerminalInput(runner: Runner) throws {
+        let out = Binaries.shared.directory + "/stdin-\(runner.who.rawValue).out"
+        unlink(out)
+        let inside = "readlink /proc/self/fd/0; [ -t 0 ] && echo STDIN-TTY || echo STDIN-NOT-TTY"
+        let line = runner.command(["--profile", "strict", "/bin/sh", "-c", inside]).map(Isolation.quoted)
+            .joined(separator: " ") + " | cat >\(out) 2>&1"
+        let child = try Spawned(["/usr/bin/script", "-qec", line, "/dev/null"], environment: runner.environment(),
+                                cwd: Binaries.shared.directory)
+        let (status, stdout, stderr) = child.finish(seconds: 60)
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        #expect(status == 0, "\(stdout) \(stderr) \(text)")
+        #expect(text == "/dev/null\nSTDIN-NOT-TTY\n", "\(text)")
+    }
+
     @Test("the workload has its own session and process group", arguments: Runner.all)
     func ownSession(runner: Runner) throws {
         let running = try RunningSandbox(runner: runner, arguments: ["--profile", "strict", "/bin/sleep", "600"])
@@ -299,6 +315,19 @@ struct MountTargetTests {
         #expect(result.status == 125, "\(result.stdout) \(result.stderr)")
         #expect(!result.stdout.contains("RAN"))
         #expect(result.stderr.contains("link"), "\(result.stderr)")
+
+        // The hidden name itself replaced by a link.
+        symlink("moved/key", root + "/project/key")
+        let direct = Binaries.shared.profile(named: "hide-link-direct-\(runner.who.rawValue)", """
+            description: hides a name that is now a link
+            extends: strict
+            filesystem:
+              read-write: [\(root)/project]
+              hide: [\(root)/project/key]
+            """)
+        let refused = try runner.run(["--profile", direct, "/bin/echo", "RAN"])
+        #expect(refused.status == 125 && !refused.stdout.contains("RAN"), "\(refused.stdout) \(refused.stderr)")
+        #expect(refused.stderr.contains("the path to hide is a symbolic link"), "\(refused.stderr)")
     }
 
     /// A sandbox whose init is stopped (SIGSTOP) in the middle of its setup, as a hung

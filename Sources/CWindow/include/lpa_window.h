@@ -145,6 +145,8 @@ struct lpa_spec {
     uint32_t tty_fd_mask;
     const void *termios;
     const void *winsize;
+    // The caller's stdin is a terminal that is not relayed: the workload reads /dev/null.
+    int32_t null_stdin;
 
     // Relays: control_fd is the init's end of a SOCK_SEQPACKET pair, or -1. Before
     // forking the workload the init listens on 127.0.0.1:connect_ports[i] inside the

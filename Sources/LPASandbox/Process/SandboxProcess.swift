@@ -59,7 +59,7 @@ final class SandboxProcess {
         let usage = try makePipe("tmpfs usage pipe")
         let report = try makePipe("report pipe")
         var console: [Int32] = [-1, -1]
-        if parts.terminal != nil {
+        if parts.terminal?.needsPty == true {
             try sys("terminal socket") {
                 socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &console)
             }
@@ -91,7 +91,8 @@ final class SandboxProcess {
             (spec.env_area, spec.env_area_len) = areas.environment
         }
         spec.console_fd = console[1]
-        if let terminal = parts.terminal {
+        spec.null_stdin = parts.terminal?.nullStdin == true ? 1 : 0
+        if let terminal = parts.terminal, terminal.needsPty {
             spec.tty_fd_mask = terminal.mask
             spec.termios = UnsafeRawPointer(arena.array([terminal.settings]))
             spec.winsize = terminal.size.map { UnsafeRawPointer(arena.array([$0])) }

@@ -11,28 +11,36 @@ import CWindow
 /// group. It gets a pseudo-terminal of its own devpts instead, relayed by lpa-run like
 /// `docker run -t` does.
 struct CallerTerminal {
-    /// Which of fds 0-2 are terminals: each gets the pty's slave in the sandbox.
+    /// Which of fds 0-2 get the pty's slave in the sandbox: stdout and stderr when they
+    /// are terminals, stdin when it and stdout are (an interactive session).
     var ttyFds: [Int32]
+    /// stdin is a terminal but stdout is not (`lpa-run cmd | less`, `> file`): stdin is
+    /// not relayed (the relay would take keystrokes from `less`), the workload reads
+    /// /dev/null instead.
+    var nullStdin: Bool
     /// The settings the pty starts with (the caller's, see `detect`).
     var settings: termios
     var size: winsize?
 
     var interactive: Bool { ttyFds.contains(0) }
-    /// Where the pty's output goes: the terminal among stdout, stderr, stdin (echo).
-    var output: Int32 { ttyFds.first { $0 == 1 } ?? ttyFds.first { $0 == 2 } ?? 0 }
+    var needsPty: Bool { !ttyFds.isEmpty }
+    /// Where the pty's output goes.
+    var output: Int32 { ttyFds.contains(1) ? 1 : 2 }
     var mask: UInt32 { ttyFds.reduce(0) { $0 | (1 << UInt32($1)) } }
 
     static func detect() -> CallerTerminal? {
-        let ttys = (Int32(0)...2).filter { isatty($0) == 1 }
-        guard let first = ttys.first else { return nil }
+        let stdin = isatty(0) == 1, stdout = isatty(1) == 1, stderr = isatty(2) == 1
+        guard stdin || stdout || stderr else { return nil }
+        let ttys = (stdin && stdout ? [Int32(0)] : []) + (stdout ? [1] : []) + (stderr ? [2] : [])
         var settings = termios()
-        guard tcgetattr(first, &settings) == 0 else { return nil }
+        if let first = ttys.first, tcgetattr(first, &settings) != 0 { return nil }
         // Output only: the caller's terminal, left as it is, already turns "\n" into
         // "\r\n"; the pty must not do it a second time.
         if !ttys.contains(0) { settings.c_oflag &= ~tcflag_t(OPOST) }
         var size = winsize()
-        return CallerTerminal(ttyFds: ttys, settings: settings,
-                              size: lpa_window_size(first, &size) == 0 ? size : nil)
+        let sized = ttys.first.map { lpa_window_size($0, &size) == 0 } ?? false
+        return CallerTerminal(ttyFds: ttys, nullStdin: stdin && !stdout, settings: settings,
+                              size: sized ? size : nil)
     }
 }
 
