@@ -663,6 +663,8 @@ static int open_terminal(const struct lpa_spec *s) {
 #define LPA_AUDIT_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
 #define LPA_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "the init's filter needs this architecture's AUDIT_ARCH"
 #endif
 #define LPA_ALLOW(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 
@@ -725,7 +727,7 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
     // Not dumpable: the workload cannot open /proc/1/fd, /proc/1/environ or /proc/1/mem,
     // nor ptrace us, even with CAP_SYS_PTRACE inside (our memory belongs to the host's
     // user namespace: we never execve).
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail(s, LPA_STEP_WAIT_PARENT, -1, errno);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail(s, LPA_STEP_INIT_FILTER, -1, errno);
     // A session of our own: the caller's session, process group and terminal are out of
     // reach of everything in the sandbox.
     if (setsid() < 0) fail(s, LPA_STEP_SETSID, -1, errno);

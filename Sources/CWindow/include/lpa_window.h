@@ -83,7 +83,7 @@ enum lpa_step {
     LPA_STEP_SETSID,              // a session of its own (init, workload)
     LPA_STEP_TERMINAL,            // the relayed pseudo-terminal
     LPA_STEP_LANDLOCK,            // Landlock scopes (signals, abstract unix sockets)
-    LPA_STEP_INIT_FILTER,         // the init's own seccomp filter
+    LPA_STEP_INIT_FILTER,         // the init's confinement: not dumpable, no_new_privs, seccomp
 };
 
 // The init -> launcher message on console_fd: this tag, with the pty's master.

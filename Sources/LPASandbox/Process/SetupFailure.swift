@@ -89,7 +89,7 @@ struct SetupFailure {
         case LPA_STEP_SETSID: "new session (setsid)"
         case LPA_STEP_TERMINAL: "relayed terminal"
         case LPA_STEP_LANDLOCK: "Landlock scopes"
-        case LPA_STEP_INIT_FILTER: "the init's seccomp filter"
+        case LPA_STEP_INIT_FILTER: "confine the init (not dumpable, no_new_privs, seccomp)"
         default: "sandbox setup step \(step)"
         }
     }
