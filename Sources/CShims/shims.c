@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -20,6 +21,10 @@ int lpa_memfd(const char *name) {
 
 int lpa_pidfd_open(pid_t pid) {
     return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int lpa_pidfd_send_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
 // Decimal or octal text of `value` into buf (at least 24 bytes).
@@ -57,4 +62,8 @@ int lpa_fsopen_tmpfs(uint32_t mode, uint64_t size_bytes, int noswap, uint64_t at
     close(fs);
     errno = e;
     return mnt;
+}
+
+int lpa_window_size(int fd, void *size) {
+    return ioctl(fd, TIOCGWINSZ, size);
 }

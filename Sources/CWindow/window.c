@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
@@ -27,7 +28,11 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 
 #ifndef PR_CAP_AMBIENT
@@ -35,6 +40,25 @@
 #define PR_CAP_AMBIENT_RAISE 2
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
+// Landlock (linux/landlock.h of older systems lacks `scoped`, ABI 6, Linux 6.12).
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#define SYS_landlock_restrict_self 446
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#define LPA_LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
+#define LPA_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#define LPA_LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
+struct lpa_landlock_ruleset_attr {
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net;
+    uint64_t scoped;
+};
 
 const int lpa_forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 const size_t lpa_forwarded_signal_count = sizeof(lpa_forwarded_signals) / sizeof(lpa_forwarded_signals[0]);
@@ -75,45 +99,78 @@ static int join(char *buf, size_t size, const char *a, const char *b) {
     return 1;
 }
 
-// mkdir -p; existing components are fine (they may lie inside read-only binds).
-static int mkdir_p(const char *path, mode_t mode) {
+static void close_keeping_errno(int fd) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+}
+
+// One component, beneath `dir`, as an O_PATH descriptor: no symbolic link is followed
+// (ELOOP), nothing is opened for reading or writing (a FIFO cannot block us), ".."
+// cannot climb out (EXDEV). Mount points are crossed into what is mounted there.
+static int open_component(int dir, const char *name) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, dir, name, &how, sizeof how);
+}
+
+// Resolves `path` (absolute inside the new root) from `root` one component at a time,
+// as crun's safe_openat does: whatever an earlier run planted under a read-write bind
+// (a link to elsewhere in the tree or to the host) stops the step instead of moving it.
+// With `create`, missing components are made: directories (the last with `mode`), or
+// the last as an empty file when `file` is set (mknodat: never opened). Returns an
+// O_PATH descriptor of the target.
+static int open_target(int root, const char *path, int create, int file, mode_t mode) {
     char buf[PATH_MAX];
     size_t len = strlen(path);
     if (len + 1 > sizeof buf) { errno = ENAMETOOLONG; return -1; }
     memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, mode) != 0 && errno != EEXIST) return -1;
-        buf[i] = saved;
+    int cur = fcntl(root, F_DUPFD_CLOEXEC, 0);
+    if (cur < 0) return -1;
+    char *p = buf;
+    for (;;) {
+        while (*p == '/') p++;
+        if (*p == '\0') return cur;
+        char *name = p;
+        while (*p != '\0' && *p != '/') p++;
+        if (*p == '/') *p++ = '\0';
+        const char *rest = p;
+        while (*rest == '/') rest++;
+        int last = *rest == '\0';
+        int next = open_component(cur, name);
+        if (next < 0 && errno == ENOENT && create) {
+            int made = last && file ? mknodat(cur, name, S_IFREG | 0644, 0) : mkdirat(cur, name, last ? mode : 0755);
+            if (made != 0 && errno != EEXIST) {
+                close_keeping_errno(cur);
+                return -1;
+            }
+            next = open_component(cur, name);
+        }
+        close_keeping_errno(cur);
+        if (next < 0) return -1;
+        cur = next;
     }
-    return 0;
 }
 
-static int make_parent(const char *path) {
-    char buf[PATH_MAX];
+// The parent directory of `path`, made when missing, and where its last name starts.
+static int open_parent(int root, const char *path, char *buf, size_t size, const char **name) {
     size_t len = strlen(path);
-    if (len + 1 > sizeof buf) { errno = ENAMETOOLONG; return -1; }
+    if (len + 1 > size) { errno = ENAMETOOLONG; return -1; }
     memcpy(buf, path, len + 1);
     char *slash = strrchr(buf, '/');
-    if (slash == NULL || slash == buf) return 0;
+    if (slash == NULL || slash[1] == '\0') { errno = EINVAL; return -1; }
+    *name = path + (slash - buf) + 1;
     *slash = '\0';
-    return mkdir_p(buf, 0755);
+    return open_target(root, buf, 1, 0, 0755);
 }
 
-static int make_mount_point(const char *target, int is_file) {
-    if (!is_file) return mkdir_p(target, 0755);
-    if (make_parent(target) != 0) return -1;
-    int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) {
-        // An existing file in a read-only bind is still a valid mount point.
-        struct stat st;
-        if ((errno == EROFS || errno == EEXIST || errno == EACCES) && lstat(target, &st) == 0) return 0;
-        return -1;
-    }
-    close(fd);
-    return 0;
+static int set_attr_fd(int fd, uint64_t attr_set) {
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = attr_set;
+    return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
 }
 
 static int set_attr(const char *target, uint64_t attr_set, int recursive) {
@@ -123,65 +180,140 @@ static int set_attr(const char *target, uint64_t attr_set, int recursive) {
     return (int)syscall(SYS_mount_setattr, AT_FDCWD, target, recursive ? AT_RECURSIVE : 0, &attr, sizeof attr);
 }
 
-static int apply_fs_op(const struct lpa_fs_op *op) {
-    char source[PATH_MAX], target[PATH_MAX];
-    if (!join(target, sizeof target, NEW_ROOT, op->target)) { errno = ENAMETOOLONG; return -1; }
+// Attaches a detached mount (open_tree, fsmount) onto the target's O_PATH descriptor.
+static int attach(int mnt, int target) {
+    return (int)syscall(SYS_move_mount, mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+static uint64_t mount_attributes(unsigned long ms_flags) {
+    uint64_t attrs = 0;
+    if (ms_flags & MS_RDONLY) attrs |= MOUNT_ATTR_RDONLY;
+    if (ms_flags & MS_NOSUID) attrs |= MOUNT_ATTR_NOSUID;
+    if (ms_flags & MS_NODEV) attrs |= MOUNT_ATTR_NODEV;
+    if (ms_flags & MS_NOEXEC) attrs |= MOUNT_ATTR_NOEXEC;
+    return attrs;
+}
+
+// "key=value,flag,..." as fsconfig calls, split in a stack buffer.
+static int configure(int fs, const char *data) {
+    char buf[256];
+    size_t len = strlen(data);
+    if (len + 1 > sizeof buf) { errno = E2BIG; return -1; }
+    memcpy(buf, data, len + 1);
+    char *p = buf;
+    while (*p != '\0') {
+        char *item = p;
+        while (*p != '\0' && *p != ',') p++;
+        if (*p == ',') *p++ = '\0';
+        if (*item == '\0') continue;
+        char *eq = strchr(item, '=');
+        long rc;
+        if (eq != NULL) {
+            *eq = '\0';
+            rc = syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, item, eq + 1, 0);
+        } else {
+            rc = syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, item, NULL, 0);
+        }
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+// A fresh filesystem (tmpfs, proc, devpts) made with fsopen/fsmount and attached to
+// the target's descriptor: no path is resolved again after open_target.
+static int mount_fresh(const char *type, const char *data, unsigned long ms_flags, int target) {
+    int fs = (int)syscall(SYS_fsopen, type, FSOPEN_CLOEXEC);
+    if (fs < 0) return -1;
+    int rc = -1, mnt = -1;
+    if ((data == NULL || configure(fs, data) == 0) &&
+        syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0 &&
+        (mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, mount_attributes(ms_flags))) >= 0)
+        rc = attach(mnt, target);
+    close_keeping_errno(fs);
+    if (mnt >= 0) close_keeping_errno(mnt);
+    return rc;
+}
+
+// A recursive bind of the host's `source` (under /oldroot) onto `op->target`. A pinned
+// file (op->fd, inherited at clone) must be the very inode lpa-run hashed: the detached
+// tree is compared with it before it is attached (ESTALE otherwise). A descriptor from
+// the host's mount namespace cannot itself be cloned (EINVAL), so the path is cloned.
+static int bind_from_host(int root, const struct lpa_fs_op *op) {
+    char source[PATH_MAX];
+    if (!join(source, sizeof source, OLD_ROOT, op->source)) { errno = ENAMETOOLONG; return -1; }
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (tree < 0) return op->optional && errno == ENOENT ? 0 : -1;
+    int rc = -1, target = -1;
+    struct stat st, verified;
+    if (fstat(tree, &st) != 0) goto out;
+    if (op->fd >= 0) {
+        if (fstat(op->fd, &verified) != 0) goto out;
+        if (verified.st_dev != st.st_dev || verified.st_ino != st.st_ino) {
+            errno = ESTALE;
+            goto out;
+        }
+    }
+    // mount_setattr with AT_RECURSIVE makes every submount read-only too, and only adds
+    // flags, so locked flags inherited from the host are never an obstacle.
+    if (op->attr_set != 0 && set_attr_fd(tree, op->attr_set) != 0) goto out;
+    target = open_target(root, op->target, 1, !S_ISDIR(st.st_mode), 0755);
+    if (target >= 0) rc = attach(tree, target);
+out:
+    close_keeping_errno(tree);
+    if (target >= 0) close_keeping_errno(target);
+    return rc;
+}
+
+static int apply_fs_op(int root, const struct lpa_fs_op *op) {
+    int target = -1, rc = -1;
     switch (op->kind) {
     case LPA_FS_MKDIR:
-        return mkdir_p(target, op->mode);
+        target = open_target(root, op->target, 1, 0, op->mode);
+        rc = target < 0 ? -1 : 0;
+        break;
     case LPA_FS_TMPFS:
-        if (mkdir_p(target, 0755) != 0) return -1;
-        return mount("tmpfs", target, "tmpfs", op->flags, op->data);
+        if ((target = open_target(root, op->target, 1, 0, 0755)) >= 0)
+            rc = mount_fresh("tmpfs", op->data, op->flags, target);
+        break;
     case LPA_FS_ATTACH:
-        if (mkdir_p(target, 0755) != 0) return -1;
-        if (syscall(SYS_move_mount, op->fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0) return -1;
-        close(op->fd);
-        return 0;
-    case LPA_FS_BIND: {
-        if (!join(source, sizeof source, OLD_ROOT, op->source)) { errno = ENAMETOOLONG; return -1; }
-        struct stat st;
-        if (stat(source, &st) != 0) {
-            if (op->optional && errno == ENOENT) return 0;
-            return -1;
-        }
-        if (make_mount_point(target, !S_ISDIR(st.st_mode)) != 0) return -1;
-        if (mount(source, target, NULL, MS_BIND | MS_REC, NULL) != 0) return -1;
-        // mount_setattr with AT_RECURSIVE makes every submount read-only too, and only
-        // adds flags, so locked flags inherited from the host are never an obstacle.
-        if (op->attr_set != 0 && set_attr(target, op->attr_set, 1) != 0) return -1;
-        // A pinned file: what is now mounted must be the inode lpa-run hashed through fd
-        // (inherited at clone). A descriptor from the host's mount namespace cannot itself
-        // be a bind source (EINVAL), so the path is bound and the result compared.
-        if (op->fd >= 0) {
-            struct stat verified, mounted;
-            if (fstat(op->fd, &verified) != 0 || stat(target, &mounted) != 0) return -1;
-            if (verified.st_dev != mounted.st_dev || verified.st_ino != mounted.st_ino) {
-                errno = ESTALE;
-                return -1;
-            }
-        }
-        return 0;
-    }
+        if ((target = open_target(root, op->target, 1, 0, 0755)) >= 0) rc = attach(op->fd, target);
+        if (rc == 0) close(op->fd);
+        break;
+    case LPA_FS_BIND:
+        return bind_from_host(root, op);
     case LPA_FS_PROC:
-        if (mkdir_p(target, 0555) != 0) return -1;
-        return mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        if ((target = open_target(root, op->target, 1, 0, 0555)) >= 0)
+            rc = mount_fresh("proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, target);
+        break;
     case LPA_FS_DEVPTS:
-        if (mkdir_p(target, 0755) != 0) return -1;
-        return mount("devpts", target, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620");
-    case LPA_FS_SYMLINK:
-        if (make_parent(target) != 0) return -1;
-        if (symlink(op->source, target) != 0 && errno != EEXIST) return -1;
-        return 0;
+        if ((target = open_target(root, op->target, 1, 0, 0755)) >= 0)
+            rc = mount_fresh("devpts", "newinstance,ptmxmode=0666,mode=620", MS_NOSUID | MS_NOEXEC, target);
+        break;
+    case LPA_FS_SYMLINK: {
+        char buf[PATH_MAX];
+        const char *name;
+        if ((target = open_parent(root, op->target, buf, sizeof buf, &name)) >= 0)
+            rc = symlinkat(op->source, target, name) == 0 || errno == EEXIST ? 0 : -1;
+        break;
+    }
     case LPA_FS_RDONLY_SELF: {
-        struct stat st;
-        if (lstat(target, &st) != 0) return (op->optional && errno == ENOENT) ? 0 : -1;
-        if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) != 0) return -1;
-        return set_attr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 1);
+        target = open_target(root, op->target, 0, 0, 0);
+        if (target < 0) return op->optional && errno == ENOENT ? 0 : -1;
+        int tree = (int)syscall(SYS_open_tree, target, "",
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+        if (tree >= 0) {
+            if (set_attr_fd(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) == 0)
+                rc = attach(tree, target);
+            close_keeping_errno(tree);
+        }
+        break;
     }
     default:
         errno = EINVAL;
         return -1;
     }
+    if (target >= 0) close_keeping_errno(target);
+    return rc;
 }
 
 // The bubblewrap way: a tmpfs base with newroot/ and oldroot/, pivot into it so the
@@ -199,9 +331,12 @@ static void setup_filesystem(const struct lpa_spec *s) {
     if (syscall(SYS_pivot_root, "/tmp", "oldroot") != 0) fail(s, LPA_STEP_PIVOT_ROOT, -1, errno);
     if (chdir("/") != 0) fail(s, LPA_STEP_PIVOT_ROOT, -1, errno);
 
+    int root = open(NEW_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) fail(s, LPA_STEP_ROOT_TMPFS, -1, errno);
     for (size_t i = 0; i < s->fs_op_count; i++) {
-        if (apply_fs_op(&s->fs_ops[i]) != 0) fail(s, LPA_STEP_FS_OP, (int)i, errno);
+        if (apply_fs_op(root, &s->fs_ops[i]) != 0) fail(s, LPA_STEP_FS_OP, (int)i, errno);
     }
+    close(root);
 
     if (mount("oldroot", "/oldroot", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(s, LPA_STEP_DETACH_OLD_ROOT, -1, errno);
     if (umount2("/oldroot", MNT_DETACH) != 0) fail(s, LPA_STEP_DETACH_OLD_ROOT, -1, errno);
@@ -236,12 +371,47 @@ static pid_t raw_fork(void) {
 
 // ---- The workload: hygiene, then seccomp last, then execve. ----
 
-__attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s) {
+// Landlock scopes where the kernel has them (ABI 6, Linux 6.12): the workload can
+// neither signal nor reach the abstract unix sockets of any process outside its own
+// domain: the init, lpa-run, and the host (with `network: host` the host's X11 and
+// D-Bus abstract sockets are otherwise shared). Older kernels: skipped (documented).
+static void apply_landlock_scopes(const struct lpa_spec *s) {
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LPA_LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 6) return;
+    struct lpa_landlock_ruleset_attr attr = {0, 0, LPA_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LPA_LANDLOCK_SCOPE_SIGNAL};
+    int fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    if (fd < 0) fail(s, LPA_STEP_LANDLOCK, -1, errno);
+    if (syscall(SYS_landlock_restrict_self, fd, 0) != 0) fail(s, LPA_STEP_LANDLOCK, -1, errno);
+    close(fd);
+}
+
+__attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s, int tty) {
     // The init is our parent now: if it dies, so do we.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // The init's forwarding handlers are not ours (execve would reset them anyway).
+    for (size_t i = 0; i < lpa_forwarded_signal_count; i++) signal(lpa_forwarded_signals[i], SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    // The init is not dumpable; execve makes us dumpable by the usual rules anyway, and
+    // until then lpa-run's audit supervisor may need to read our memory.
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+
+    // A session and process group of our own, without the caller's terminal: kill(0),
+    // TIOCSPGRP and /dev/tty reach nothing of the host's. The only terminal is the
+    // relayed pty (when lpa-run was given one), which becomes our controlling terminal.
+    if (setsid() < 0) fail(s, LPA_STEP_SETSID, -1, errno);
+    if (tty >= 0) {
+        for (int fd = 0; fd < 3; fd++) {
+            if ((s->tty_fd_mask & (1U << fd)) && dup2(tty, fd) < 0) fail(s, LPA_STEP_TERMINAL, fd, errno);
+        }
+        if (ioctl(tty, TIOCSCTTY, 0) != 0) fail(s, LPA_STEP_TERMINAL, -1, errno);
+    }
+    if (s->null_stdin) {
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0) fail(s, LPA_STEP_TERMINAL, 0, errno);
+        if (null != 0) close(null);
+    }
 
     // Inherited descriptors other than 0-2 must not reach the workload. CLOEXEC rather
     // than close, so the report pipe stays open until execve succeeds.
@@ -269,6 +439,7 @@ __attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s) {
 
     // Neither setuid binaries nor file capabilities may raise privileges again.
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(s, LPA_STEP_NO_NEW_PRIVS, -1, errno);
+    apply_landlock_scopes(s);
     if (s->seccomp != NULL) {
         unsigned long flags = s->audit_fd >= 0 ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
         long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, s->seccomp);
@@ -340,34 +511,93 @@ static void answer_socket_request(int control) {
     for (uint32_t i = 0; i < reply.count; i++) close(fds[i]);
 }
 
-// ---- The init: pid 1 of the new pid namespace. ----
+// ---- Signals: the init forwards to the workload, the launcher to the init. ----
 
-static volatile pid_t forward_target = 0;
-
-// Signals a process sent (kill, si_code <= 0) are forwarded; signals the terminal
-// generated (SI_KERNEL) already reached the workload through its process group.
-static void forward_signal(int sig, siginfo_t *info, void *ctx) {
-    (void)ctx;
-    pid_t target = forward_target;
-    if (target > 0 && info != NULL && info->si_code <= 0) kill(target, sig);
+static int pidfd_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
-int lpa_forward_signals_to(pid_t pid) {
-    forward_target = pid;
+// Installs `handler` for every forwarded signal, each blocking the others while it runs.
+static int set_handlers(void (*handler)(int, siginfo_t *, void *), sigset_t *forwarded) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = forward_signal;
+    sa.sa_sigaction = handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigset_t forwarded;
-    sigemptyset(&forwarded);
+    sigemptyset(forwarded);
+    for (size_t i = 0; i < lpa_forwarded_signal_count; i++) sigaddset(forwarded, lpa_forwarded_signals[i]);
+    sa.sa_mask = *forwarded;
     for (size_t i = 0; i < lpa_forwarded_signal_count; i++) {
         if (sigaction(lpa_forwarded_signals[i], &sa, NULL) != 0) return -1;
-        sigaddset(&forwarded, lpa_forwarded_signals[i]);
     }
+    return 0;
+}
+
+// The init: only lpa-run can signal it (the workload is in another Landlock domain,
+// and it is a pid-1 init besides); everything it is sent goes to the workload. The
+// handlers are installed before the start byte is read, with the signals blocked
+// until the workload is known: a pid-1 init would drop signals it has no handler for,
+// a blocked one keeps them pending.
+static volatile int init_target = -1;
+
+static void init_forward(int sig, siginfo_t *info, void *ctx) {
+    (void)info;
+    (void)ctx;
+    int saved = errno;
+    if (init_target >= 0) pidfd_signal(init_target, sig);
+    errno = saved;
+}
+
+// The launcher. Its handlers run on the main thread (the terminal relay's thread
+// blocks every signal); the atomics keep the phase switch exact anyway.
+static int launcher_init_pidfd = -1;
+static int launcher_running = 0;
+static int launcher_interrupted = 0;
+static int resize_from = -1, resize_master = -1;
+
+static void launcher_forward(int sig, siginfo_t *info, void *ctx) {
+    (void)info;
+    (void)ctx;
+    int saved = errno;
+    int pidfd = __atomic_load_n(&launcher_init_pidfd, __ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(&launcher_running, __ATOMIC_SEQ_CST) &&
+        (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)) {
+        int none = 0;
+        __atomic_compare_exchange_n(&launcher_interrupted, &none, sig, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+    if (sig == SIGWINCH && __atomic_load_n(&resize_master, __ATOMIC_SEQ_CST) >= 0) {
+        struct winsize ws;
+        if (ioctl(resize_from, TIOCGWINSZ, &ws) == 0) ioctl(resize_master, TIOCSWINSZ, &ws);
+    } else {
+        pidfd_signal(pidfd, sig);
+    }
+    errno = saved;
+}
+
+int lpa_launcher_signals_setup(int init_pidfd) {
+    __atomic_store_n(&launcher_running, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&launcher_interrupted, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&launcher_init_pidfd, init_pidfd, __ATOMIC_SEQ_CST);
+    sigset_t forwarded;
+    if (set_handlers(launcher_forward, &forwarded) != 0) return -1;
     // We may have been started with these blocked (a parent's mask is inherited).
     return sigprocmask(SIG_UNBLOCK, &forwarded, NULL);
 }
+
+int lpa_launcher_interruption(void) {
+    return __atomic_load_n(&launcher_interrupted, __ATOMIC_SEQ_CST);
+}
+
+int lpa_launcher_signals_running(void) {
+    __atomic_store_n(&launcher_running, 1, __ATOMIC_SEQ_CST);
+    return __atomic_load_n(&launcher_interrupted, __ATOMIC_SEQ_CST);
+}
+
+void lpa_launcher_relay_window_size(int from, int master) {
+    resize_from = from;
+    __atomic_store_n(&resize_master, master, __ATOMIC_SEQ_CST);
+}
+
+// ---- The init: pid 1 of the new pid namespace. ----
 
 // Bytes in use on the sandbox's tmpfs mounts, summed: discarded when we exit.
 static void report_tmpfs_usage(const struct lpa_spec *s) {
@@ -389,15 +619,118 @@ static int exit_code_of(int status) {
     return EXIT_SETUP;
 }
 
+// Closes every descriptor but `keep` (negative entries ignored): the pinned files
+// after their inode checks, lpa-run's ends of our pipes and sockets, its published
+// listeners, whatever it inherited. clone copied them all.
+static void close_all_except(const struct lpa_spec *s, int *keep, size_t n) {
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    }
+    unsigned int next = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i] < 0 || (unsigned int)keep[i] < next) continue;
+        if ((unsigned int)keep[i] > next && syscall(SYS_close_range, next, (unsigned int)keep[i] - 1, 0) != 0)
+            fail(s, LPA_STEP_CLOSE_FDS, -1, errno);
+        next = (unsigned int)keep[i] + 1;
+    }
+    if (syscall(SYS_close_range, next, ~0U, 0) != 0) fail(s, LPA_STEP_CLOSE_FDS, -1, errno);
+}
+
+// A pseudo-terminal in the sandbox's own devpts: the master goes to lpa-run, which
+// relays it to the caller's terminal; the slave stays here for the workload.
+static int open_terminal(const struct lpa_spec *s) {
+    int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) fail(s, LPA_STEP_TERMINAL, -1, errno);
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) != 0) fail(s, LPA_STEP_TERMINAL, -1, errno);
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) fail(s, LPA_STEP_TERMINAL, -1, errno);
+    if (s->termios != NULL && tcsetattr(slave, TCSANOW, (const struct termios *)s->termios) != 0)
+        fail(s, LPA_STEP_TERMINAL, -1, errno);
+    if (s->winsize != NULL && ioctl(slave, TIOCSWINSZ, s->winsize) != 0) fail(s, LPA_STEP_TERMINAL, -1, errno);
+    struct lpa_terminal_handover handover = {LPA_TERMINAL_HANDOVER_TAG};
+    if (lpa_fdpass_send(s->console_fd, &handover, sizeof handover, &master, 1) != 0)
+        fail(s, LPA_STEP_TERMINAL, -1, errno);
+    close(master);
+    return slave;
+}
+
+#if defined(__x86_64__)
+#define LPA_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define LPA_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "the init's filter needs this architecture's AUDIT_ARCH"
+#endif
+#define LPA_ALLOW(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+
+// The init's own filter, loaded once the workload is forked (so it is not inherited):
+// what its loop needs (reap, wait, answer socket requests, forward signals, report,
+// exit) and nothing else, so an init reached through some kernel bug still cannot
+// mount, ptrace, open files or make namespaces. Anything else kills it, and with it
+// the sandbox.
+static const struct sock_filter init_filter[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, LPA_AUDIT_ARCH, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#if defined(__x86_64__)
+    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),  // the x32 ABI
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+#endif
+    LPA_ALLOW(SYS_wait4), LPA_ALLOW(SYS_waitid), LPA_ALLOW(SYS_ppoll), LPA_ALLOW(SYS_rt_sigreturn),
+    LPA_ALLOW(SYS_rt_sigprocmask), LPA_ALLOW(SYS_restart_syscall), LPA_ALLOW(SYS_recvfrom),
+    LPA_ALLOW(SYS_recvmsg), LPA_ALLOW(SYS_sendmsg), LPA_ALLOW(SYS_sendto), LPA_ALLOW(SYS_socket),
+    LPA_ALLOW(SYS_close), LPA_ALLOW(SYS_read), LPA_ALLOW(SYS_write), LPA_ALLOW(SYS_statfs),
+    LPA_ALLOW(SYS_pidfd_send_signal), LPA_ALLOW(SYS_getpid), LPA_ALLOW(SYS_exit), LPA_ALLOW(SYS_exit_group),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+};
+
+static void confine_init(const struct lpa_spec *s) {
+    struct sock_fprog program = {(unsigned short)(sizeof init_filter / sizeof init_filter[0]),
+                                 (struct sock_filter *)init_filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(s, LPA_STEP_INIT_FILTER, -1, errno);
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0) fail(s, LPA_STEP_INIT_FILTER, -1, errno);
+}
+
 __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
-    // Die with the launcher, even when it is SIGKILLed; the kernel then kills the
-    // whole pid namespace with us.
+    // Our copy of the launcher's end of the sync pipe goes first: should the launcher
+    // die before PDEATHSIG is armed, the read below then ends with EOF instead of
+    // waiting forever. Then die with the launcher, even when it is SIGKILLed; the
+    // kernel then kills the whole pid namespace with us.
+    if (s->sync_write_fd >= 0) close(s->sync_write_fd);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(s, LPA_STEP_WAIT_PARENT, -1, errno);
+    if (!s->new_pid_ns && getppid() != s->launcher_pid) syscall(SYS_exit_group, EXIT_SETUP);
+    // lpa-run's argv and environment are ours too (a copy): /proc/1/cmdline must not show
+    // `--env NAME=VALUE`. The label is what `ps` inside shows for pid 1.
+    if (s->arg_area != NULL && s->arg_area_len > 0) {
+        static const char label[] = "lpa-run-init";
+        memset(s->arg_area, 0, s->arg_area_len);
+        if (s->arg_area_len > sizeof label) memcpy(s->arg_area, label, sizeof label);
+    }
+    if (s->env_area != NULL) memset(s->env_area, 0, s->env_area_len);
+    // Forwarded signals (and SIGCHLD) stay blocked until the workload is known; the
+    // handlers exist from now on so that what lpa-run forwards meanwhile stays pending.
+    sigset_t block, waiting;
+    if (set_handlers(init_forward, &block) != 0) fail(s, LPA_STEP_SIGNALS, -1, errno);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, NULL);
     char go;
     ssize_t n;
     do n = read(s->sync_fd, &go, 1); while (n < 0 && errno == EINTR);
     if (n != 1) syscall(SYS_exit_group, EXIT_SETUP); // launcher gone or gave up: nothing to report to
     close(s->sync_fd);
+    // Not dumpable: the workload cannot open /proc/1/fd, /proc/1/environ or /proc/1/mem,
+    // nor ptrace us, even with CAP_SYS_PTRACE inside (our memory belongs to the host's
+    // user namespace: we never execve).
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail(s, LPA_STEP_INIT_FILTER, -1, errno);
+    // A session of our own: the caller's session, process group and terminal are out of
+    // reach of everything in the sandbox.
+    if (setsid() < 0) fail(s, LPA_STEP_SETSID, -1, errno);
 
     if (s->hostname != NULL && sethostname(s->hostname, strlen(s->hostname)) != 0)
         fail(s, LPA_STEP_SETHOSTNAME, -1, errno);
@@ -406,18 +739,17 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
     if (chdir(s->workdir) != 0) fail(s, LPA_STEP_CHDIR, -1, errno);
 
     if (s->control_fd >= 0 && s->connect_port_count > 0) send_connect_listeners(s);
+    int tty = s->console_fd >= 0 ? open_terminal(s) : -1;
+    int keep[] = {0, 1, 2, s->report_fd, s->audit_fd, s->control_fd, s->usage_fd, tty};
+    close_all_except(s, keep, sizeof keep / sizeof keep[0]);
 
-    // Block forwarded signals and SIGCHLD across fork so none is handled before the
-    // target is known; SIGCHLD stays blocked except inside ppoll (no lost wake-ups).
-    sigset_t block, waiting;
-    sigemptyset(&block);
-    for (size_t i = 0; i < lpa_forwarded_signal_count; i++) sigaddset(&block, lpa_forwarded_signals[i]);
-    sigaddset(&block, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &block, NULL);
     pid_t workload = raw_fork();
     if (workload < 0) fail(s, LPA_STEP_FORK_WORKLOAD, -1, errno);
-    if (workload == 0) exec_workload(s);
-    if (lpa_forward_signals_to(workload) != 0) fail(s, LPA_STEP_SIGNALS, -1, errno);
+    if (workload == 0) exec_workload(s, tty);
+    // Our unreaped child: its pidfd cannot name another process. Signals stay blocked
+    // until the loop's ppoll (SIGCHLD included: no lost wake-ups).
+    init_target = (int)syscall(SYS_pidfd_open, workload, 0);
+    if (init_target < 0) fail(s, LPA_STEP_SIGNALS, -1, errno);
     struct sigaction wake;
     memset(&wake, 0, sizeof wake);
     wake.sa_handler = wake_on_child;
@@ -426,10 +758,12 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
     // Inside ppoll nothing is blocked, whatever mask lpa-run was started with: signals
     // without a handler are ignored by a pid-1 init anyway.
     sigemptyset(&waiting);
+    if (!s->new_pid_ns) prctl(PR_SET_CHILD_SUBREAPER, 1);
+    confine_init(s);
     // Our copy of the report pipe must close so the parent sees EOF once execve succeeds.
     close(s->report_fd);
     if (s->audit_fd >= 0) close(s->audit_fd);
-    if (!s->new_pid_ns) prctl(PR_SET_CHILD_SUBREAPER, 1);
+    if (tty >= 0) close(tty);
 
     int control = s->control_fd;
     for (;;) {

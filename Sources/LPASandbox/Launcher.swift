@@ -61,31 +61,60 @@ public struct Launcher {
             : try AuditSupervisor(rules: filter.auditRules, logPath: options.auditLogPath)
         let caps = try CapabilitySets(plan: plan.capabilities)
 
+        // The caller's terminal never reaches the sandbox; a pty of its own is relayed.
+        let terminal = CallerTerminal.detect()
+
         // clone; the init waits for its id maps, then builds the sandbox and execs.
         let sandbox = try SandboxProcess.spawn(.init(plan: plan, executable: executable, mounts: mounts,
-                                                     network: network, filter: filter, audit: audit, caps: caps))
+                                                     network: network, filter: filter, audit: audit, caps: caps,
+                                                     terminal: terminal))
         try sandbox.start(identity: plan.identity)
-        if let failure = sandbox.awaitSetup() {
+        switch sandbox.awaitSetup() {
+        case .started: break
+        case .failed(let failure):
             _ = sandbox.wait()
             throw failure.explain(plan: plan, mounts: mounts)
+        case .interrupted(let signal):
+            _ = sandbox.wait()
+            throw LaunchError(step: "sandbox setup", message: "stopped by \(Self.signalName(signal)) before the command started",
+                              hint: "nothing ran; the sandbox was torn down")
         }
 
         var result = LaunchResult(exitStatus: 0)
-        if let audit {
-            do {
-                try audit.receiveListener()
-            } catch {
-                sandbox.killAndReap()
-                throw error
+        var relay: TerminalRelay?
+        do {
+            if let terminal, terminal.needsPty {
+                relay = try TerminalRelay.start(master: try sandbox.receiveTerminal(), caller: terminal)
             }
+            if let audit { try audit.receiveListener() }
+        } catch {
+            sandbox.killAndReap()
+            relay?.finish()
+            throw error
         }
         if network.hasRelays || audit != nil {
-            result.relay = try EventLoop.run(network: network, audit: audit, initPid: sandbox.pid)
+            do {
+                result.relay = try EventLoop.run(network: network, audit: audit, initPid: sandbox.pid)
+            } catch {
+                relay?.finish()
+                throw error
+            }
             if let audit { result.audit = audit.report }
         }
         result.exitStatus = sandbox.wait()
+        relay?.finish()
         result.tmpfsBytesDiscarded = sandbox.tmpfsBytesDiscarded()
         return result
+    }
+
+    static func signalName(_ signal: Int32) -> String {
+        switch signal {
+        case SIGINT: "SIGINT"
+        case SIGTERM: "SIGTERM"
+        case SIGHUP: "SIGHUP"
+        case SIGQUIT: "SIGQUIT"
+        default: "signal \(signal)"
+        }
     }
 
     /// What the launcher refuses before creating anything. The compiler already refuses

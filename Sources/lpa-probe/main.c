@@ -17,6 +17,8 @@
 //   lpa-probe echo-server PORT       echo on 127.0.0.1:PORT inside, prints "listening"
 //   lpa-probe misbehave              connect out (only if lo is the sole interface), ptrace, mount
 //   lpa-probe exit N | kill-self SIG
+//   lpa-probe terminal               /dev/tty, session, terminal-ownership ioctls (on /dev/null)
+//   lpa-probe kill-group SIG         kill(0, SIG) with SIG ignored here; kill(1, 0)
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -45,6 +47,7 @@ static const char *errname(int e) {
     case 0: return "ok";
     case EPERM: return "EPERM";
     case ENOENT: return "ENOENT";
+    case ENXIO: return "ENXIO";
     case EACCES: return "EACCES";
     case EINVAL: return "EINVAL";
     case EFAULT: return "EFAULT";
@@ -336,6 +339,24 @@ static int misbehave(void) {
     return 0;
 }
 
+// The caller's terminal: the workload must have no controlling terminal of the host's
+// (/dev/tty refused), be a session leader, and be denied the ioctls that take a
+// terminal over. The ioctls go to /dev/null: harmless (ENOTTY) should they be allowed.
+static void terminal(void) {
+    int tty = open("/dev/tty", O_RDWR | O_NOCTTY);
+    report("tty-open", tty);
+    if (tty >= 0) close(tty);
+    printf("session-leader %s\n", getsid(0) == getpid() ? "yes" : "no");
+    int null = open("/dev/null", O_RDWR);
+    pid_t group = getpgrp();
+    int discipline = 0;
+    report("ioctl-tiocspgrp", syscall(SYS_ioctl, null, (unsigned long)TIOCSPGRP, &group));
+    report("ioctl-tiocsctty", syscall(SYS_ioctl, null, (unsigned long)TIOCSCTTY, 0));
+    report("ioctl-tiocsetd", syscall(SYS_ioctl, null, (unsigned long)TIOCSETD, &discipline));
+    report("ioctl-tioccons", syscall(SYS_ioctl, null, (unsigned long)TIOCCONS, 0));
+    close(null);
+}
+
 static volatile sig_atomic_t got_signal = 0;
 static void on_signal(int sig) { got_signal = sig; }
 
@@ -390,6 +411,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "exit") && argc == 3) return atoi(argv[2]);
     else if (!strcmp(cmd, "nr")) { for (int i = 2; i < argc; i++) numbered_syscall(argv[i]); }
     else if (!strcmp(cmd, "kill-self") && argc == 3) { raise(atoi(argv[2])); return 99; }
+    else if (!strcmp(cmd, "terminal")) terminal();
+    else if (!strcmp(cmd, "kill-group") && argc == 3) { signal(atoi(argv[2]), SIG_IGN); report("kill-group", kill(0, atoi(argv[2]))); report("kill-init", kill(1, 0)); }
     else { fprintf(stderr, "lpa-probe: unknown command %s\n", cmd); return 2; }
     return 0;
 }

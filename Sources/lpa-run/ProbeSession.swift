@@ -57,6 +57,9 @@ struct ProbeSession {
         for dir in ["/usr", "/etc", ""] { rows.append(try writeRow(in: dir)) }
         rows.append(try cwdRow())
         rows += try deviceRows()
+        rows += try terminalRows()
+        rows.append(try processGroupRow())
+        rows.append(try symlinkedMountTargetRow())
         return rows
     }
 
@@ -362,5 +365,119 @@ struct ProbeSession {
                             detail: seen ? "bound into the sandbox" : "the profile binds it but it is not there"))
         }
         return rows
+    }
+
+    // MARK: the caller's terminal, session and process group
+
+    /// (lpa-probe name, request): the ioctls that take a terminal over.
+    static let terminalIoctls: [(String, UInt64)] = [
+        ("ioctl-tiocspgrp", UInt64(TIOCSPGRP)), ("ioctl-tiocsctty", UInt64(TIOCSCTTY)),
+        ("ioctl-tiocsetd", UInt64(TIOCSETD)), ("ioctl-tioccons", UInt64(TIOCCONS)),
+    ]
+
+    /// lpa-run starts in this process's session, as from a user's shell: /dev/tty must
+    /// not open inside (no controlling terminal of the host's; were 0-2 a terminal,
+    /// lpa-run would relay one of the sandbox's own instead).
+    func terminalRows() throws(ProbeError) -> [Row] {
+        let f = try started(sandbox(["terminal"])).fields
+        let tty = f["tty-open"] ?? "missing"
+        let leader = f["session-leader"] ?? "missing"
+        var rows = [
+            Row(probe: "terminal-foreground", intent: "blocked", result: "open /dev/tty: \(tty)",
+                pass: tty != "ok" && tty != "missing",
+                detail: tty == "ok" ? "the workload opened a controlling terminal: it could read the next line typed"
+                    : "no controlling terminal inside: the caller's terminal cannot be read or taken over"),
+            Row(probe: "session", intent: "blocked", result: "session leader: \(leader)", pass: leader == "yes",
+                detail: leader == "yes" ? "the workload has a session and process group of its own"
+                    : "the workload shares a session with lpa-run"),
+        ]
+        for (name, request) in Self.terminalIoctls {
+            rows.append(judge(name, intent.syscallIntent("ioctl", args: [1: request]), f[name] ?? "missing",
+                              what: "seccomp ioctl \(name.dropFirst(6).uppercased())"))
+        }
+        return rows
+    }
+
+    /// A host process in lpa-run's process group (a sleeping sentinel) must survive the
+    /// workload's kill(0, SIGUSR1). This process ignores SIGUSR1 meanwhile.
+    func processGroupRow() throws(ProbeError) -> Row {
+        let sleep = access("/bin/sleep", X_OK) == 0 ? "/bin/sleep" : "/usr/bin/sleep"
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGUSR1)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
+        var sentinel: pid_t = 0
+        let previous = signal(SIGUSR1, SIG_IGN)
+        defer { signal(SIGUSR1, previous) }
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(sleep), strdup("60"), nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = [nil]
+        defer { argv.forEach { free($0) } }
+        let rc = posix_spawn(&sentinel, sleep, nil, &attributes, argv, envp)
+        guard rc == 0 else { throw ProbeError(message: "posix_spawn \(sleep): \(String(cString: strerror(rc)))") }
+        defer {
+            kill(sentinel, SIGKILL)
+            var raw: Int32 = 0
+            waitpid(sentinel, &raw, 0)
+        }
+        let f = try started(sandbox(["kill-group", String(SIGUSR1)])).fields
+        usleep(50_000)
+        var raw: Int32 = 0
+        let alive = waitpid(sentinel, &raw, WNOHANG) == 0
+        return Row(probe: "process-group-signals", intent: "blocked",
+                   result: "kill(0) \(f["kill-group"] ?? "missing"); sentinel \(alive ? "alive" : "killed")", pass: alive,
+                   detail: alive ? "kill(0) inside reaches only the sandbox's own process group"
+                       : "kill(0) inside killed a host process in lpa-run's process group")
+    }
+
+    // MARK: mount targets
+
+    /// A read-write directory holding a link an earlier run could have left
+    /// (project/sub -> ../outside) and a mount below it: lpa-run must refuse (125) and
+    /// create nothing through the link.
+    func symlinkedMountTargetRow() throws(ProbeError) -> Row {
+        var template = Array("/tmp/lpa-probe-link-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw ProbeError(message: "mkdtemp: \(String(cString: strerror(errno)))")
+        }
+        let root = String(cString: made)
+        let profilePath = root + "/profile.yaml"
+        defer {
+            for path in [root + "/outside/deeper", root + "/project/sub/deeper"] { rmdir(path) }
+            for path in [root + "/project/sub", profilePath] { unlink(path) }
+            for path in [root + "/project", root + "/outside", root] { rmdir(path) }
+        }
+        mkdir(root + "/project", 0o755)
+        mkdir(root + "/outside", 0o755)
+        symlink("../outside", root + "/project/sub")
+        let base = profile.contains("/") || profile.hasSuffix(".yaml") || profile.hasSuffix(".yml")
+            ? (profile.hasPrefix("/") ? profile : cwd + "/" + profile) : profile
+        let text = """
+            description: lpa-run probe, a mount target behind a planted link
+            extends: "\(base.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))"
+            filesystem:
+              read-write: ["\(root)/project", "\(root)/outside"]
+              tmpfs: ["\(root)/project/sub/deeper"]
+
+            """
+        let fd = open(profilePath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ProbeError(message: "create \(profilePath): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        let wrote = write(fd, bytes, bytes.count)
+        close(fd)
+        guard wrote == bytes.count else { throw ProbeError(message: "write \(profilePath)") }
+        let result = CapturedProcess.run([lpaRun, "--profile", profilePath, "-q", probe, "exit", "0"],
+                                         environment: environment)
+        var st = stat()
+        let created = lstat(root + "/outside/deeper", &st) == 0
+        let refused = result.status == LPAExitCode.ownError
+        return Row(probe: "symlinked-mount-target", intent: "blocked",
+                   result: refused ? "refused (125)" : "exit \(result.status)", pass: refused && !created,
+                   detail: created ? "the sandbox's setup created a directory through a planted link"
+                       : refused ? "a link in a mount target's path stops the launch"
+                       : "lpa-run ran a sandbox whose mount target is reached through a link")
     }
 }

@@ -21,6 +21,10 @@ int lpa_pipe_cloexec(int fds[2]);
 int lpa_memfd(const char *name);
 /// pidfd_open(pid, 0).
 int lpa_pidfd_open(pid_t pid);
+/// pidfd_send_signal(pidfd, sig, NULL, 0).
+int lpa_pidfd_send_signal(int pidfd, int sig);
+/// ioctl(fd, TIOCGWINSZ, size): `size` is a struct winsize (ioctl is variadic).
+int lpa_window_size(int fd, void *size);
 
 /// A detached tmpfs mount: fsopen("tmpfs") + fsconfig(mode, size, noswap) +
 /// fsmount(attrs), for move_mount in the post-clone window. `mode` is the root

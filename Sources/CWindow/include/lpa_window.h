@@ -20,6 +20,10 @@ extern "C" {
 
 // One low-level filesystem step, already expanded from the plan by the Swift side.
 // Paths: `source` is relative to the old root (the host), `target` to the new root.
+// Targets are resolved beneath the new root one component at a time, never through a
+// symbolic link (ELOOP) and never opened for reading or writing: a directory the
+// sandbox could write in an earlier run may hold links, FIFOs or devices planted there.
+// Mounts are attached to O_PATH descriptors of their targets (move_mount).
 enum lpa_fs_op_kind {
     LPA_FS_MKDIR = 1,    // mkdir -p target (mode)
     LPA_FS_TMPFS,        // mount tmpfs on target (data = options), flags = MS_*
@@ -76,6 +80,16 @@ enum lpa_step {
     LPA_STEP_CONNECT_LISTEN,      // index: which connect port
     LPA_STEP_CONTROL,
     LPA_STEP_AUDIT,
+    LPA_STEP_SETSID,              // a session of its own (init, workload)
+    LPA_STEP_TERMINAL,            // the relayed pseudo-terminal
+    LPA_STEP_LANDLOCK,            // Landlock scopes (signals, abstract unix sockets)
+    LPA_STEP_INIT_FILTER,         // the init's confinement: not dumpable, no_new_privs, seccomp
+};
+
+// The init -> launcher message on console_fd: this tag, with the pty's master.
+enum { LPA_TERMINAL_HANDOVER_TAG = 0x7474 };
+struct lpa_terminal_handover {
+    uint32_t tag;
 };
 
 struct lpa_report {
@@ -109,7 +123,30 @@ struct lpa_spec {
     const struct sock_fprog *seccomp; // NULL: no filter (never for a real plan)
 
     int sync_fd;                   // child reads one byte: id maps are written
+    int sync_write_fd;             // the launcher's end: the child closes its copy first, so
+                                   // a launcher that dies before PDEATHSIG is armed reads as EOF
+    pid_t launcher_pid;            // without a new pid namespace, getppid() must still be this
     int report_fd;                 // child writes lpa_report on failure (CLOEXEC)
+
+    // lpa-run's argv and environment strings (the kernel's arg_start..arg_end and
+    // env_start..env_end), cleared in the init's copy of memory: /proc/1/cmdline is
+    // readable inside, and lpa-run's argv may hold --env NAME=VALUE. NULL: nothing.
+    char *arg_area;
+    size_t arg_area_len;
+    char *env_area;
+    size_t env_area_len;
+
+    // Terminal relay: when console_fd >= 0, the init opens a pseudo-terminal in the
+    // sandbox's own devpts (/dev/pts/ptmx), applies termios (struct termios) and winsize
+    // (struct winsize) when not NULL, sends the master on console_fd (struct
+    // lpa_terminal_handover) and the workload gets the slave on each fd of tty_fd_mask
+    // (bit N: fd N), as its controlling terminal.
+    int console_fd;
+    uint32_t tty_fd_mask;
+    const void *termios;
+    const void *winsize;
+    // The caller's stdin is a terminal that is not relayed: the workload reads /dev/null.
+    int32_t null_stdin;
 
     // Relays: control_fd is the init's end of a SOCK_SEQPACKET pair, or -1. Before
     // forking the workload the init listens on 127.0.0.1:connect_ports[i] inside the
@@ -136,9 +173,24 @@ pid_t lpa_spawn(const struct lpa_spec *spec);
 extern const int lpa_forwarded_signals[];
 extern const size_t lpa_forwarded_signal_count;
 
-// Installs handlers that forward lpa_forwarded_signals sent by other processes (not
-// by the terminal, which already signals the whole process group) to pid.
-int lpa_forward_signals_to(pid_t pid);
+// The launcher's handlers for lpa_forwarded_signals, from the start byte on: each is
+// forwarded to the init through its pidfd (pidfd_send_signal: never a recycled pid),
+// whatever sent it (the sandbox has its own session, so the terminal's signals reach
+// only lpa-run). The init keeps them pending until the workload exists. While the
+// sandbox is being set up, SIGINT, SIGTERM, SIGHUP and SIGQUIT are also remembered:
+// the launcher stops a setup that does not finish soon after (see awaitSetup).
+int lpa_launcher_signals_setup(int init_pidfd);
+
+// The stopping signal received during setup, or 0.
+int lpa_launcher_interruption(void);
+
+// The workload runs: stopping signals are only forwarded from now on. Returns the
+// signal received during setup, or 0.
+int lpa_launcher_signals_running(void);
+
+// With a relayed terminal, SIGWINCH copies the window size of `from` (the caller's
+// terminal) to the pty's `master`; the kernel then signals the pty's foreground group.
+void lpa_launcher_relay_window_size(int from, int master);
 
 #ifdef __cplusplus
 }

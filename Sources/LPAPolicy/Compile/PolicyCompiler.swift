@@ -43,6 +43,7 @@ public struct PolicyCompiler: Sendable {
         addCommandLineModels(overrides.models, to: &document, &diagnostics)
 
         let namespaces = compileNamespaces(document, &diagnostics)
+        checkCapabilities(document, &diagnostics)
         let network = NetworkCompiler(document: document, overrides: overrides).compile(&diagnostics)
         let identity = Identity(runAs: document.runAs?.value ?? .caller, uid: context.uid, gid: context.gid)
         let mounts = MountCompiler(document: document, context: context, executable: command.executable,
@@ -119,7 +120,35 @@ public struct PolicyCompiler: Sendable {
             diagnostics.append(Diagnostic(at: list.position, "namespace '\(required.rawValue)' cannot be removed",
                                           hint: "the sandbox is built inside the user and mount namespaces"))
         }
-        return Namespace.allCases.filter { chosen.contains($0) || $0 == .user || $0 == .mount }
+        // The sandbox's /proc is always fresh (host processes hidden), and the kernel lets
+        // a user namespace mount proc only for a pid namespace it owns ("mount proc: EPERM").
+        if chosen.contains(.user), chosen.contains(.mount), !chosen.contains(.pid) {
+            diagnostics.append(Diagnostic(at: list.position, "namespace 'pid' cannot be removed",
+                                          hint: "the sandbox's fresh /proc needs its own pid namespace: the kernel "
+                                              + "refuses to mount proc for the host's pid namespace"))
+        }
+        return Namespace.allCases.filter { chosen.contains($0) || $0 == .user || $0 == .mount || $0 == .pid }
+    }
+
+    /// Capabilities that reach across the sandbox's walls, even inside its own user
+    /// namespace: sys_ptrace (the init and every process inside, process_vm_*),
+    /// sys_admin (mount, namespaces, and a hundred other checks), sys_module and
+    /// sys_rawio (kernel and hardware), dac_read_search (open_by_handle_at: any file
+    /// of a bound filesystem, whatever the binds say). No profile may keep them.
+    static let refusedCapabilities: [String: String] = [
+        "CAP_SYS_PTRACE": "it lets the workload trace the sandbox's init and read its memory and descriptors",
+        "CAP_SYS_ADMIN": "it lets the workload mount, make namespaces and pass many kernel checks meant for root",
+        "CAP_SYS_MODULE": "it concerns the host's kernel modules",
+        "CAP_SYS_RAWIO": "it gives raw access to devices and I/O ports",
+        "CAP_DAC_READ_SEARCH": "open_by_handle_at reaches any file of a bound filesystem, outside the binds",
+    ]
+
+    private func checkCapabilities(_ document: ProfileDocument, _ diagnostics: inout [Diagnostic]) {
+        for item in document.capabilities?.items ?? [] {
+            guard let why = Self.refusedCapabilities[item.value.name] else { continue }
+            diagnostics.append(Diagnostic(at: item.position, "capability '\(item.value.name)' cannot be kept: \(why)",
+                                          hint: "remove it from `capabilities`; lpa-run refuses it in every profile"))
+        }
     }
 
     /// Network mode `none` is a private network namespace with only loopback; published

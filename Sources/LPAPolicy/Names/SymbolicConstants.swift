@@ -22,6 +22,14 @@ enum SymbolicConstants {
         "TIOCSTI": UInt64(TIOCSTI),
         // Console selection paste: the same injection on the Linux virtual console.
         "TIOCLINUX": UInt64(TIOCLINUX),
+        // Line disciplines (n_gsm, n_hdlc...) are kernel attack surface no program needs.
+        "TIOCSETD": UInt64(TIOCSETD),
+        // Redirects the console's output to a terminal.
+        "TIOCCONS": UInt64(TIOCCONS),
+        // Terminal ownership: foreground group, controlling terminal. They act only on the
+        // caller's own controlling terminal (or one nobody holds), which inside a sandbox is
+        // its own relayed pty; shells need them for job control, so strict allows them.
+        "TIOCSPGRP": UInt64(TIOCSPGRP), "TIOCSCTTY": UInt64(TIOCSCTTY),
     ]
 
     /// clone(2) namespace flags (linux/sched.h; glibc hides them behind _GNU_SOURCE,

@@ -212,7 +212,7 @@ seccomp:
     - "@obsolete"
     - "@system"
   socket-families: [unix, inet, inet6]
-  ioctl-deny: [TIOCSTI, TIOCLINUX]
+  ioctl-deny: [TIOCSTI, TIOCLINUX, TIOCSETD, TIOCCONS]
   deny-clone-flags: [CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP]
   other-architectures: kill
 capabilities: []

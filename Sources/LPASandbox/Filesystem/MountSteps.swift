@@ -166,6 +166,14 @@ struct MountSteps {
                 if errno == ENOENT { return } // nothing to hide
                 throw LaunchError(step: "hide \(path)", errno: errno, message: "cannot inspect the path to hide")
             }
+            // A link (left by an earlier run, say): what it leads to is not what the profile
+            // names, and a mount cannot cover the link itself. The window refuses links on
+            // the way to any target inside the sandbox (ELOOP) as well.
+            if (st.st_mode & S_IFMT) == S_IFLNK {
+                throw LaunchError(step: "hide \(path)" + (entry.origin.map { " (from \($0))" } ?? ""), errno: ELOOP,
+                                  message: "the path to hide is a symbolic link",
+                                  hint: "hide the link's target by its real path, or remove the link")
+            }
             if (st.st_mode & S_IFMT) == S_IFDIR {
                 steps.append(Step(kind: LPA_FS_TMPFS, planIndex: index, target: entry.target, data: "mode=000,size=4k",
                                   flags: UInt(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)))

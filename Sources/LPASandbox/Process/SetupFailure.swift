@@ -46,6 +46,9 @@ struct SetupFailure {
             switch err {
             case EROFS: hint = "the mount point lies inside a read-only bind; bind a parent directory instead"
             case ESTALE: hint = "the pinned file was replaced after it was verified; nothing was started"
+            case ELOOP, EXDEV:
+                hint = "a component of the mount target is a symbolic link (perhaps left by an earlier run in a "
+                    + "read-write directory); lpa-run never follows links in mount targets: remove the link"
             case EINVAL where mounts.steps.indices.contains(index) && mounts.steps[index].kind == LPA_FS_ATTACH:
                 hint = "the kernel could not attach the noswap tmpfs"
             default: hint = permissionHint
@@ -83,6 +86,10 @@ struct SetupFailure {
         case LPA_STEP_CONNECT_LISTEN: "listen for a host endpoint inside"
         case LPA_STEP_CONTROL: "relay control socket"
         case LPA_STEP_AUDIT: "hand over the audit listener"
+        case LPA_STEP_SETSID: "new session (setsid)"
+        case LPA_STEP_TERMINAL: "relayed terminal"
+        case LPA_STEP_LANDLOCK: "Landlock scopes"
+        case LPA_STEP_INIT_FILTER: "confine the init (not dumpable, no_new_privs, seccomp)"
         default: "sandbox setup step \(step)"
         }
     }
