@@ -24,7 +24,7 @@ MUTANTS=(
   "pins not compared|Sources/LPASandbox/Pins/PinVerifier.swift|s/guard actual == expected else \{/guard true else {/|wrongPinStopsTheRun"
   "home not private (host home bound)|Sources/LPAPolicy/Compile/MountCompiler.swift|s/if homeMode == \.tmpfs, home != \"\/\" \{/if false {/|tmpfsOnItsOwn|onlyTheReadWriteBindReachesTheHost"
   "half-close not forwarded|Sources/CSupervisor/relay.c|s/shutdown\(d->dst, SHUT_WR\);/(void)0;/|concurrentHalfClosedConnections"
-  "no new session for the workload|Sources/CWindow/window.c|s/if \(setsid\(\) < 0\)/if (0)/|session|Session"
+  "no new session for the workload|Sources/CWindow/window.c|s/if \(setsid\(\) < 0\)/if (0)/g|ownSession|processGroupSignalStaysInside"
 )
 
 echo "mutants: copying the tree to $WORK"
