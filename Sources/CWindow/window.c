@@ -398,6 +398,11 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
     do n = read(s->sync_fd, &go, 1); while (n < 0 && errno == EINTR);
     if (n != 1) syscall(SYS_exit_group, EXIT_SETUP); // launcher gone or gave up: nothing to report to
     close(s->sync_fd);
+    // Become the mapped sandbox user before touching anything (see lpa_spec.uid). A change
+    // of ids clears the parent-death signal: set it again.
+    if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) != 0 || syscall(SYS_setresuid, s->uid, s->uid, s->uid) != 0)
+        fail(s, LPA_STEP_SET_IDS, -1, errno);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(s, LPA_STEP_WAIT_PARENT, -1, errno);
 
     if (s->hostname != NULL && sethostname(s->hostname, strlen(s->hostname)) != 0)
         fail(s, LPA_STEP_SETHOSTNAME, -1, errno);

@@ -76,6 +76,7 @@ enum lpa_step {
     LPA_STEP_CONNECT_LISTEN,      // index: which connect port
     LPA_STEP_CONTROL,
     LPA_STEP_AUDIT,
+    LPA_STEP_SET_IDS,
 };
 
 struct lpa_report {
@@ -107,6 +108,11 @@ struct lpa_spec {
     int32_t last_cap;              // highest capability number the kernel knows
 
     const struct sock_fprog *seccomp; // NULL: no filter (never for a real plan)
+
+    // The sandbox user's ids inside the user namespace, taken once the maps are written:
+    // a root caller's clone starts as host root (unmapped there) and must not stay it.
+    uint32_t uid;
+    uint32_t gid;
 
     int sync_fd;                   // child reads one byte: id maps are written
     int report_fd;                 // child writes lpa_report on failure (CLOEXEC)

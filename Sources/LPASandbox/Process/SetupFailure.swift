@@ -83,6 +83,7 @@ struct SetupFailure {
         case LPA_STEP_CONNECT_LISTEN: "listen for a host endpoint inside"
         case LPA_STEP_CONTROL: "relay control socket"
         case LPA_STEP_AUDIT: "hand over the audit listener"
+        case LPA_STEP_SET_IDS: "become the sandbox user (setresuid)"
         default: "sandbox setup step \(step)"
         }
     }
