@@ -88,13 +88,18 @@ enum UnixSocketSearch {
             guard let stream = opendir(directory) else { continue }
             defer { closedir(stream) }
             while seen < walkEntries, let entry = readdir(stream) {
+                var type = Int32(entry.pointee.d_type)
+                // Most entries are files: counted, never turned into strings.
+                guard type == Int32(DT_DIR) || type == Int32(DT_SOCK) || type == Int32(DT_UNKNOWN) else {
+                    seen += 1
+                    continue
+                }
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                     String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
                 }
                 if name == "." || name == ".." { continue }
                 seen += 1
                 let path = directory == "/" ? "/" + name : directory + "/" + name
-                var type = Int32(entry.pointee.d_type)
                 if type == Int32(DT_UNKNOWN) {
                     var st = stat()
                     guard lstat(path, &st) == 0 else { continue }

@@ -195,7 +195,6 @@ struct MountCompiler {
 
         let protected = protectedPaths
         let allowedSockets = (document.allowSockets?.items ?? []).map(\.value.path)
-        var reported: Set<String> = []
         for source in sources {
             let real = context.resolveLinks?(source.path)
             let forms = [source.path] + (real.map { $0 == source.path ? [] : [$0] } ?? [])
@@ -231,7 +230,7 @@ struct MountCompiler {
             let sockets = (context.unixSockets?(source.path) ?? []).filter { socket in
                 !allowedSockets.contains { PathNormalizer.isWithin(socket, $0) }
             }
-            if let socket = sockets.first, reported.insert(source.path).inserted {
+            if let socket = sockets.first {
                 let more = sockets.count > 1 ? " and \(sockets.count - 1) more" : ""
                 diagnostics.append(Diagnostic(
                     at: source.position,

@@ -46,6 +46,7 @@ struct SetupFailure {
             switch err {
             case EROFS: hint = "the mount point lies inside a read-only bind; bind a parent directory instead"
             case ESTALE: hint = "the pinned file was replaced after it was verified; nothing was started"
+            case EACCES: hint = "the sandbox user (uid \(plan.identity.uid) on the host; never root) cannot reach this path"
             case EINVAL where mounts.steps.indices.contains(index) && mounts.steps[index].kind == LPA_FS_ATTACH:
                 hint = "the kernel could not attach the noswap tmpfs"
             default: hint = permissionHint
