@@ -724,6 +724,12 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
     do n = read(s->sync_fd, &go, 1); while (n < 0 && errno == EINTR);
     if (n != 1) syscall(SYS_exit_group, EXIT_SETUP); // launcher gone or gave up: nothing to report to
     close(s->sync_fd);
+    // Become the mapped sandbox user before touching anything (see lpa_spec.uid). A change
+    // of ids clears the parent-death signal: set it again.
+    if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) != 0 || syscall(SYS_setresuid, s->uid, s->uid, s->uid) != 0)
+        fail(s, LPA_STEP_SET_IDS, -1, errno);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(s, LPA_STEP_WAIT_PARENT, -1, errno);
+    // (After the change of ids, which resets the dumpable flag.)
     // Not dumpable: the workload cannot open /proc/1/fd, /proc/1/environ or /proc/1/mem,
     // nor ptrace us, even with CAP_SYS_PTRACE inside (our memory belongs to the host's
     // user namespace: we never execve).

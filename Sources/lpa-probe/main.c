@@ -19,6 +19,9 @@
 //   lpa-probe exit N | kill-self SIG
 //   lpa-probe terminal               /dev/tty, session, terminal-ownership ioctls (on /dev/null)
 //   lpa-probe kill-group SIG         kill(0, SIG) with SIG ignored here; kill(1, 0)
+//   lpa-probe personality VALUE...  personality(VALUE) in a child each (0x hex or decimal)
+//   lpa-probe socketpair FAMILY...   socketpair(FAMILY, SOCK_STREAM) for each family number
+//   lpa-probe fanotify-init          fanotify_init(FAN_CLASS_NOTIF, O_RDONLY)
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -247,6 +250,29 @@ static void status(void) {
     printf("core-limit %lu\n", rl.cur);
 }
 
+// personality(value) in a child, so a persona that is let through dies with it.
+static void try_personality(const char *text) {
+    unsigned long value = strtoul(text, NULL, 0);
+    char name[48];
+    snprintf(name, sizeof name, "personality-%#lx", value);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) _exit(syscall(SYS_personality, value) == -1 ? (errno & 0xff) : 0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) printf("%s killed-by-signal-%d\n", name, WTERMSIG(status));
+    else printf("%s %s\n", name, errname(WEXITSTATUS(status)));
+}
+
+static void try_socketpair(const char *text) {
+    int family = atoi(text), fds[2];
+    char name[48];
+    snprintf(name, sizeof name, "socketpair-%d", family);
+    int rc = socketpair(family, SOCK_STREAM, 0, fds);
+    report(name, rc);
+    if (rc == 0) { close(fds[0]); close(fds[1]); }
+}
+
 static int in_initial_user_namespace(void) {
     FILE *f = fopen("/proc/self/uid_map", "r");
     if (!f) return 0; // no procfs: certainly not the host as we know it
@@ -413,6 +439,13 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "kill-self") && argc == 3) { raise(atoi(argv[2])); return 99; }
     else if (!strcmp(cmd, "terminal")) terminal();
     else if (!strcmp(cmd, "kill-group") && argc == 3) { signal(atoi(argv[2]), SIG_IGN); report("kill-group", kill(0, atoi(argv[2]))); report("kill-init", kill(1, 0)); }
+    else if (!strcmp(cmd, "personality")) { for (int i = 2; i < argc; i++) try_personality(argv[i]); }
+    else if (!strcmp(cmd, "socketpair")) { for (int i = 2; i < argc; i++) try_socketpair(argv[i]); }
+    else if (!strcmp(cmd, "fanotify-init")) {
+        long fd = syscall(SYS_fanotify_init, 0x0UL /* FAN_CLASS_NOTIF */, (unsigned long)O_RDONLY);
+        report("fanotify-init", fd);
+        if (fd >= 0) close((int)fd);
+    }
     else { fprintf(stderr, "lpa-probe: unknown command %s\n", cmd); return 2; }
     return 0;
 }

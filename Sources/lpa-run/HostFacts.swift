@@ -28,7 +28,92 @@ enum HostFacts {
 
     static func context() -> HostContext {
         HostContext(environment: environment(), cwd: cwd(), uid: getuid(), gid: getgid(),
-                    devices: { DeviceNodes.matching($0) })
+                    devices: { DeviceNodes.matching($0) },
+                    resolveLinks: { realPath($0) },
+                    unixSockets: { UnixSocketSearch.sockets(under: $0) })
+    }
+
+    /// realpath(3); nil when the path does not exist.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
+
+/// Finds unix socket files under a bind source before the compiler decides on it. Two
+/// searches, both cheap enough for every start: the sockets bound by name in this network
+/// namespace (/proc/net/unix, at any depth), and a walk of the source itself, bounded in
+/// depth and entries (start-up is benchmarked), for sockets bound from another network
+/// namespace. A socket deeper than the walk and bound elsewhere can be missed.
+enum UnixSocketSearch {
+    static let walkDepth = 4
+    static let walkEntries = 512
+
+    static func sockets(under source: String) -> [String] {
+        let real = HostFacts.realPath(source) ?? source
+        var found = listed.filter { path in
+            [source, real].contains { PathNormalizer.isWithin(path, $0) } && isSocket(path)
+        }
+        for path in walk(real) where !found.contains(path) { found.append(path) }
+        return found
+    }
+
+    /// Absolute paths of the unix sockets listed in /proc/net/unix that still exist.
+    static let listed: [String] = {
+        guard let text = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return [] }
+        // "Num RefCount Protocol Flags Type St Inode Path": the path is the rest of the line.
+        return text.split(separator: "\n").dropFirst().compactMap { line in
+            let fields = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: true)
+            guard fields.count == 8, fields[7].hasPrefix("/") else { return nil }
+            return String(fields[7])
+        }
+    }()
+
+    private static func isSocket(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK
+    }
+
+    /// Breadth first, never through links, at most `walkEntries` entries.
+    private static func walk(_ root: String) -> [String] {
+        if isSocket(root) { return [root] }
+        var found: [String] = []
+        var queue: [(path: String, depth: Int)] = [(root, 0)]
+        var seen = 0
+        var next = 0
+        while next < queue.count && seen < walkEntries {
+            let (directory, depth) = queue[next]
+            next += 1
+            guard let stream = opendir(directory) else { continue }
+            defer { closedir(stream) }
+            while seen < walkEntries, let entry = readdir(stream) {
+                var type = Int32(entry.pointee.d_type)
+                // Most entries are files: counted, never turned into strings.
+                guard type == Int32(DT_DIR) || type == Int32(DT_SOCK) || type == Int32(DT_UNKNOWN) else {
+                    seen += 1
+                    continue
+                }
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name == "." || name == ".." { continue }
+                seen += 1
+                let path = directory == "/" ? "/" + name : directory + "/" + name
+                if type == Int32(DT_UNKNOWN) {
+                    var st = stat()
+                    guard lstat(path, &st) == 0 else { continue }
+                    type = (st.st_mode & S_IFMT) == S_IFDIR ? Int32(DT_DIR)
+                        : (st.st_mode & S_IFMT) == S_IFSOCK ? Int32(DT_SOCK) : Int32(DT_REG)
+                }
+                if type == Int32(DT_SOCK) {
+                    found.append(path)
+                } else if type == Int32(DT_DIR) && depth + 1 < walkDepth {
+                    queue.append((path, depth + 1))
+                }
+            }
+        }
+        return found
     }
 }
 

@@ -164,10 +164,12 @@ struct PlanTests {
         #expect(!plan.mounts.contains { $0.target == "/opt/llama/bin" })
     }
 
-    @Test func executableDirectoryOutsideTheBindsIsBoundReadOnly() throws {
+    @Test func executableOutsideTheBindsIsBoundAsAFileNotItsDirectory() throws {
         let plan = try Fixture.compile("filesystem:\n  read-only: [/usr]\n")
-        let entry = plan.mounts.first { $0.target == "/opt/llama/bin" }
-        #expect(entry == MountEntry(kind: .bind, source: "/opt/llama/bin", target: "/opt/llama/bin", options: .readOnlyBind))
+        #expect(!plan.mounts.contains { $0.target == "/opt/llama/bin" })
+        let entry = plan.mounts.first { $0.target == "/opt/llama/bin/llama-server" }
+        #expect(entry == MountEntry(kind: .bind, source: "/opt/llama/bin/llama-server",
+                                    target: "/opt/llama/bin/llama-server", options: .readOnlyBind))
     }
 
     @Test func digestIgnoresCommandAndEnvironmentValues() throws {

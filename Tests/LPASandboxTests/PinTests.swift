@@ -26,6 +26,7 @@ struct PinTests {
             chmod(directory, 0o755)
             chmod(model, 0o644)
             for path in [directory + "/out", cacheHome] { chown(path, uid, uid) }
+            chmod(directory + "/out", 0o777)  // a root caller's workload is not root (issue 11, item 6)
         }
 
         func digest(_ path: String) throws -> String {

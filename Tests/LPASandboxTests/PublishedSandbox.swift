@@ -142,7 +142,7 @@ extension Runner {
     }
 
     /// The uid this runner's sandboxes run as on the host.
-    var uid: uid_t { who == .nobody ? 65534 : getuid() }
+    var uid: uid_t { sandboxUid }
 }
 
 /// A profile like strict in which the probe is visible, for `/bin/sh` workloads that

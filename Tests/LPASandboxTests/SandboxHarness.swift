@@ -31,8 +31,21 @@ struct Runner: CustomTestStringConvertible, Sendable {
 
     /// A home of the test's own for each runner: nothing a test (or a broken sandbox)
     /// writes lands in the real home of whoever runs the suite.
+    /// The uid lpa-run runs as.
+    var callerUid: uid_t { who == .nobody ? 65534 : getuid() }
+
+    /// The host uid of the sandbox user: the caller's, and for root the sudo user's or
+    /// nobody's (a root caller's workload is never host root).
+    var sandboxUid: uid_t {
+        guard callerUid == 0 else { return callerUid }
+        let sudo = ProcessInfo.processInfo.environment["SUDO_UID"].flatMap { uid_t($0) } ?? 0
+        return sudo == 0 || sudo == uid_t.max ? 65534 : sudo
+    }
+
+    /// Beside the binaries' directory, not inside it: tests bind that directory, and a
+    /// bind that contains $HOME is refused.
     var home: String {
-        Binaries.shared.directory + (who == .nobody ? "/home-nobody" : "/home-caller")
+        Binaries.shared.homes + (who == .nobody ? "/nobody" : "/caller")
     }
 
     /// The argv prefix that runs lpa-run as this runner.
@@ -78,6 +91,10 @@ final class Binaries: Sendable {
     let directory: String
     let lpaRun: String
     let probe: String
+    /// The runners' homes (`Runner.home`).
+    let homes: String
+    /// For tests that leave things a bind of `directory` must not see (unix sockets).
+    let scratch: String
 
     private init() {
         let built = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -94,15 +111,20 @@ final class Binaries: Sendable {
         let fm = FileManager.default
         let target = "/tmp/lpa-tests-\(getpid())"
         try? fm.removeItem(atPath: target)
+        let homes = target + "-homes"
+        try? fm.removeItem(atPath: homes)
+        try? fm.removeItem(atPath: target + "-scratch")
         do {
-            for home in ["/home-nobody", "/home-caller"] {
-                try fm.createDirectory(atPath: target + home, withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: target, withIntermediateDirectories: true)
+            for home in ["/nobody", "/caller"] {
+                try fm.createDirectory(atPath: homes + home, withIntermediateDirectories: true)
             }
             chmod(target, 0o755)
-            chmod(target + "/home-caller", 0o700)
-            chown(target + "/home-nobody", 65534, 65534)
+            chmod(homes, 0o755)
+            chmod(homes + "/caller", 0o700)
+            chown(homes + "/nobody", 65534, 65534)
             for name in ["lpa-run", "lpa-probe"] {
-                try fm.copyItem(atPath: dir.appendingPathComponent(name).path, toPath: target + "/" + name)
+                try copyExecutable(dir.appendingPathComponent(name).path, to: target + "/" + name)
                 chmod(target + "/" + name, 0o755)
             }
         } catch {
@@ -110,8 +132,17 @@ final class Binaries: Sendable {
         }
         // Removed when the test process exits: no test directory is left in /tmp.
         Binaries.cleanupPath = target
-        atexit { if let path = Binaries.cleanupPath { try? FileManager.default.removeItem(atPath: path) } }
+        atexit {
+            guard let path = Binaries.cleanupPath else { return }
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: path + "-homes")
+            try? FileManager.default.removeItem(atPath: path + "-scratch")
+        }
         directory = target
+        self.homes = homes
+        scratch = target + "-scratch"
+        try? fm.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        chmod(scratch, 0o755)
         lpaRun = target + "/lpa-run"
         probe = target + "/lpa-probe"
     }
@@ -127,4 +158,14 @@ final class Binaries: Sendable {
         chmod(path, 0o644)
         return path
     }
+}
+
+/// Copies a program that a test will execute, with cp(1) in a process of its own: a
+/// copy written by this (multithreaded) test process could still be open for writing
+/// in a child that another test is forking at that moment, and execve of it would fail
+/// with ETXTBSY.
+func copyExecutable(_ source: String, to destination: String) throws {
+    let child = try Spawned(["/bin/cp", "-f", source, destination], environment: ["PATH": "/usr/bin:/bin"], cwd: "/")
+    let (status, _, stderr) = child.finish(seconds: 120)
+    guard status == 0 else { throw POSIXError(.EIO, userInfo: [NSLocalizedDescriptionKey: "cp \(source): \(stderr)"]) }
 }

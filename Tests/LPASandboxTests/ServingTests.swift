@@ -27,7 +27,7 @@ final class Llama: Sendable {
         server = dir + "/llama-server"
         model = dir + "/tiny.gguf"
         for (from, to, mode) in [(builtServer, server, 0o755), (builtModel, model, 0o644)] where !fm.fileExists(atPath: to) {
-            try fm.copyItem(atPath: from, toPath: to)
+            try copyExecutable(from, to: to)
             chmod(to, mode_t(mode))
         }
     }

@@ -84,6 +84,7 @@ enum lpa_step {
     LPA_STEP_TERMINAL,            // the relayed pseudo-terminal
     LPA_STEP_LANDLOCK,            // Landlock scopes (signals, abstract unix sockets)
     LPA_STEP_INIT_FILTER,         // the init's confinement: not dumpable, no_new_privs, seccomp
+    LPA_STEP_SET_IDS,             // become the sandbox user (setresuid/setresgid)
 };
 
 // The init -> launcher message on console_fd: this tag, with the pty's master.
@@ -121,6 +122,11 @@ struct lpa_spec {
     int32_t last_cap;              // highest capability number the kernel knows
 
     const struct sock_fprog *seccomp; // NULL: no filter (never for a real plan)
+
+    // The sandbox user's ids inside the user namespace, taken once the maps are written:
+    // a root caller's clone starts as host root (unmapped there) and must not stay it.
+    uint32_t uid;
+    uint32_t gid;
 
     int sync_fd;                   // child reads one byte: id maps are written
     int sync_write_fd;             // the launcher's end: the child closes its copy first, so

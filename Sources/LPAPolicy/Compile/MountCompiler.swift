@@ -7,18 +7,21 @@ struct MountCompiler {
     static let rwOptions = MountOptions.readWriteBind
     /// Device nodes keep dev (that is their point) but never suid or exec.
     static let deviceOptions = MountOptions(noDev: false, noExec: true)
-    /// Files under /proc that host root inside the sandbox could otherwise write (root
-    /// inside is host uid 0 when lpa-run runs as root): sysctls, sysrq-trigger and
-    /// friends are bound read-only over themselves. Other callers cannot write them.
-    static let protectedProcEntries = ["sys", "sysrq-trigger", "irq", "bus", "fs", "acpi", "scsi", "kcore", "keys",
-                                       "timer_list"]
+    /// Files under /proc that host root could write: sysctls, sysrq-trigger and friends,
+    /// bound read-only over themselves when lpa-run runs as root. The workload is never
+    /// host root any more (IdentityCompiler); this stays as a second wall.
+    static let protectedProcEntries = ["sys", "sysrq-trigger", "irq", "bus", "fs"]
+    /// Masked in every sandbox, as Docker does: physical page flags and counts (a side
+    /// channel for rowhammer-style attacks), the kernel's keys, timers and scheduler
+    /// internals, kernel memory, hardware tables. Missing entries are skipped.
+    static let maskedProcEntries = ["kcore", "keys", "kpageflags", "kpagecount", "kpagecgroup", "timer_list",
+                                    "timer_stats", "sched_debug", "latency_stats", "acpi", "asound", "scsi"]
     /// Used when no profile sets tmpfs-size: bounded so a runaway writer cannot eat host RAM.
     static let defaultTmpfsSize: UInt64 = 1 << 30
 
     let document: ProfileDocument
     let context: HostContext
     let executable: String?
-    let identity: Identity
     /// Whether the resolved command is pinned: it is then bound from the hashed descriptor.
     let executablePinned: Bool
 
@@ -37,16 +40,19 @@ struct MountCompiler {
                                           hint: "keep it in one list; use {replace: [...]} to drop an inherited entry"))
         }
 
+        checkBindSources(&diagnostics)
+
         for item in readOnly {
             mounts.append(bind(item, options: Self.roOptions))
         }
-        // The workload must be able to exec its binary; bind its directory when no bind covers it.
-        if let executable {
-            let directory = PathNormalizer.directory(of: executable)
+        // The workload must be able to exec its binary: when no bind covers it, bind the
+        // file itself, never its directory (~/tool would expose the home, /tmp/t the
+        // host's /tmp). What it needs besides (libraries, an interpreter) the profile names.
+        if let executable, !executablePinned {
             let covering = readOnly.map(\.value.path) + readWrite.map(\.value.path)
                 + (cwdMode == .none ? [] : [context.cwd])
-            if !covering.contains(where: { PathNormalizer.isWithin(directory, $0) }) {
-                mounts.append(MountEntry(kind: .bind, source: directory, target: directory, options: Self.roOptions))
+            if !covering.contains(where: { PathNormalizer.isWithin(executable, $0) }) {
+                mounts.append(MountEntry(kind: .bind, source: executable, target: executable, options: Self.roOptions))
             }
         }
         // Pinned files are bound read-only at their own path from the descriptor the
@@ -90,7 +96,7 @@ struct MountCompiler {
                                      origin: cwd.position.origin))
         }
         mounts.append(MountEntry(kind: .proc, target: "/proc", options: MountOptions(noExec: true)))
-        if identity.uid == 0 {
+        if context.uid == 0 {
             for entry in Self.protectedProcEntries {
                 mounts.append(MountEntry(kind: .protect, target: "/proc/" + entry, options: .readOnlyBind,
                                          optional: true))
@@ -127,12 +133,112 @@ struct MountCompiler {
             if homeMode == .tmpfs, home != "/", PathNormalizer.isWithin(item.value.path, home) { continue }
             mounts.append(tmpfs(item.value, defaultMode: 0o700, origin: item.position.origin))
         }
-        for item in document.hide?.items ?? [] {
+        var hidden: Set<String> = []
+        for item in document.hide?.items ?? [] where hidden.insert(item.value.path).inserted {
             // Hiding a path that does not exist is already achieved: always optional.
-            mounts.append(MountEntry(kind: .hide, target: item.value.path, options: MountOptions(readOnly: true, noExec: true),
+            mounts.append(MountEntry(kind: .hide, target: item.value.path, options: Self.hideOptions,
                                      optional: true, origin: item.position.origin))
         }
+        // Not up to any profile: /proc internals, and lpa-run's own config and caches,
+        // which a sandbox that could write them would use to weaken every later run.
+        for path in Self.maskedProcEntries.map({ "/proc/" + $0 }) + context.trustAnchors
+        where hidden.insert(path).inserted {
+            mounts.append(MountEntry(kind: .hide, target: path, options: Self.hideOptions, optional: true))
+        }
         return Self.parentsFirst(mounts)
+    }
+
+    static let hideOptions = MountOptions(readOnly: true, noExec: true)
+
+    /// Paths no bind may expose unless a profile names exactly them: the caller's home
+    /// (keys, tokens, agent sockets), the host's /tmp and /run and the runtime directory
+    /// (X11, D-Bus, ssh-agent, gpg-agent and docker sockets), with what each is called.
+    private var protectedPaths: [(path: String, what: String)] {
+        var paths: [(String, String)] = [("/tmp", "the host's /tmp"), ("/run", "the host's /run")]
+        if context.home != "/" { paths.insert((context.home, "the home directory"), at: 0) }
+        if let runtime = context.environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
+            paths.append((PathNormalizer.collapsed(runtime), "the runtime directory (XDG_RUNTIME_DIR)"))
+        }
+        // The same places reached through links (/var/run -> /run, a home on another disk).
+        var all: [(path: String, what: String)] = []
+        for (path, what) in paths {
+            all.append((path, what))
+            if let real = context.resolveLinks?(path), real != path { all.append((real, what)) }
+        }
+        return all
+    }
+
+    /// Refuses binds that would expose more than the profile says: a bind that is or
+    /// contains the home, /tmp, /run or the runtime directory without naming exactly that
+    /// path, a working-directory bind over those or over lpa-run's own config, and any
+    /// bind holding unix sockets (a read-only bind does not stop connect()) that
+    /// `allow-sockets` does not name.
+    private func checkBindSources(_ diagnostics: inout [Diagnostic]) {
+        struct Source {
+            var path: String
+            var position: SourcePosition
+            /// Written in the profile as a path (not the working directory).
+            var named: Bool
+        }
+        var sources: [Source] = []
+        for list in [document.readOnly, document.readWrite] {
+            sources += (list?.items ?? []).map { Source(path: $0.value.path, position: $0.position, named: true) }
+        }
+        sources += (document.models?.items ?? []).map { Source(path: $0.value.path, position: $0.position, named: true) }
+        sources += (document.pinFiles?.items ?? []).map { Source(path: $0.value.path, position: $0.position, named: true) }
+        sources += (document.pinDirectories?.items ?? []).map {
+            Source(path: $0.value.path, position: $0.position, named: true)
+        }
+        if cwdMode != .none, let cwd = document.cwd {
+            sources.append(Source(path: context.cwd, position: cwd.position, named: false))
+        }
+
+        let protected = protectedPaths
+        let allowedSockets = (document.allowSockets?.items ?? []).map(\.value.path)
+        for source in sources {
+            let real = context.resolveLinks?(source.path)
+            let forms = [source.path] + (real.map { $0 == source.path ? [] : [$0] } ?? [])
+            // A bind covers a path when it is that path or one of its ancestors; only a
+            // profile entry naming exactly that path shares it on purpose.
+            if let hit = protected.first(where: { p in
+                forms.contains { PathNormalizer.isWithin(p.path, $0) } && !(source.named && source.path == p.path)
+            }) {
+                if source.named {
+                    diagnostics.append(Diagnostic(
+                        at: source.position, "'\(source.path)' would expose \(hit.what) (\(hit.path)) to the sandbox",
+                        hint: "bind narrower paths; to share \(hit.path) itself on purpose, list exactly '\(hit.path)' "
+                            + "under `filesystem: read-only` or `read-write`"))
+                } else {
+                    diagnostics.append(Diagnostic(
+                        at: source.position,
+                        "cwd: \(cwdMode.rawValue) would bind the working directory \(context.cwd), which exposes \(hit.what) (\(hit.path))",
+                        hint: "run lpa-run from a project directory, or set `filesystem: {cwd: none}` and name what "
+                            + "the sandbox needs under `read-only`/`read-write`"))
+                }
+                continue
+            }
+            if !source.named, cwdMode == .readWrite,
+               let anchor = context.trustAnchors.first(where: { a in
+                   forms.contains { PathNormalizer.isWithin(a, $0) || PathNormalizer.isWithin($0, a) }
+               }) {
+                diagnostics.append(Diagnostic(
+                    at: source.position,
+                    "cwd: read-write would let the sandbox write lpa-run's own configuration or cache (\(anchor))",
+                    hint: "run lpa-run from another directory, or use `cwd: read-only`"))
+                continue
+            }
+            let sockets = (context.unixSockets?(source.path) ?? []).filter { socket in
+                !allowedSockets.contains { PathNormalizer.isWithin(socket, $0) }
+            }
+            if let socket = sockets.first {
+                let more = sockets.count > 1 ? " and \(sockets.count - 1) more" : ""
+                diagnostics.append(Diagnostic(
+                    at: source.position,
+                    "'\(source.path)' holds a unix socket (\(socket)\(more)): a bind, even read-only, lets the sandbox "
+                        + "connect() to it with your credentials",
+                    hint: "bind a narrower path, or allow it on purpose with `filesystem: {allow-sockets: [\(socket)]}`"))
+            }
+        }
     }
 
     /// Stable: entries at the same depth keep their order; hides stay after everything.
@@ -165,8 +271,10 @@ struct MountCompiler {
         dev.append(MountEntry(kind: .symlink, source: "pts/ptmx", target: "/dev/ptmx"))
         // Shared memory holds what programs put there (model weights, prompts): a tmpfs
         // like the others, noswap included.
-        var shm = MountOptions(noswap: document.noswap?.value ?? true, mode: 0o1777)
-        shm.size = document.shmSize?.value
+        // Bounded like every tmpfs: shm-size, else tmpfs-size, else the default size.
+        let shm = MountOptions(noswap: document.noswap?.value ?? true,
+                               size: document.shmSize?.value ?? document.tmpfsSize?.value ?? Self.defaultTmpfsSize,
+                               mode: 0o1777)
         dev.append(MountEntry(kind: .tmpfs, target: "/dev/shm", options: shm, origin: document.shmSize?.position.origin))
         for (name, link) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                              ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {

@@ -12,7 +12,10 @@ enum PlanDigest {
         policy.environment.set = plan.environment.set.map { .init(name: $0.name, value: "") }
         policy.environment.dropped = []
         policy.profile = ProfileChain(chain: [], description: "", digest: "")
-        policy.mounts = plan.mounts.map { var m = $0; m.origin = nil; return m }
+        // The command's own file, bound because no bind covers it, is the command's.
+        policy.mounts = plan.mounts
+            .filter { !($0.kind == .bind && $0.origin == nil && !$0.verified && $0.source == plan.command.executable) }
+            .map { var m = $0; m.origin = nil; return m }
         policy.network.publish = plan.network.publish.map { var p = $0; p.origin = nil; return p }
         policy.network.connect = plan.network.connect.map { var c = $0; c.origin = nil; return c }
         policy.seccomp.rules = plan.seccomp.rules.map { var r = $0; r.origin = nil; r.reason = nil; return r }

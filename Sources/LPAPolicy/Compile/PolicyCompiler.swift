@@ -45,14 +45,16 @@ public struct PolicyCompiler: Sendable {
         let namespaces = compileNamespaces(document, &diagnostics)
         checkCapabilities(document, &diagnostics)
         let network = NetworkCompiler(document: document, overrides: overrides).compile(&diagnostics)
-        let identity = Identity(runAs: document.runAs?.value ?? .caller, uid: context.uid, gid: context.gid)
+        let identity = IdentityCompiler.identity(runAs: document.runAs?.value ?? .caller, context: context)
         let mounts = MountCompiler(document: document, context: context, executable: command.executable,
-                                   identity: identity, executablePinned: document.pinExecutable != nil)
+                                   executablePinned: document.pinExecutable != nil)
             .compile(&diagnostics)
-        let seccomp = SeccompCompiler(document: document, steps: merged.seccompSteps).compile(&diagnostics)
+        let compiledSeccomp = SeccompCompiler(document: document, steps: merged.seccompSteps).compile(&diagnostics)
+        let seccomp = compiledSeccomp.plan
         checkNetworkNamespace(network, namespaces, document, &diagnostics)
         let audit = AuditCompiler(seccomp: seccomp,
                                   privateNetwork: network.mode == .none && namespaces.contains(.net)).compile()
+        LauncherCallCheck(seccomp: compiledSeccomp, audit: audit).check(&diagnostics)
         let pins = PinCompiler(document: document).compile(&diagnostics)
         let environment = EnvironmentCompiler(document: document, context: context, overrides: overrides)
             .compile(&diagnostics)

@@ -8,18 +8,29 @@ struct SeccompCompiler {
     let document: ProfileDocument
     let steps: [(deny: ListValue<String>?, allow: ListValue<String>?)]
 
+    /// The plan, and where each of its rules was written (for later checks' diagnostics).
+    struct Compiled {
+        var plan: SeccompPlan
+        /// Parallel to `plan.rules`.
+        var rulePositions: [SourcePosition?]
+        /// Where `default` was set (nil: the built-in default, allow).
+        var defaultPosition: SourcePosition?
+    }
+
     /// Order of rule reasons after the groups.
     private enum Category: String, CaseIterable {
-        case deny, allow, socketFamilies = "socket-families", ioctlDeny = "ioctl-deny", cloneFlags = "clone-flags", rule
+        case deny, allow, socketFamilies = "socket-families", ioctlDeny = "ioctl-deny", cloneFlags = "clone-flags",
+             personalityFlags = "personality-flags", rule
     }
 
     private struct Candidate {
         var rank: Int
         var sequence: Int
         var rule: SeccompRule
+        var position: SourcePosition?
     }
 
-    func compile(_ diagnostics: inout [Diagnostic]) -> SeccompPlan {
+    func compile(_ diagnostics: inout [Diagnostic]) -> Compiled {
         let errnoName = document.seccompErrno?.value ?? "EPERM"
         let denyAction = SeccompAction.errno(name: errnoName, number: ErrnoNames.number(errnoName) ?? 1)
         let defaultAction: SeccompAction = switch document.seccompDefault?.value ?? .allow {
@@ -35,12 +46,13 @@ struct SeccompCompiler {
         // Unconditional action per syscall, in first-seen order.
         var unconditional: [String: Candidate] = [:]
         var sequence = 0
-        func set(_ name: String, _ action: SeccompAction, rank: Int, reason: String, origin: Origin?) {
+        func set(_ name: String, _ action: SeccompAction, rank: Int, reason: String, position: SourcePosition?) {
             sequence += 1
             let number = SyscallResolver.number(of: name) ?? -1
             unconditional[name] = Candidate(rank: rank, sequence: sequence,
                                             rule: SeccompRule(syscall: name, number: number, action: action,
-                                                              reason: reason, origin: origin))
+                                                              reason: reason, origin: position?.origin),
+                                            position: position)
         }
         func expand(_ entry: String) -> [(name: String, reason: String)] {
             if entry.hasPrefix("@"), let group = SyscallGroups.group(named: String(entry.dropFirst())) {
@@ -63,56 +75,83 @@ struct SeccompCompiler {
             for item in step.deny?.items ?? [] {
                 for (name, group) in expand(item.value) where unconditional[name]?.rule.action != denyAction {
                     set(name, denyAction, rank: rank(group, .deny), reason: group.isEmpty ? "deny" : group,
-                        origin: item.position.origin)
+                        position: item.position)
                 }
             }
             for item in step.allow?.items ?? [] {
                 for (name, group) in expand(item.value) {
                     set(name, .allow, rank: rank(group, .allow), reason: group.isEmpty ? "allow" : group,
-                        origin: item.position.origin)
+                        position: item.position)
                 }
             }
         }
         let rawRules = document.rules?.items ?? []
         for item in rawRules where item.value.args.isEmpty {
             set(item.value.syscall, action(item.value.action, denyAction), rank: rank("", .rule), reason: "rule",
-                origin: item.position.origin)
+                position: item.position)
         }
         let cloneFlags = document.denyCloneFlags?.items ?? []
         if !cloneFlags.isEmpty {
             // glibc falls back from clone3 to clone only on ENOSYS, and clone's flags
             // are checkable in a register while clone3's sit in memory.
             set("clone3", .errno(name: "ENOSYS", number: ErrnoNames.number("ENOSYS")!), rank: rank("", .cloneFlags),
-                reason: "clone-flags", origin: document.denyCloneFlags?.position.origin)
+                reason: "clone-flags", position: document.denyCloneFlags?.position)
         }
 
         func outcome(_ name: String) -> SeccompAction { unconditional[name]?.rule.action ?? defaultAction }
         var conditional: [Candidate] = []
-        func add(_ name: String, _ action: SeccompAction, _ args: [ArgCondition], _ category: Category, _ origin: Origin?) {
+        func add(_ name: String, _ action: SeccompAction, _ args: [ArgCondition], _ category: Category,
+                 _ position: SourcePosition?) {
             sequence += 1
             conditional.append(Candidate(rank: rank("", category), sequence: sequence,
                                          rule: SeccompRule(syscall: name, number: SyscallResolver.number(of: name) ?? -1,
                                                            action: action, args: args, reason: category.rawValue,
-                                                           origin: origin)))
+                                                           origin: position?.origin),
+                                         position: position))
         }
 
-        // socket(): families outside the list fail as "not supported", which programs handle.
+        // socket() and socketpair(): families outside the list fail as "not supported",
+        // which programs handle. socketpair reaches a family's code as socket does.
         if let families = document.socketFamilies, !families.items.isEmpty {
             let allowed = Set(families.items.map(\.value.value))
-            let origin = families.position.origin
+            let position = families.position
             let failure = SeccompAction.errno(name: "EAFNOSUPPORT", number: ErrnoNames.number("EAFNOSUPPORT")!)
-            if outcome("socket") == .allow, defaultAction == .allow {
-                let highest = allowed.max()!
-                for family in 0..<highest where !allowed.contains(family) {
-                    add("socket", failure, [ArgCondition(index: 0, op: .eq, value: family)], .socketFamilies, origin)
+            for call in ["socket", "socketpair"] {
+                if outcome(call) == .allow, defaultAction == .allow {
+                    let highest = allowed.max()!
+                    for family in 0..<highest where !allowed.contains(family) {
+                        add(call, failure, [ArgCondition(index: 0, op: .eq, value: family)], .socketFamilies, position)
+                    }
+                    add(call, failure, [ArgCondition(index: 0, op: .ge, value: highest + 1)], .socketFamilies, position)
+                } else if outcome(call) == .allow {
+                    // An allowlist: allow the call only for the listed families.
+                    unconditional[call] = nil
+                    for family in allowed.sorted() {
+                        add(call, .allow, [ArgCondition(index: 0, op: .eq, value: family)], .socketFamilies, position)
+                    }
                 }
-                add("socket", failure, [ArgCondition(index: 0, op: .ge, value: highest + 1)], .socketFamilies, origin)
-            } else if outcome("socket") == .allow {
-                // An allowlist: allow socket() only for the listed families.
-                unconditional["socket"] = nil
-                for family in allowed.sorted() {
-                    add("socket", .allow, [ArgCondition(index: 0, op: .eq, value: family)], .socketFamilies, origin)
+            }
+        }
+
+        // personality(): only the listed flags, 0 (PER_LINUX) and the 0xffffffff query, as
+        // Docker allows. The kernel reads the argument as 32 bits, so the rules do too.
+        if let flags = document.personalityFlags {
+            let allowed = flags.items.reduce(UInt64(0)) { $0 | $1.value.value } & 0xffff_ffff
+            let position = flags.position
+            if outcome("personality") == .allow, defaultAction == .allow {
+                for (mask, value) in PersonalityRules.deniedValues(allowedFlags: allowed) {
+                    add("personality", denyAction, [ArgCondition(index: 0, op: .maskedEq, value: value, mask: mask,
+                                                                 width: 32)],
+                        .personalityFlags, position)
                 }
+            } else if outcome("personality") == .allow {
+                unconditional["personality"] = nil
+                add("personality", .allow, [ArgCondition(index: 0, op: .maskedEq, value: 0,
+                                                         mask: ~allowed & 0xffff_ffff, width: 32)],
+                    .personalityFlags, position)
+                add("personality", .allow, [ArgCondition(index: 0, op: .maskedEq, value: 0xffff_ffff,
+                                                         mask: 0xffff_ffff, width: 32)],
+                    .personalityFlags, position)
             }
         }
 
@@ -122,7 +161,7 @@ struct SeccompCompiler {
                 for request in requests.items {
                     add("ioctl", denyAction, [ArgCondition(index: 1, op: .maskedEq, value: request.value.value,
                                                            mask: 0xffff_ffff, width: 32)],
-                        .ioctlDeny, request.position.origin)
+                        .ioctlDeny, request.position)
                 }
             } else if outcome("ioctl") == .allow {
                 diagnostics.append(Diagnostic(at: requests.position, severity: .warning,
@@ -132,16 +171,16 @@ struct SeccompCompiler {
         }
 
         if !cloneFlags.isEmpty {
-            let origin = document.denyCloneFlags?.position.origin
+            let position = document.denyCloneFlags?.position
             if outcome("clone") == .allow, defaultAction == .allow {
                 for flag in cloneFlags {
                     add("clone", denyAction, [ArgCondition(index: 0, op: .maskedEq, value: flag.value.value, mask: flag.value.value)],
-                        .cloneFlags, flag.position.origin)
+                        .cloneFlags, flag.position)
                 }
             } else if outcome("clone") == .allow {
                 let mask = cloneFlags.reduce(UInt64(0)) { $0 | $1.value.value }
                 unconditional["clone"] = nil
-                add("clone", .allow, [ArgCondition(index: 0, op: .maskedEq, value: 0, mask: mask)], .cloneFlags, origin)
+                add("clone", .allow, [ArgCondition(index: 0, op: .maskedEq, value: 0, mask: mask)], .cloneFlags, position)
             }
         }
 
@@ -152,15 +191,16 @@ struct SeccompCompiler {
                                               "rule for '\(rule.syscall)' has no effect: the syscall is denied unconditionally (\(existing.rule.reason ?? "deny"))"))
                 continue
             }
-            add(rule.syscall, action(rule.action, denyAction), rule.args, .rule, item.position.origin)
+            add(rule.syscall, action(rule.action, denyAction), rule.args, .rule, item.position)
         }
 
-        let rules = (Array(unconditional.values) + conditional)
+        let candidates = (Array(unconditional.values) + conditional)
             .filter { $0.rule.action != defaultAction }
             .sorted { ($0.rank, $0.rule.syscall, $0.sequence) < ($1.rank, $1.rule.syscall, $1.sequence) }
-            .map(\.rule)
-        return SeccompPlan(architecture: SyscallResolver.nativeArchitecture, defaultAction: defaultAction,
-                           otherArchitectures: otherArchitectures, rules: rules)
+        let plan = SeccompPlan(architecture: SyscallResolver.nativeArchitecture, defaultAction: defaultAction,
+                               otherArchitectures: otherArchitectures, rules: candidates.map(\.rule))
+        return Compiled(plan: plan, rulePositions: candidates.map(\.position),
+                        defaultPosition: document.seccompDefault?.position)
     }
 
     private func action(_ raw: RawAction, _ deny: SeccompAction) -> SeccompAction {

@@ -11,20 +11,50 @@ public struct HostContext: Sendable {
     /// caller can look (lpa-run globs); nil keeps patterns in the plan (tests, goldens)
     /// and the launcher expands them.
     public var devices: (@Sendable (String) -> [String])?
+    /// A path with every link resolved (what the launcher would bind), nil when it does
+    /// not exist; when the caller can look (lpa-run). nil skips the check through links.
+    public var resolveLinks: (@Sendable (String) -> String?)?
+    /// Unix socket files at or under a bind source, when the caller can look (lpa-run
+    /// searches, bounded: see its HostFacts); nil skips the check (tests, goldens), so a
+    /// compilation stays a pure function of its inputs. A read-only bind does not stop
+    /// connect(): ssh-agent, gpg-agent, X11, D-Bus or docker sockets under a bind would
+    /// be reachable with the caller's credentials.
+    public var unixSockets: (@Sendable (String) -> [String])?
 
     public init(environment: [String: String], cwd: String, uid: UInt32, gid: UInt32,
-                devices: (@Sendable (String) -> [String])? = nil) {
+                devices: (@Sendable (String) -> [String])? = nil,
+                resolveLinks: (@Sendable (String) -> String?)? = nil,
+                unixSockets: (@Sendable (String) -> [String])? = nil) {
         self.environment = environment
         self.cwd = cwd
         self.uid = uid
         self.gid = gid
         self.devices = devices
+        self.resolveLinks = resolveLinks
+        self.unixSockets = unixSockets
     }
 
     /// The caller's home: $HOME, else "/" (a home-less service account).
     var home: String {
         guard let home = environment["HOME"], !home.isEmpty else { return "/" }
         return home
+    }
+
+    /// An absolute XDG base directory: the variable when it is absolute (the XDG spec
+    /// ignores relative values), else HOME/`fallback`.
+    func xdgDirectory(_ name: String, fallback: String) -> String {
+        if let value = environment[name], value.hasPrefix("/") { return PathNormalizer.collapsed(value) }
+        return PathNormalizer.collapsed(home + "/" + fallback)
+    }
+
+    /// lpa-run's own trust anchors: where it finds profiles by name and the verification
+    /// cache that vouches for pinned files. A sandbox that could write them would weaken
+    /// every later run, so every sandbox has them masked and no working-directory bind
+    /// may cover them.
+    var trustAnchors: [String] {
+        [xdgDirectory("XDG_CONFIG_HOME", fallback: ".config") + "/lpa-run",
+         xdgDirectory("XDG_CACHE_HOME", fallback: ".cache") + "/lpa-run",
+         "/etc/lpa-run"]
     }
 }
 

@@ -36,7 +36,7 @@ public enum PathNormalizer {
     }
 
     /// Whether `path` is `base` or lies below it.
-    static func isWithin(_ path: String, _ base: String) -> Bool {
+    public static func isWithin(_ path: String, _ base: String) -> Bool {
         base == "/" || path == base || path.hasPrefix(base + "/")
     }
 

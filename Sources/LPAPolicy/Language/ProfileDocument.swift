@@ -24,6 +24,8 @@ struct ProfileDocument: Sendable {
     var shmSize: Located<UInt64>?
     var cwd: Located<CwdMode>?
     var devices: ListValue<DeviceItem>?
+    /// Unix sockets (or directories holding them) that binds may expose on purpose.
+    var allowSockets: ListValue<PathItem>?
 
     var seccompDefault: Located<SeccompDefault>?
     var seccompErrno: Located<String>?
@@ -34,6 +36,8 @@ struct ProfileDocument: Sendable {
     var socketFamilies: ListValue<SymbolicValue>?
     var ioctlDeny: ListValue<SymbolicValue>?
     var denyCloneFlags: ListValue<SymbolicValue>?
+    /// personality(2) flags the workload may set; 0 and the 0xffffffff query always work.
+    var personalityFlags: ListValue<SymbolicValue>?
     var rules: ListValue<RawRule>?
     var otherArchitectures: Located<OtherArchitectures>?
 

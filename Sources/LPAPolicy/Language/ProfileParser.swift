@@ -72,6 +72,8 @@ struct ProfileParser {
             case "shm-size": doc.shmSize = r.size(value, key: key)
             case "cwd": doc.cwd = r.choice(value, key: key, CwdMode.self, [.none, .readOnly, .readWrite])
             case "devices": doc.devices = r.list(value, key: key) { r, n in r.device(n, expander: e) }
+            case "allow-sockets":
+                doc.allowSockets = r.list(value, key: key) { r, n in r.pathItem(n, key: "allow-sockets", expander: e) }
             default: break
             }
         }
@@ -95,6 +97,10 @@ struct ProfileParser {
             case "deny-clone-flags":
                 doc.denyCloneFlags = r.list(value, key: key) { r, n in
                     r.symbol(n, key: "deny-clone-flags", table: SymbolicConstants.cloneFlags, prefix: "CLONE_")
+                }
+            case "personality-flags":
+                doc.personalityFlags = r.list(value, key: key) { r, n in
+                    r.symbol(n, key: "personality-flags", table: SymbolicConstants.personalityFlags, prefix: "")
                 }
             case "rules": doc.rules = r.list(value, key: key) { r, n in r.rule(n) }
             case "other-architectures":

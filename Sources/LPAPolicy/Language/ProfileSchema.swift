@@ -5,9 +5,9 @@ enum ProfileSchema {
                       "seccomp", "capabilities", "rlimits", "environment", "models", "pins"]
     static let network = ["mode", "publish", "connect"]
     static let filesystem = ["read-only", "read-write", "hide", "tmpfs", "home", "caches", "noswap", "tmpfs-size",
-                             "cwd", "devices", "shm-size"]
+                             "cwd", "devices", "shm-size", "allow-sockets"]
     static let seccomp = ["default", "errno", "deny", "allow", "socket-families", "ioctl-deny", "deny-clone-flags",
-                          "rules", "other-architectures"]
+                          "personality-flags", "rules", "other-architectures"]
     static let environment = ["keep", "set", "allow-secrets"]
     static let pathItem = ["path", "optional"]
     static let tmpfsItem = ["path", "size", "mode"]

@@ -7,6 +7,8 @@ import Yams
 /// (default ~/.config), /etc/lpa-run/profiles/NAME.yaml, then built-in. A reference
 /// with a "/" or ending in .yaml/.yml is a path: relative to the current directory
 /// on the command line, relative to the parent file's directory in `extends`.
+/// `builtin:NAME` is the embedded profile only, whatever files exist (built-ins extend
+/// each other that way, so no file can weaken them).
 /// This is the only type in LPAPolicy that reads files.
 public struct FileProfileLoader: ProfileLoader {
     public var environment: [String: String]
@@ -19,12 +21,16 @@ public struct FileProfileLoader: ProfileLoader {
 
     /// Directories searched for profiles by name, user's first.
     public var searchDirectories: [String] {
-        let home = environment["HOME"] ?? "/"
-        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
+        // The same directory that every sandbox has masked (HostContext.trustAnchors): a
+        // relative XDG_CONFIG_HOME is ignored, as the XDG spec says.
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+            ?? PathNormalizer.collapsed(home + "/.config")
         return [config + "/lpa-run/profiles", "/etc/lpa-run/profiles"]
     }
 
     public func load(_ reference: String, from parent: LoadedProfile?) throws(ProfileLoadError) -> LoadedProfile {
+        if let builtin = try ProfileReference.builtin(reference) { return builtin }
         if ProfileReference.isPath(reference) {
             let path: String
             if let parent {

@@ -13,6 +13,7 @@ public struct InMemoryProfileLoader: ProfileLoader {
     }
 
     public func load(_ reference: String, from parent: LoadedProfile?) throws(ProfileLoadError) -> LoadedProfile {
+        if let builtin = try ProfileReference.builtin(reference) { return builtin }
         if let profile = profiles[reference] { return profile }
         if let parent, ProfileReference.isPath(reference),
            let profile = profiles[ProfileReference.join(ProfileReference.directory(of: parent.path), reference)] {

@@ -53,6 +53,20 @@ public struct ProfileListing: Sendable, Equatable {
 
 /// Whether a reference means a file path rather than a profile name.
 enum ProfileReference {
+    static let builtinPrefix = "builtin:"
+
+    /// `builtin:NAME`: the embedded profile, never a file; nil for any other reference.
+    static func builtin(_ reference: String) throws(ProfileLoadError) -> LoadedProfile? {
+        guard reference.hasPrefix(builtinPrefix) else { return nil }
+        let name = String(reference.dropFirst(builtinPrefix.count))
+        guard let text = BuiltinProfiles.texts[name] else {
+            throw ProfileLoadError(message: "no built-in profile named '\(name)'"
+                                   + Suggestion.phrase(for: name, in: Array(BuiltinProfiles.texts.keys)),
+                                   hint: "built-ins: \(BuiltinProfiles.texts.keys.sorted().joined(separator: ", "))")
+        }
+        return LoadedProfile(name: name, path: builtinPrefix + name, text: text)
+    }
+
     static func isPath(_ reference: String) -> Bool {
         reference.contains("/") || reference.hasSuffix(".yaml") || reference.hasSuffix(".yml")
     }

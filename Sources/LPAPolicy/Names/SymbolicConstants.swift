@@ -40,6 +40,16 @@ enum SymbolicConstants {
         "CLONE_NEWNET": 0x4000_0000, "CLONE_NEWTIME": 0x0000_0080,
     ]
 
+    /// personality(2) persona values and flags (linux/personality.h, kernel ABI). A profile
+    /// lists the ones the workload may set: READ_IMPLIES_EXEC makes every readable mapping
+    /// executable and ADDR_NO_RANDOMIZE turns ASLR off for what the workload runs next.
+    static let personalityFlags: [String: UInt64] = [
+        "PER_LINUX32": 0x0008, "UNAME26": 0x0002_0000, "ADDR_NO_RANDOMIZE": 0x0004_0000,
+        "FDPIC_FUNCPTRS": 0x0008_0000, "MMAP_PAGE_ZERO": 0x0010_0000, "ADDR_COMPAT_LAYOUT": 0x0020_0000,
+        "READ_IMPLIES_EXEC": 0x0040_0000, "ADDR_LIMIT_32BIT": 0x0080_0000, "SHORT_INODE": 0x0100_0000,
+        "WHOLE_SECONDS": 0x0200_0000, "STICKY_TIMEOUTS": 0x0400_0000, "ADDR_LIMIT_3GB": 0x0800_0000,
+    ]
+
     /// Resolves a name in `table` (with `prefix` optional and case ignored) or a
     /// number (decimal or 0x hex).
     static func resolve(_ text: String, in table: [String: UInt64], prefix: String) -> SymbolicValue? {

@@ -40,6 +40,9 @@ enum SyscallGroups {
         // Obsolete calls nobody needs; old code paths are where bugs hide.
         Group(name: "obsolete", syscalls: ["uselib", "sysfs", "_sysctl", "ustat", "create_module", "get_kernel_syms",
                                            "query_module", "nfsservctl", "vserver", "afs_syscall"]),
+        // Watching file access system-wide (unprivileged since Linux 5.13): a side channel on
+        // what other programs open; Docker allows it only with CAP_SYS_ADMIN.
+        Group(name: "fanotify", syscalls: ["fanotify_init"]),
         // Host administration: process accounting, quotas, kernel log, terminal hangup, profiling.
         Group(name: "system", syscalls: ["acct", "quotactl", "quotactl_fd", "lookup_dcookie", "syslog", "vhangup"]),
     ]

@@ -117,7 +117,8 @@ public enum Namespace: String, Codable, CaseIterable, Sendable, Comparable {
 public struct Identity: Codable, Equatable, Sendable {
     public enum RunAs: String, Codable, Sendable { case caller, root }
     public var runAs: RunAs
-    /// Ids outside (the caller's) and inside the user namespace.
+    /// The host ids the sandbox user is (the caller's; for a root caller the sudo user's
+    /// or nobody's, never 0: see IdentityCompiler), and the ids inside the user namespace.
     public var uid: UInt32
     public var gid: UInt32
     public var sandboxUid: UInt32

@@ -23,7 +23,7 @@ enum BuiltinProfiles {
 # written. API keys never pass unless you name them with --env. Python agents
 # run code the model writes: that code is confined by the same sandbox.
 description: "A Python agent in the current directory: no telemetry\nProject read-write; reach a local model with --connect 127.0.0.1:PORT."
-extends: strict
+extends: builtin:strict
 filesystem:
   cwd: read-write
 environment:
@@ -53,7 +53,7 @@ environment:
 # directory). Add host services explicitly, e.g. --connect 127.0.0.1:8080 for a
 # local model server; nothing is reachable by default.
 description: "strict plus read-write access to the current directory\nNetwork stays off; add local model servers with --connect 127.0.0.1:PORT."
-extends: strict
+extends: builtin:strict
 network:
   mode: none
   connect: []
@@ -70,7 +70,7 @@ filesystem:
 # (/dev/dri/*) and AMD KFD (/dev/kfd), each bound only when present. GPU drivers
 # are a large kernel surface: use this profile only when you need the GPU.
 description: "strict plus GPU devices (NVIDIA, DRM, AMD KFD)\nDevice nodes missing on this machine are skipped."
-extends: strict
+extends: builtin:strict
 filesystem:
   devices: [gpu]
 
@@ -98,7 +98,7 @@ filesystem:
 # they are flags. The seccomp filter does not restrict memfd_create (CUDA) or
 # writable+executable memory.
 description: "llama.cpp's llama-server: offline, loopback, no host config\nGPU devices when present; models read-only; caches in tmpfs."
-extends: gpu
+extends: builtin:gpu
 filesystem:
   read-only:
     - {path: "${HOME}/models", optional: true}
@@ -134,7 +134,7 @@ environment:
 # seccomp filter does not restrict memfd_create (CUDA) or writable+executable
 # memory.
 description: "ollama serve: offline, loopback, read-only model store\nNo cloud, no history; GPU devices when present."
-extends: gpu
+extends: builtin:gpu
 filesystem:
   read-only:
     - {path: "${HOME}/.ollama/models", optional: true}
@@ -211,9 +211,15 @@ seccomp:
     - "@clock"
     - "@obsolete"
     - "@system"
+    - "@fanotify"
+  # Also applies to socketpair().
   socket-families: [unix, inet, inet6]
   ioctl-deny: [TIOCSTI, TIOCLINUX, TIOCSETD, TIOCCONS]
   deny-clone-flags: [CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP]
+  # personality(2) may only select these (besides 0 and the 0xffffffff query), as in
+  # Docker: READ_IMPLIES_EXEC (every readable mapping executable) and ADDR_NO_RANDOMIZE
+  # (no ASLR for what runs next) fail.
+  personality-flags: [PER_LINUX32, UNAME26]
   other-architectures: kill
 capabilities: []
 rlimits:
@@ -244,7 +250,7 @@ environment:
 # PyTorch needs writable+executable memory and CUDA needs memfd_create: the
 # seccomp filter restricts neither. UV_USE_IO_URING=0 because io_uring is denied.
 description: "vLLM serve: offline, no usage stats, 2G /dev/shm\nCaches in tmpfs (exec allowed), HF hub cache read-only, GPU devices."
-extends: gpu
+extends: builtin:gpu
 filesystem:
   read-only:
     - {path: "${XDG_CACHE_HOME}/huggingface/hub", optional: true}
@@ -283,7 +289,7 @@ environment:
 # publish it with -p. For a GPU build, write a profile that extends
 # [whisper-server, gpu].
 description: "whisper.cpp's whisper-server: uploads stay in tmpfs\nNo network; models read-only; ffmpeg from /usr for --convert."
-extends: strict
+extends: builtin:strict
 filesystem:
   read-only:
     - {path: "${HOME}/models", optional: true}

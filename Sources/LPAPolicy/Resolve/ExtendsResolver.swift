@@ -29,6 +29,15 @@ struct ExtendsResolver {
             resolution.diagnostics.append(Diagnostic(at: at, error.message, hint: error.hint))
             return
         }
+        if !profile.isBuiltin, !ProfileReference.isPath(reference), BuiltinProfiles.texts[reference] != nil {
+            // A file named like a built-in replaces it for every profile that extends the
+            // name: say so, since a planted file would weaken them silently.
+            let at = position ?? SourcePosition(file: profile.path, line: 0, column: 0)
+            resolution.diagnostics.append(Diagnostic(
+                at: at, severity: .warning,
+                "the profile file \(profile.path) shadows the built-in profile '\(reference)'",
+                hint: "write `\(ProfileReference.builtinPrefix)\(reference)` to use the built-in, or rename the file"))
+        }
         if let start = stack.firstIndex(where: { $0.path == profile.path }) {
             let cycle = (stack[start...].map(\.name) + [profile.name]).joined(separator: " -> ")
             let at = position ?? SourcePosition(file: reference, line: 0, column: 0)

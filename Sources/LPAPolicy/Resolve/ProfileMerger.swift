@@ -46,11 +46,13 @@ extension ProfileDocument {
         scalar(&shmSize, child.shmSize)
         scalar(&cwd, child.cwd)
         devices = ListMerge.merge(devices, child.devices) { $0.path }
+        allowSockets = ListMerge.merge(allowSockets, child.allowSockets) { $0.path }
         scalar(&seccompDefault, child.seccompDefault)
         scalar(&seccompErrno, child.seccompErrno)
         socketFamilies = ListMerge.merge(socketFamilies, child.socketFamilies) { "\($0.value)" }
         ioctlDeny = ListMerge.merge(ioctlDeny, child.ioctlDeny) { "\($0.value)" }
         denyCloneFlags = ListMerge.merge(denyCloneFlags, child.denyCloneFlags) { "\($0.value)" }
+        personalityFlags = ListMerge.merge(personalityFlags, child.personalityFlags) { "\($0.value)" }
         rules = ListMerge.merge(rules, child.rules) { "\($0)" }
         scalar(&otherArchitectures, child.otherArchitectures)
         capabilities = ListMerge.merge(capabilities, child.capabilities) { $0.name }

@@ -43,9 +43,13 @@ struct MountSteps {
     /// The resolved command, bound from its descriptor when it is pinned.
     private let executable: String?
 
+    /// The sandbox user on the host: owner of the tmpfs mounts made on the host side.
+    private let owner: (uid: uid_t, gid: gid_t)
+
     init(plan: IsolationPlan, verified: VerifiedFiles = VerifiedFiles()) throws(LaunchError) {
         self.verified = verified
         executable = plan.command.executable
+        owner = (plan.identity.uid, plan.identity.gid)
         canMakeNoswapTmpfs = geteuid() == 0 && Self.inInitialUserNamespace()
         boundSources = plan.mounts.compactMap { entry in
             var st = stat()
@@ -197,6 +201,8 @@ struct MountSteps {
                     lpa_fsopen_tmpfs(mode, size, 1, attrs)
                 }
                 mountFds.append(fd)
+                // Made by root, it would belong to root: the sandbox user must own its home.
+                _ = try sys("tmpfs \(target): owner") { fchownat(fd, "", owner.uid, owner.gid, 0x1000 /* AT_EMPTY_PATH */) }
                 steps.append(Step(kind: LPA_FS_ATTACH, planIndex: index, target: target, fd: fd))
                 return
             }

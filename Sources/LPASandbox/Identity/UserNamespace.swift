@@ -4,9 +4,19 @@ import Glibc
 import LPAPolicy
 
 /// The user namespace concern: always created, so everything works for an ordinary
-/// user, and root inside is never root outside. One id is mapped: the caller's, seen
-/// inside as itself (run-as caller) or as 0 (run-as root).
+/// user, and root inside is never root outside. One id is mapped: the sandbox user's
+/// (the caller's; for a root caller an unprivileged id, see the plan's Identity), seen
+/// inside as itself (run-as caller) or as 0 (run-as root). The init takes that id
+/// (setresuid in window.c) before it does anything.
 enum UserNamespace {
+    /// A root caller's supplementary groups (gid 0 among them) would pass to the init at
+    /// clone, and with setgroups denied nobody inside could drop them: group-readable
+    /// root files would stay readable. lpa-run drops its own first; it needs none.
+    static func dropSupplementaryGroups() throws(LaunchError) {
+        guard geteuid() == 0 else { return }
+        _ = try sys("drop supplementary groups") { setgroups(0, nil) }
+    }
+
     /// Written by the parent once the child exists; the child waits on a pipe first.
     static func writeIdMaps(pid: pid_t, identity: Identity) throws(LaunchError) {
         let base = "/proc/\(pid)"

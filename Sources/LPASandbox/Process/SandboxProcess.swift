@@ -45,6 +45,7 @@ final class SandboxProcess {
     /// touches anything.
     static func spawn(_ parts: Parts) throws(LaunchError) -> SandboxProcess {
         let plan = parts.plan
+        try UserNamespace.dropSupplementaryGroups()
         let arena = CStringArena()
         let ops = parts.mounts.cOps(arena: arena)
         let rlimits = plan.rlimits.map {
@@ -82,6 +83,8 @@ final class SandboxProcess {
         spec.keep_caps = UnsafePointer(keep)
         spec.keep_cap_count = parts.caps.keep.count
         spec.last_cap = parts.caps.lastCap
+        spec.uid = plan.identity.sandboxUid
+        spec.gid = plan.identity.sandboxGid
         spec.sync_fd = sync.read
         spec.sync_write_fd = sync.write
         spec.launcher_pid = getpid()

@@ -49,6 +49,7 @@ struct SetupFailure {
             case ELOOP, EXDEV:
                 hint = "a component of the mount target is a symbolic link (perhaps left by an earlier run in a "
                     + "read-write directory); lpa-run never follows links in mount targets: remove the link"
+            case EACCES: hint = "the sandbox user (uid \(plan.identity.uid) on the host; never root) cannot reach this path"
             case EINVAL where mounts.steps.indices.contains(index) && mounts.steps[index].kind == LPA_FS_ATTACH:
                 hint = "the kernel could not attach the noswap tmpfs"
             default: hint = permissionHint
@@ -90,6 +91,7 @@ struct SetupFailure {
         case LPA_STEP_TERMINAL: "relayed terminal"
         case LPA_STEP_LANDLOCK: "Landlock scopes"
         case LPA_STEP_INIT_FILTER: "confine the init (not dumpable, no_new_privs, seccomp)"
+        case LPA_STEP_SET_IDS: "become the sandbox user (setresuid)"
         default: "sandbox setup step \(step)"
         }
     }
