@@ -73,6 +73,12 @@ struct lpa_audit_spec {
 // Answers one pending notification; returns -1 when the listener is gone.
 int lpa_audit_handle(struct lpa_audit_spec *audit);
 
+// The audit thread's loop: answers notifications until the init exits (its pidfd is
+// readable), `stop_fd` becomes readable, or no task uses the filter any more (the
+// listener reports POLLHUP). Signals should be blocked on the calling thread. Returns 0,
+// or -1 with errno when poll failed.
+int lpa_audit_run(struct lpa_audit_spec *audit, int init_pidfd, int stop_fd);
+
 // Receives the listener the workload sends just before execve (lpa_control.h,
 // message 3); -1 on failure.
 int lpa_audit_receive_listener(int sock);
