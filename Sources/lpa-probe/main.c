@@ -17,6 +17,10 @@
 //   lpa-probe echo-server PORT       echo on 127.0.0.1:PORT inside, prints "listening"
 //   lpa-probe misbehave              connect out (only if lo is the sole interface), ptrace, mount
 //   lpa-probe exit N | kill-self SIG
+//   lpa-probe repeat-denied COUNT    kcmp(-1, ...) COUNT times (denied and audited by
+//                                    strict); prints the last errno and the milliseconds taken
+//   lpa-probe mount-named TEXT       mount onto /nonexistent-lpa-probe/TEXT: a refused call
+//                                    whose logged path the caller chose
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +40,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -317,13 +322,36 @@ static int misbehave(void) {
     return 0;
 }
 
+// kcmp with invalid pids: ESRCH should the filter let it through. Floods the audit
+// supervisor, and times its answers.
+static int repeat_denied(long count) {
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    long rc = 0;
+    for (long i = 0; i < count; i++) rc = syscall(SYS_kcmp, -1L, -1L, -1L, -1L, -1L);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    report("repeat-denied", rc);
+    long ms = (end.tv_sec - start.tv_sec) * 1000L + (end.tv_nsec - start.tv_nsec) / 1000000L;
+    printf("repeat-denied-ms %ld\n", ms);
+    return 0;
+}
+
+// A refused mount whose target text the caller chose (quotes, control characters,
+// shell syntax): under /nonexistent-lpa-probe, so it fails with ENOENT if allowed.
+static int mount_named(const char *text) {
+    char target[512];
+    snprintf(target, sizeof target, "/nonexistent-lpa-probe/%s", text);
+    report("mount-named", mount("none", target, "tmpfs", 0, NULL));
+    return 0;
+}
+
 static volatile sig_atomic_t got_signal = 0;
 static void on_signal(int sig) { got_signal = sig; }
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: lpa-probe syscalls|status|env|connect-tcp|connect-abstract|read|write|ls|wait-signal|exit|kill-self|nr N...\n");
+        fprintf(stderr, "usage: lpa-probe syscalls|status|env|connect-tcp|connect-abstract|read|write|ls|wait-signal|exit|kill-self|nr N...|repeat-denied N|mount-named TEXT\n");
         return 2;
     }
     if (in_initial_user_namespace() && getenv("LPA_PROBE_ON_HOST") == NULL) {
@@ -370,6 +398,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "exit") && argc == 3) return atoi(argv[2]);
     else if (!strcmp(cmd, "nr")) { for (int i = 2; i < argc; i++) numbered_syscall(argv[i]); }
     else if (!strcmp(cmd, "kill-self") && argc == 3) { raise(atoi(argv[2])); return 99; }
+    else if (!strcmp(cmd, "repeat-denied") && argc == 3) return repeat_denied(strtol(argv[2], NULL, 10));
+    else if (!strcmp(cmd, "mount-named") && argc == 3) return mount_named(argv[2]);
     else { fprintf(stderr, "lpa-probe: unknown command %s\n", cmd); return 2; }
     return 0;
 }
