@@ -304,6 +304,31 @@ struct EventLoopLoadTests {
         #expect(Date().timeIntervalSince(started) < 1)
     }
 
+    @Test("a connect to a host endpoint that never completes is given up after 10 s: the client sees EOF",
+          arguments: Runner.all)
+    func silentEndpointTimesOut(runner: Runner) throws {
+        let busy = try NeverAcceptingListener(backlog: 0)
+        busy.fill(3)
+        let script = """
+            import socket, time
+            s = socket.create_connection(("127.0.0.1", 8080))
+            s.settimeout(60)
+            t = time.monotonic()
+            try:
+                data = s.recv(1)
+            except OSError:
+                data = b"error"
+            print("closed-after-ms", int((time.monotonic() - t) * 1000), flush=True)
+            print("eof", data == b"", flush=True)
+            """
+        let result = try runner.run(["--connect", "127.0.0.1:\(busy.port):8080", "/usr/bin/python3", "-c", script],
+                                    seconds: 40)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.fields["eof"] == "True", "\(result.stdout)")
+        let ms = Self.elapsedMilliseconds(result.stdout, "closed-after-ms") ?? -1
+        #expect(ms >= 8_000 && ms < 14_000, "the connection closed after \(ms) ms")
+    }
+
     @Test("connections to a host endpoint beyond the cap are closed at once; the loop stays responsive",
           arguments: Runner.all)
     func connectionsBeyondCapClosed(runner: Runner) throws {
