@@ -66,7 +66,8 @@ struct lpa_audit_spec {
     int listener;            // the seccomp notification fd, received from the workload
     const struct lpa_audit_rule *rules;
     size_t rule_count;
-    lpa_audit_sink sink;     // called for every refused call, after the answer was sent
+    lpa_audit_sink sink;     // called for every refused call, after the answer was sent, on
+                             // the thread that runs lpa_audit_run
     void *context;
 };
 
