@@ -6,8 +6,12 @@
 // workload passed to a refused call, chosen by the rule's argument roles.
 //
 // The order per notification: receive, read what the roles ask for while the caller
-// is stopped, answer, then hand the record to the Swift side (no formatting or
-// writing before the answer).
+// is stopped, check the notification is still valid (the reads went to the caller and
+// not to a process that reused its pid), answer, then hand the record to the Swift
+// side (no formatting or writing before the answer).
+//
+// It runs on a thread of its own (lpa_audit_run, started by relay.c), so no relay work
+// ever delays an answer; nothing here is shared with the relay.
 #define _GNU_SOURCE
 #include "lpa_audit.h"
 #include "lpa_control.h"
@@ -15,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -176,12 +181,38 @@ int lpa_audit_handle(struct lpa_audit_spec *audit) {
             memcpy(rec.args, n.data.args, sizeof rec.args);
             describe_process((pid_t)n.pid, &reads, &rec);
         }
+        // What was read came from the caller only if it is still waiting for this
+        // answer; otherwise its pid may be another process's now: answer, log nothing.
+        uint64_t id = n.id;
+        if (ioctl(audit->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0) recorded = 0;
     }
     int gone = ioctl(audit->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno != ENOENT && errno != EINTR;
     int err = errno;
     if (recorded && audit->sink != NULL) audit->sink(&rec, audit->context);
     errno = err;
     return gone ? -1 : 0;
+}
+
+int lpa_audit_run(struct lpa_audit_spec *audit, int init_pidfd, int stop_fd) {
+    struct pollfd fds[3] = {
+        {.fd = audit->listener, .events = POLLIN},
+        {.fd = init_pidfd, .events = POLLIN},
+        {.fd = stop_fd, .events = POLLIN},
+    };
+    for (;;) {
+        int n = poll(fds, 3, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (fds[1].revents != 0 || fds[2].revents != 0) return 0;
+        if (fds[0].revents & POLLIN) {
+            if (lpa_audit_handle(audit) != 0) return 0;
+        } else if (fds[0].revents != 0) {
+            // POLLHUP/POLLERR: every task using the filter is gone. Polling on would spin.
+            return 0;
+        }
+    }
 }
 
 int lpa_audit_receive_listener(int sock) {

@@ -9,6 +9,13 @@
 // 127.0.0.1:PORT inside when a client arrives, so no round trip to the init sits on
 // the connection's path.
 //
+// Nothing here may block: every socket is non-blocking, connects included (a host
+// endpoint that never answers is given up after CONNECT_TIMEOUT_MS), each listener
+// serves at most CONNECTIONS_PER_LISTENER connections at once, and when descriptors or
+// memory run out a listener is paused instead of spinning. The audit supervisor runs on
+// a thread of its own (audit.c lpa_audit_run), so relay work never delays an answer to
+// a notified syscall.
+//
 // This file runs in the ordinary launcher process, not in the post-clone window
 // (it allocates a little per connection); it is C because the loop is plain
 // epoll/splice code and its speed is benchmarked. The init's half of the control
@@ -20,16 +27,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum tag_kind { TAG_PUBLISH, TAG_CONNECT, TAG_CONTROL, TAG_INIT, TAG_SIDE, TAG_AUDIT };
+enum tag_kind { TAG_PUBLISH, TAG_CONNECT, TAG_CONTROL, TAG_INIT, TAG_SIDE };
 
 struct conn;
 
@@ -55,15 +66,34 @@ struct conn {
     struct tag tags[2];
     int closed;
     struct conn *next_closed;
+    size_t *open_count;    // the listener's count of open connections
+    int connecting;        // fd[1]'s connect has not completed yet
+    int64_t deadline_ms;   // when a connect still in progress is given up
+    int in_connecting_list;
+    struct conn *next_connecting;
 };
 
 struct pending {
     int client;
     uint16_t port;
+    size_t *open_count;
     struct pending *next;
 };
 
 enum { POOL_MAX = 256, POOL_LOW = 16 };
+
+// Each relayed connection holds two sockets and two pipes of up to 1 MiB: at most this
+// many at once per published port and per host endpoint. A client beyond it is
+// accepted and closed at once (counted as refused), so a flood from either side costs
+// bounded memory and descriptors.
+enum { CONNECTIONS_PER_LISTENER = 512 };
+// A connect (to a host endpoint, or inside the sandbox for a published port) that has
+// not completed in this time is given up: the client sees its connection close. A
+// listener whose accept queue is full drops SYNs, and the kernel would retry for minutes.
+enum { CONNECT_TIMEOUT_MS = 10000 };
+// Out of descriptors or memory: a listener stops being watched for this long, or until
+// a connection closes, instead of waking the level-triggered loop for ever.
+enum { ACCEPT_PAUSE_MS = 250 };
 
 // Growing a pipe to 1 MiB allocates its pages: keep empty pipes for reuse instead of
 // paying that on every new connection.
@@ -76,6 +106,17 @@ static void set_nonblock(int fd) {
     if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Errors that say "not now": the process or system is out of descriptors or memory.
+static int out_of_resources(int err) {
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
 struct relay {
     const struct lpa_relay_spec *spec;
     int epoll;
@@ -84,7 +125,15 @@ struct relay {
     size_t connect_count;
     struct tag publish_tags[LPA_RELAY_PUBLISH_MAX];
     struct tag connect_tags[LPA_CONNECT_LISTENERS_MAX];
-    struct tag control_tag, init_tag, audit_tag;
+    size_t publish_open[LPA_RELAY_PUBLISH_MAX];      // open (and pending) connections per listener
+    size_t connect_open[LPA_CONNECT_LISTENERS_MAX];
+    int publish_paused[LPA_RELAY_PUBLISH_MAX];       // removed from epoll (out of descriptors)
+    int connect_paused[LPA_CONNECT_LISTENERS_MAX];
+    int any_paused;
+    int64_t resume_at_ms;
+    int resume_now;                                  // a connection closed: try again
+    struct conn *connecting;                         // connects in progress, with deadlines
+    struct tag control_tag, init_tag;
     struct pending *pending_head, *pending_tail;
     int pool[POOL_MAX];     // unconnected sockets of the sandbox's network namespace
     size_t pool_count;
@@ -94,9 +143,52 @@ struct relay {
     size_t spare_count;
 };
 
+// Stops watching a listener that cannot accept for lack of descriptors or memory.
+static void pause_listener(struct relay *r, enum tag_kind kind, size_t index) {
+    int *paused = kind == TAG_PUBLISH ? &r->publish_paused[index] : &r->connect_paused[index];
+    int fd = kind == TAG_PUBLISH ? r->spec->publish_fds[index] : r->connect_listeners[index];
+    if (*paused) return;
+    epoll_ctl(r->epoll, EPOLL_CTL_DEL, fd, NULL);
+    *paused = 1;
+    r->any_paused = 1;
+    r->resume_at_ms = now_ms() + ACCEPT_PAUSE_MS;
+}
+
+static void resume_listeners(struct relay *r) {
+    for (size_t i = 0; i < r->spec->publish_count; i++) {
+        if (!r->publish_paused[i]) continue;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &r->publish_tags[i]};
+        epoll_ctl(r->epoll, EPOLL_CTL_ADD, r->spec->publish_fds[i], &ev);
+        r->publish_paused[i] = 0;
+    }
+    for (size_t i = 0; i < r->connect_count; i++) {
+        if (!r->connect_paused[i]) continue;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &r->connect_tags[i]};
+        epoll_ctl(r->epoll, EPOLL_CTL_ADD, r->connect_listeners[i], &ev);
+        r->connect_paused[i] = 0;
+    }
+    r->any_paused = 0;
+    r->resume_now = 0;
+}
+
+// A client we accepted but will not relay: closed at once, so it does not hang.
+static void refuse_client(struct relay *r, int client, size_t *open_count) {
+    r->spec->stats->connections_refused++;
+    close(client);
+    if (open_count != NULL && *open_count > 0) (*open_count)--;
+}
+
 static void conn_close(struct relay *r, struct conn *c) {
     if (c->closed) return;
     c->closed = 1;
+    if (c->in_connecting_list) {
+        for (struct conn **p = &r->connecting; *p != NULL; p = &(*p)->next_connecting) {
+            if (*p == c) { *p = c->next_connecting; break; }
+        }
+        c->in_connecting_list = 0;
+    }
+    if (c->open_count != NULL && *c->open_count > 0) (*c->open_count)--;
+    r->resume_now = 1;
     for (int i = 0; i < 2; i++) {
         epoll_ctl(r->epoll, EPOLL_CTL_DEL, c->fd[i], NULL);
         close(c->fd[i]);
@@ -148,6 +240,11 @@ static int pump(struct direction *d) {
 
 static void conn_pump(struct relay *r, struct conn *c) {
     if (c->closed) return;
+    if (c->connecting) {
+        struct sockaddr_storage peer;
+        socklen_t length = sizeof peer;
+        if (getpeername(c->fd[1], (struct sockaddr *)&peer, &length) == 0) c->connecting = 0;
+    }
     for (int i = 0; i < 2; i++) {
         if (pump(&c->dir[i]) != 0) {
             // Nothing ever came back: the other end refused (nothing listens inside yet).
@@ -159,9 +256,17 @@ static void conn_pump(struct relay *r, struct conn *c) {
     if (c->dir[0].shut && c->dir[1].shut) conn_close(r, c);
 }
 
-static void conn_open(struct relay *r, int client, int other) {
+// Starts relaying between an accepted client and `other` (whose connect may still be
+// in progress). On failure both are closed, the client counted refused, and -1
+// returned with errno (out_of_resources tells the caller to pause its listener).
+static int conn_open(struct relay *r, int client, int other, size_t *open_count, int connecting) {
     struct conn *c = calloc(1, sizeof *c);
-    if (c == NULL) { close(client); close(other); return; }
+    if (c == NULL) {
+        close(other);
+        refuse_client(r, client, open_count);
+        errno = ENOMEM;
+        return -1;
+    }
     c->fd[0] = client;
     c->fd[1] = other;
     for (int i = 0; i < 2; i++) {
@@ -172,11 +277,23 @@ static void conn_open(struct relay *r, int client, int other) {
             continue;
         }
         if (pipe2(c->dir[i].pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+            int err = errno;
             if (i == 1) { close(c->dir[0].pipe[0]); close(c->dir[0].pipe[1]); }
-            close(client); close(other); free(c);
-            return;
+            close(other);
+            free(c);
+            refuse_client(r, client, open_count);
+            errno = err;
+            return -1;
         }
         fcntl(c->dir[i].pipe[0], F_SETPIPE_SZ, (int)CHUNK);
+    }
+    c->open_count = open_count;
+    if (connecting) {
+        c->connecting = 1;
+        c->deadline_ms = now_ms() + CONNECT_TIMEOUT_MS;
+        c->in_connecting_list = 1;
+        c->next_connecting = r->connecting;
+        r->connecting = c;
     }
     c->dir[0].src = client; c->dir[0].dst = other;
     c->dir[1].src = other;  c->dir[1].dst = client;
@@ -191,6 +308,28 @@ static void conn_open(struct relay *r, int client, int other) {
         epoll_ctl(r->epoll, EPOLL_CTL_ADD, c->fd[i], &ev);
     }
     conn_pump(r, c);
+    return 0;
+}
+
+// Gives up connects past their deadline; returns the next deadline (or -1: none).
+static int64_t expire_connects(struct relay *r, int64_t now) {
+    int64_t next = -1;
+    struct conn **p = &r->connecting;
+    while (*p != NULL) {
+        struct conn *c = *p;
+        if (!c->connecting || now >= c->deadline_ms) {
+            *p = c->next_connecting;
+            c->in_connecting_list = 0;
+            if (c->connecting) {
+                r->spec->stats->connections_refused++;
+                conn_close(r, c);
+            }
+            continue;
+        }
+        if (next < 0 || c->deadline_ms < next) next = c->deadline_ms;
+        p = &c->next_connecting;
+    }
+    return next;
 }
 
 static void request_sockets(struct relay *r) {
@@ -201,10 +340,16 @@ static void request_sockets(struct relay *r) {
     if (n == (ssize_t)sizeof req) r->requested += LPA_SOCKET_BATCH_MAX;
 }
 
+// A non-blocking connect; returns 0 when done, 1 when in progress, -1 on refusal.
+static int start_connect(int fd, const struct sockaddr *address, socklen_t length) {
+    if (connect(fd, address, length) == 0) return 0;
+    return (errno == EINPROGRESS || errno == EINTR || errno == EALREADY) ? 1 : -1;
+}
+
 // Connects a pooled sandbox socket to 127.0.0.1:port inside and starts relaying. The
 // connect is non-blocking: until it completes the pump sees EAGAIN; a refusal ends
 // the connection, and the client sees it closed at once.
-static void connect_inside(struct relay *r, int client, uint16_t port) {
+static int connect_inside(struct relay *r, int client, uint16_t port, size_t *open_count) {
     int upstream = r->pool[--r->pool_count];
     set_nonblock(upstream);
     struct sockaddr_in a;
@@ -212,15 +357,13 @@ static void connect_inside(struct relay *r, int client, uint16_t port) {
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int rc;
-    do rc = connect(upstream, (struct sockaddr *)&a, sizeof a); while (rc < 0 && errno == EINTR);
-    if (rc != 0 && errno != EINPROGRESS) {
-        r->spec->stats->connections_refused++;
+    int state = start_connect(upstream, (struct sockaddr *)&a, sizeof a);
+    if (state < 0) {
         close(upstream);
-        close(client);
-        return;
+        refuse_client(r, client, open_count);
+        return 0;
     }
-    conn_open(r, client, upstream);
+    return conn_open(r, client, upstream, open_count, state == 1);
 }
 
 static void serve_pending(struct relay *r) {
@@ -228,25 +371,44 @@ static void serve_pending(struct relay *r) {
         struct pending *p = r->pending_head;
         r->pending_head = p->next;
         if (r->pending_head == NULL) r->pending_tail = NULL;
-        connect_inside(r, p->client, p->port);
+        connect_inside(r, p->client, p->port, p->open_count);
         free(p);
     }
     request_sockets(r);
 }
 
 static void accept_published(struct relay *r, size_t index) {
+    size_t *open_count = &r->publish_open[index];
     for (;;) {
         int client = accept4(r->spec->publish_fds[index], NULL, NULL, SOCK_CLOEXEC);
-        if (client < 0) break;  // EAGAIN, or a transient error: the next event retries
+        if (client < 0) {
+            // EAGAIN: all taken. Out of descriptors: the level-triggered listener would
+            // wake us again at once, for ever; pause it.
+            if (out_of_resources(errno)) pause_listener(r, TAG_PUBLISH, index);
+            break;
+        }
+        if (*open_count >= CONNECTIONS_PER_LISTENER) {
+            refuse_client(r, client, NULL);
+            continue;
+        }
+        (*open_count)++;
         uint16_t port = r->spec->publish_sandbox_ports[index];
         if (r->pool_count > 0 && r->pending_head == NULL) {
-            connect_inside(r, client, port);
+            if (connect_inside(r, client, port, open_count) != 0 && out_of_resources(errno)) {
+                pause_listener(r, TAG_PUBLISH, index);
+                break;
+            }
             continue;
         }
         struct pending *p = calloc(1, sizeof *p);
-        if (p == NULL) { close(client); continue; }
+        if (p == NULL) {
+            refuse_client(r, client, open_count);
+            pause_listener(r, TAG_PUBLISH, index);
+            break;
+        }
         p->client = client;
         p->port = port;
+        p->open_count = open_count;
         if (r->pending_tail) r->pending_tail->next = p; else r->pending_head = p;
         r->pending_tail = p;
     }
@@ -270,8 +432,7 @@ static void answer_from_init(struct relay *r) {
             while (r->pending_head != NULL) {
                 struct pending *p = r->pending_head;
                 r->pending_head = p->next;
-                r->spec->stats->connections_refused++;
-                close(p->client);
+                refuse_client(r, p->client, p->open_count);
                 free(p);
             }
             r->pending_tail = NULL;
@@ -280,22 +441,44 @@ static void answer_from_init(struct relay *r) {
     serve_pending(r);
 }
 
+// A connection from inside to a host endpoint: the connect to the host is non-blocking
+// (a busy or silent endpoint must not freeze the loop) and given up after
+// CONNECT_TIMEOUT_MS.
 static void accept_endpoint(struct relay *r, size_t index) {
+    size_t *open_count = &r->connect_open[index];
     for (;;) {
         int inside = accept4(r->connect_listeners[index], NULL, NULL, SOCK_CLOEXEC);
-        if (inside < 0) return;
-        const struct sockaddr_storage *target = &r->spec->connect_targets[index];
-        socklen_t len = target->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-        int host = socket(target->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int rc;
-        do rc = host < 0 ? -1 : connect(host, (const struct sockaddr *)target, len); while (rc < 0 && errno == EINTR);
-        if (rc != 0) {
-            if (host >= 0) close(host);
-            r->spec->stats->connections_refused++;
-            close(inside);
+        if (inside < 0) {
+            if (out_of_resources(errno)) pause_listener(r, TAG_CONNECT, index);
+            return;
+        }
+        if (*open_count >= CONNECTIONS_PER_LISTENER) {
+            refuse_client(r, inside, NULL);
             continue;
         }
-        conn_open(r, inside, host);
+        (*open_count)++;
+        const struct sockaddr_storage *target = &r->spec->connect_targets[index];
+        socklen_t len = target->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        int host = socket(target->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (host < 0) {
+            int err = errno;
+            refuse_client(r, inside, open_count);
+            if (out_of_resources(err)) {
+                pause_listener(r, TAG_CONNECT, index);
+                return;
+            }
+            continue;
+        }
+        int state = start_connect(host, (const struct sockaddr *)target, len);
+        if (state < 0) {
+            close(host);
+            refuse_client(r, inside, open_count);
+            continue;
+        }
+        if (conn_open(r, inside, host, open_count, state == 1) != 0 && out_of_resources(errno)) {
+            pause_listener(r, TAG_CONNECT, index);
+            return;
+        }
     }
 }
 
@@ -304,17 +487,69 @@ static int add(struct relay *r, int fd, struct tag *tag) {
     return epoll_ctl(r->epoll, EPOLL_CTL_ADD, fd, &ev);
 }
 
+struct audit_thread {
+    struct lpa_audit_spec *audit;
+    int init_pidfd;
+    int stop_fd;
+};
+
+static void *audit_main(void *arg) {
+    struct audit_thread *t = arg;
+    lpa_audit_run(t->audit, t->init_pidfd, t->stop_fd);
+    return NULL;
+}
+
+// The loop proper; returns 0 when the init exited, -1 with errno on failure.
+static int relay_loop(struct relay *r) {
+    struct epoll_event events[128];
+    for (;;) {
+        int64_t now = now_ms();
+        int64_t next = expire_connects(r, now);
+        if (r->any_paused && (r->resume_now || now >= r->resume_at_ms)) resume_listeners(r);
+        if (r->any_paused && (next < 0 || r->resume_at_ms < next)) next = r->resume_at_ms;
+        int timeout = next < 0 ? -1 : (int)(next > now ? next - now : 0);
+        // Connections closed by the expiry above are freed before waiting.
+        while (r->closed) {
+            struct conn *c = r->closed;
+            r->closed = c->next_closed;
+            free(c);
+        }
+        int n = epoll_wait(r->epoll, events, 128, timeout);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        int init_exited = 0;
+        for (int i = 0; i < n; i++) {
+            struct tag *t = events[i].data.ptr;
+            switch (t->kind) {
+            case TAG_PUBLISH: accept_published(r, t->index); break;
+            case TAG_CONNECT: accept_endpoint(r, t->index); break;
+            case TAG_CONTROL: answer_from_init(r); break;
+            case TAG_INIT: init_exited = 1; break;
+            case TAG_SIDE: conn_pump(r, t->conn); break;
+            }
+        }
+        while (r->closed) {
+            struct conn *c = r->closed;
+            r->closed = c->next_closed;
+            free(c);
+        }
+        if (init_exited) return 0;
+    }
+}
+
 int lpa_relay_run(const struct lpa_relay_spec *spec) {
     struct relay r;
     memset(&r, 0, sizeof r);
     r.spec = spec;
     r.control = spec->control_fd;
-    r.epoll = epoll_create1(EPOLL_CLOEXEC);
-    if (r.epoll < 0) return -1;
     if (spec->publish_count > LPA_RELAY_PUBLISH_MAX || spec->connect_count > LPA_CONNECT_LISTENERS_MAX) {
         errno = E2BIG;
         return -1;
     }
+    r.epoll = epoll_create1(EPOLL_CLOEXEC);
+    if (r.epoll < 0) return -1;
 
     if (spec->connect_count > 0) {
         // The init sends the sandbox-side listeners before it starts the workload.
@@ -341,45 +576,45 @@ int lpa_relay_run(const struct lpa_relay_spec *spec) {
         if (add(&r, r.control, &r.control_tag) != 0) return -1;
     }
     if (spec->publish_count > 0) request_sockets(&r);
-    if (spec->audit != NULL && spec->audit->listener >= 0) {
-        r.audit_tag.kind = TAG_AUDIT;
-        if (add(&r, spec->audit->listener, &r.audit_tag) != 0) return -1;
-    }
     r.init_tag.kind = TAG_INIT;
     if (add(&r, spec->init_pidfd, &r.init_tag) != 0) return -1;
 
-    struct epoll_event events[128];
-    for (;;) {
-        int n = epoll_wait(r.epoll, events, 128, -1);
-        if (n < 0) {
-            if (errno == EINTR) continue;
+    // The audit supervisor on its own thread, with every signal blocked there (the
+    // main thread forwards them). It shares nothing with the relay; it stops when the
+    // init exits, or when we tell it to through stop_fd.
+    pthread_t audit_thread;
+    struct audit_thread audit_args = {spec->audit, spec->init_pidfd, -1};
+    int audit_started = 0;
+    if (spec->audit != NULL && spec->audit->listener >= 0) {
+        audit_args.stop_fd = eventfd(0, EFD_CLOEXEC);
+        if (audit_args.stop_fd < 0) return -1;
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        int err = pthread_create(&audit_thread, NULL, audit_main, &audit_args);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (err != 0) {
+            close(audit_args.stop_fd);
+            errno = err;
             return -1;
         }
-        int init_exited = 0;
-        for (int i = 0; i < n; i++) {
-            struct tag *t = events[i].data.ptr;
-            switch (t->kind) {
-            case TAG_PUBLISH: accept_published(&r, t->index); break;
-            case TAG_CONNECT: accept_endpoint(&r, t->index); break;
-            case TAG_CONTROL: answer_from_init(&r); break;
-            case TAG_INIT: init_exited = 1; break;
-            case TAG_SIDE: conn_pump(&r, t->conn); break;
-            case TAG_AUDIT:
-                if (lpa_audit_handle(spec->audit) != 0) epoll_ctl(r.epoll, EPOLL_CTL_DEL, spec->audit->listener, NULL);
-                break;
-            }
-        }
-        while (r.closed) {
-            struct conn *c = r.closed;
-            r.closed = c->next_closed;
-            free(c);
-        }
-        if (init_exited) {
-            // The workload ended: stop accepting; lpa-run exits right after.
-            for (size_t i = 0; i < spec->publish_count; i++) close(spec->publish_fds[i]);
-            for (size_t i = 0; i < r.connect_count; i++) close(r.connect_listeners[i]);
-            close(r.epoll);
-            return 0;
-        }
+        audit_started = 1;
     }
+
+    int rc = relay_loop(&r);
+    int err = errno;
+    if (audit_started) {
+        uint64_t one = 1;
+        ssize_t written;
+        do written = write(audit_args.stop_fd, &one, sizeof one); while (written < 0 && errno == EINTR);
+        pthread_join(audit_thread, NULL);
+        close(audit_args.stop_fd);
+    }
+    // The workload ended: stop accepting; lpa-run exits right after. The published
+    // listeners belong to the Swift side (NetworkSetup closes them): shut down here.
+    for (size_t i = 0; i < spec->publish_count; i++) shutdown(spec->publish_fds[i], SHUT_RDWR);
+    for (size_t i = 0; i < r.connect_count; i++) close(r.connect_listeners[i]);
+    close(r.epoll);
+    errno = err;
+    return rc;
 }

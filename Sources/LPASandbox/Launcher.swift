@@ -9,13 +9,14 @@ public struct LaunchOptions: Sendable {
     public var quiet = false
     /// Say how each pinned file was checked (-v).
     public var verbose = false
-    /// JSON lines, one per blocked action (see docs/plan.md "Audit log").
-    public var auditLogPath: String?
+    /// JSON lines, one per blocked action (see docs/plan.md "Audit log"), opened with
+    /// `HostOutputFile.open(_:option:mode:plan:cwd:)`.
+    public var auditLog: HostOutputFile?
 
-    public init(quiet: Bool = false, verbose: Bool = false, auditLogPath: String? = nil) {
+    public init(quiet: Bool = false, verbose: Bool = false, auditLog: HostOutputFile? = nil) {
         self.quiet = quiet
         self.verbose = verbose
-        self.auditLogPath = auditLogPath
+        self.auditLog = auditLog
     }
 }
 
@@ -58,7 +59,7 @@ public struct Launcher {
         let network = try NetworkSetup(plan: plan)
         let filter = try SeccompFilter(plan: plan.seccomp, audit: plan.audit)
         let audit = filter.auditRules.isEmpty ? nil
-            : try AuditSupervisor(rules: filter.auditRules, logPath: options.auditLogPath)
+            : try AuditSupervisor(rules: filter.auditRules, log: options.auditLog)
         let caps = try CapabilitySets(plan: plan.capabilities)
 
         // The caller's terminal never reaches the sandbox; a pty of its own is relayed.

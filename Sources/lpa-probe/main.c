@@ -22,6 +22,10 @@
 //   lpa-probe personality VALUE...  personality(VALUE) in a child each (0x hex or decimal)
 //   lpa-probe socketpair FAMILY...   socketpair(FAMILY, SOCK_STREAM) for each family number
 //   lpa-probe fanotify-init          fanotify_init(FAN_CLASS_NOTIF, O_RDONLY)
+//   lpa-probe repeat-denied COUNT    kcmp(-1, ...) COUNT times (denied and audited by
+//                                    strict); prints the last errno and the milliseconds taken
+//   lpa-probe mount-named TEXT       mount onto /nonexistent-lpa-probe/TEXT: a refused call
+//                                    whose logged path the caller chose
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +45,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -383,13 +388,36 @@ static void terminal(void) {
     close(null);
 }
 
+// kcmp with invalid pids: ESRCH should the filter let it through. Floods the audit
+// supervisor, and times its answers.
+static int repeat_denied(long count) {
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    long rc = 0;
+    for (long i = 0; i < count; i++) rc = syscall(SYS_kcmp, -1L, -1L, -1L, -1L, -1L);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    report("repeat-denied", rc);
+    long ms = (end.tv_sec - start.tv_sec) * 1000L + (end.tv_nsec - start.tv_nsec) / 1000000L;
+    printf("repeat-denied-ms %ld\n", ms);
+    return 0;
+}
+
+// A refused mount whose target text the caller chose (quotes, control characters,
+// shell syntax): under /nonexistent-lpa-probe, so it fails with ENOENT if allowed.
+static int mount_named(const char *text) {
+    char target[512];
+    snprintf(target, sizeof target, "/nonexistent-lpa-probe/%s", text);
+    report("mount-named", mount("none", target, "tmpfs", 0, NULL));
+    return 0;
+}
+
 static volatile sig_atomic_t got_signal = 0;
 static void on_signal(int sig) { got_signal = sig; }
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: lpa-probe syscalls|status|env|connect-tcp|connect-abstract|read|write|ls|wait-signal|exit|kill-self|nr N...\n");
+        fprintf(stderr, "usage: lpa-probe syscalls|status|env|connect-tcp|connect-abstract|read|write|ls|wait-signal|exit|kill-self|nr N...|repeat-denied N|mount-named TEXT\n");
         return 2;
     }
     if (in_initial_user_namespace() && getenv("LPA_PROBE_ON_HOST") == NULL) {
@@ -446,6 +474,8 @@ int main(int argc, char **argv) {
         report("fanotify-init", fd);
         if (fd >= 0) close((int)fd);
     }
+    else if (!strcmp(cmd, "repeat-denied") && argc == 3) return repeat_denied(strtol(argv[2], NULL, 10));
+    else if (!strcmp(cmd, "mount-named") && argc == 3) return mount_named(argv[2]);
     else { fprintf(stderr, "lpa-probe: unknown command %s\n", cmd); return 2; }
     return 0;
 }

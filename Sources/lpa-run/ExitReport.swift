@@ -5,7 +5,8 @@ import LPASandbox
 
 /// The short account lpa-run gives at exit (stderr with -v or when anything was
 /// blocked; JSON with --report-json): how long, how it ended, what was refused, and
-/// what was served through published ports.
+/// what was served through published ports. The JSON goes to a file opened up front
+/// (`HostOutputFile`, `.createNew`), never to a path resolved at exit.
 struct ExitReport {
     var duration: Double
     var status: Int32
@@ -32,6 +33,9 @@ struct ExitReport {
             let kinds = audit.bySyscall.map { "\($0.name) \($0.count)" }.joined(separator: ", ")
             lines.append("  blocked \(audit.blocked): \(kinds)")
             for example in audit.examples { lines.append("    \(example)") }
+            if audit.logSuppressed > 0 {
+                lines.append("  audit log: \(audit.logSuppressed) calls counted but not written (rate or size limit)")
+            }
         }
         if let tmpfsBytes {
             lines.append("  discarded: \(Self.size(tmpfsBytes)) written to the sandbox's tmpfs")
@@ -42,12 +46,14 @@ struct ExitReport {
         return lines.joined(separator: "\n")
     }
 
+    /// Printable ASCII only (AuditText.json): the examples quote what the sandbox chose.
     var json: String {
-        let kinds = audit.bySyscall.map { "\(JSON.string($0.name)): \($0.count)" }.joined(separator: ", ")
-        let examples = audit.examples.map(JSON.string).joined(separator: ", ")
+        let kinds = audit.bySyscall.map { "\(AuditText.json($0.name)): \($0.count)" }.joined(separator: ", ")
+        let examples = audit.examples.map(AuditText.json).joined(separator: ", ")
         return """
             {"duration_s": \(duration), "exit_status": \(status), \
-            "blocked": {"total": \(audit.blocked), "by_syscall": {\(kinds)}, "examples": [\(examples)]}, \
+            "blocked": {"total": \(audit.blocked), "by_syscall": {\(kinds)}, "examples": [\(examples)], \
+            "log_suppressed": \(audit.logSuppressed)}, \
             "connections": {"served": \(relay.connectionsServed), "refused": \(relay.connectionsRefused)}, \
             "tmpfs_bytes_discarded": \(tmpfsBytes.map(String.init) ?? "null")}
 
@@ -61,20 +67,5 @@ struct ExitReport {
         var unit = 0
         while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
         return "\((value * 10).rounded() / 10) \(units[unit])"
-    }
-
-    /// Written whole to a temporary name, then renamed into place.
-    func write(json path: String) -> Bool {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return false }
-        let bytes = Array(json.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        guard written == bytes.count, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            return false
-        }
-        return true
     }
 }

@@ -76,9 +76,18 @@ enum RunCommand {
             }
             return 0
         }
+        // The log and the report are opened before anything starts: a planted link, FIFO
+        // or existing report, or a path the sandbox can write, stops the run (125).
+        var reportFile: HostOutputFile?
         do {
+            let auditLog = try options.auditLog.map { path throws(LaunchError) in
+                try HostOutputFile.open(path, option: "--audit-log", mode: .append, plan: plan, cwd: context.cwd)
+            }
+            reportFile = try options.reportJSON.map { path throws(LaunchError) in
+                try HostOutputFile.open(path, option: "--report-json", mode: .createNew, plan: plan, cwd: context.cwd)
+            }
             let launcher = Launcher(plan: plan, options: LaunchOptions(
-                quiet: options.quiet, verbose: options.verbose, auditLogPath: options.auditLog))
+                quiet: options.quiet, verbose: options.verbose, auditLog: auditLog))
             let started = ExitReport.now()
             let result = try launcher.run()
             let status = result.exitStatus
@@ -86,11 +95,13 @@ enum RunCommand {
                                     audit: result.audit, relay: result.relay,
                                     tmpfsBytes: result.tmpfsBytesDiscarded)
             if !options.quiet && (options.verbose || report.audit.blocked > 0) { printError(report.text) }
-            if let path = options.reportJSON, !report.write(json: path) {
-                printError("lpa-run: warning: cannot write the report to \(path)")
+            if let reportFile, !reportFile.write(Array(report.json.utf8)) {
+                printError("lpa-run: warning: cannot write the report to \(reportFile.path)")
             }
             return status
         } catch {
+            // Nothing ran to report on: leave no empty report behind.
+            reportFile?.removeCreated()
             printError(error.description)
             return error.exitCode
         }

@@ -42,7 +42,7 @@ struct AuditEventTests {
         #expect(line.hasSuffix("}\n"))
         let body = line.dropLast()
         #expect(!body.unicodeScalars.contains { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) })
-        #expect(body.contains(#"/tmp/\"},\"action\":\"allowed\\\u000a\u000d\u0009\u001b[31m\u007f\u0085\u2028é"#))
+        #expect(body.contains(#"/tmp/\"},\"action\":\"allowed\\\u000a\u000d\u0009\u001b[31m\u007f\u0085\u2028\u00e9"#))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
         #expect(object["action"] as? String == "blocked")
         #expect(object["exe"] as? String == Self.hostilePath)

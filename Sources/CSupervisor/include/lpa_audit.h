@@ -66,12 +66,19 @@ struct lpa_audit_spec {
     int listener;            // the seccomp notification fd, received from the workload
     const struct lpa_audit_rule *rules;
     size_t rule_count;
-    lpa_audit_sink sink;     // called for every refused call, after the answer was sent
+    lpa_audit_sink sink;     // called for every refused call, after the answer was sent, on
+                             // the thread that runs lpa_audit_run
     void *context;
 };
 
 // Answers one pending notification; returns -1 when the listener is gone.
 int lpa_audit_handle(struct lpa_audit_spec *audit);
+
+// The audit thread's loop: answers notifications until the init exits (its pidfd is
+// readable), `stop_fd` becomes readable, or no task uses the filter any more (the
+// listener reports POLLHUP). Signals should be blocked on the calling thread. Returns 0,
+// or -1 with errno when poll failed.
+int lpa_audit_run(struct lpa_audit_spec *audit, int init_pidfd, int stop_fd);
 
 // Receives the listener the workload sends just before execve (lpa_control.h,
 // message 3); -1 on failure.

@@ -1,5 +1,7 @@
-// The launcher's event loop: published ports, host endpoints and the audit
-// supervisor, until the init exits. See relay.c.
+// The launcher's event loop: published ports and host endpoints on the calling
+// thread, the audit supervisor on a thread of its own (started and joined here), until
+// the init exits. Nothing in the loop blocks; connections are capped per listener. See
+// relay.c.
 #ifndef LPA_RELAY_H
 #define LPA_RELAY_H
 
@@ -17,7 +19,8 @@ enum { LPA_RELAY_PUBLISH_MAX = 64 };
 
 struct lpa_relay_stats {
     uint64_t connections_served;
-    uint64_t connections_refused;   // nothing listened inside, or the host endpoint refused
+    uint64_t connections_refused;   // nothing listened inside, the host endpoint refused or
+                                    // timed out, over the per-listener cap, out of descriptors
     int64_t open_connections;
 };
 
@@ -34,6 +37,7 @@ struct lpa_relay_spec {
 };
 
 // Runs until the init exits; returns 0, or -1 with errno when the loop could not start.
+// Both threads have ended when it returns (the audit sink is called on the audit thread).
 int lpa_relay_run(const struct lpa_relay_spec *spec);
 
 #ifdef __cplusplus

@@ -34,7 +34,9 @@ struct AuditEvent: Equatable, Sendable {
     }
 
     /// ISO 8601 in UTC with milliseconds: 2025-01-31T12:00:00.123Z.
-    var time: String {
+    var time: String { Self.isoTime(seconds: seconds, nanoseconds: nanoseconds) }
+
+    static func isoTime(seconds: Int64, nanoseconds: Int64) -> String {
         var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)
@@ -50,31 +52,41 @@ struct AuditEvent: Equatable, Sendable {
 
 /// Escaping for text the sandbox chose (DESIGN.md: logs are evidence; escape every
 /// byte a reader could misinterpret).
-enum AuditText {
+public enum AuditText {
     /// Text from the caller's memory: invalid UTF-8 becomes U+FFFD.
     static func decode(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
-    /// A JSON string literal: quotes and backslashes escaped, every control character
-    /// (C0, DEL, C1) and the JavaScript line separators as \uXXXX.
-    static func json(_ text: String) -> String {
+    /// A JSON string literal that is printable ASCII only: quotes and backslashes
+    /// escaped, and every other byte below 0x20 or from 0x7f up as \uXXXX (UTF-16,
+    /// surrogate pairs above U+FFFF), so no control character, terminal escape, line
+    /// separator or bidi override reaches whoever reads the file. `$` and backquote are
+    /// escaped too: a line that ends up in a shell file expands nothing.
+    public static func json(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case _ where isControl(scalar) || scalar == "\u{2028}" || scalar == "\u{2029}":
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+            case "$", "`": out += unicodeEscape(scalar.value)
+            case _ where scalar.value >= 0x20 && scalar.value < 0x7f: out.unicodeScalars.append(scalar)
+            case _ where scalar.value > 0xffff:
+                let v = scalar.value - 0x10000
+                out += unicodeEscape(0xd800 + (v >> 10)) + unicodeEscape(0xdc00 + (v & 0x3ff))
+            default: out += unicodeEscape(scalar.value)
             }
         }
         return out + "\""
     }
 
-    /// For a terminal: every control character becomes "?".
+    private static func unicodeEscape(_ value: UInt32) -> String {
+        let hex = String(value, radix: 16)
+        return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+
+    /// For a terminal: every control character, line separator and bidi control becomes "?".
     static func printable(_ text: String) -> String {
         var out = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars { out.append(isControl(scalar) ? "?" : scalar) }
+        for scalar in text.unicodeScalars { out.append(isUnsafeOnTerminal(scalar) ? "?" : scalar) }
         return String(out)
     }
 
@@ -94,5 +106,14 @@ enum AuditText {
 
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
+    }
+
+    /// Controls, plus what reorders or breaks a line on a terminal: U+2028/2029 and the
+    /// bidirectional formatting characters (the "Trojan Source" set).
+    static func isUnsafeOnTerminal(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x061c, 0x200e, 0x200f, 0x2028...0x202e, 0x2066...0x2069: true
+        default: isControl(scalar)
+        }
     }
 }

@@ -145,8 +145,9 @@ enum AuditDetail: Equatable, Sendable {
         }
     }
 
-    /// "203.0.113.7:443", "[2001:db8::1]:443", "unix:/path", "unix:@abstract",
-    /// "family N"; "unreadable address" when not even the family could be read.
+    /// "203.0.113.7:443", "[2001:db8::1]:443", "unix:/path", "unix:@name" (abstract;
+    /// "@abstract" when the name is empty), "family N"; "unreadable address" when not
+    /// even the family could be read. `read` holds only the bytes the caller passed.
     static func describeAddress(_ read: [UInt8]) -> String {
         guard read.count >= MemoryLayout<sa_family_t>.size else { return "unreadable address" }
         // What the kernel would see: the bytes read, zero-padded to a sockaddr_storage.
@@ -167,12 +168,17 @@ enum AuditDetail: Equatable, Sendable {
             var a = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) }
             return "[" + ntop(AF_INET6, &a.sin6_addr) + "]:\(UInt16(bigEndian: a.sin6_port))"
         case AF_UNIX:
-            let path = withUnsafeBytes(of: storage) { raw in
-                let offset = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)!
-                let size = MemoryLayout.size(ofValue: sockaddr_un().sun_path)
-                return Array(raw[offset..<(offset + size)].prefix { $0 != 0 })
-            }
-            return "unix:" + (path.isEmpty ? "@abstract" : String(decoding: path, as: UTF8.self))
+            // Only the bytes the caller gave (its address length, read by audit.c), at most
+            // sun_path's size: an unterminated path ends there, never in what follows it.
+            let offset = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)!
+            let size = MemoryLayout.size(ofValue: sockaddr_un().sun_path)
+            let given = Array(read.dropFirst(offset).prefix(size))
+            guard let first = given.first else { return "unix:(unnamed)" }
+            if first != 0 { return "unix:" + String(decoding: given.prefix { $0 != 0 }, as: UTF8.self) }
+            // Abstract: the name is every given byte after the NUL (it may hold NULs itself).
+            var name = given.dropFirst()
+            while name.last == 0 { name = name.dropLast() }
+            return "unix:@" + (name.isEmpty ? "abstract" : String(decoding: name, as: UTF8.self))
         default:
             return "family \(storage.ss_family)"
         }

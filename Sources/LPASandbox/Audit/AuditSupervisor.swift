@@ -11,45 +11,55 @@ public struct AuditReport: Sendable {
     public var bySyscall: [(name: String, count: UInt64)] = []
     /// The first few blocked calls, one line each.
     public var examples: [String] = []
+    /// Blocked calls counted but not written to the log (rate or size limit).
+    public var logSuppressed: UInt64 = 0
 }
 
 /// The audit concern: a socket pair over which the workload sends its seccomp
 /// notification listener, the optional JSON-lines log, and the counters. audit.c
 /// answers each notification; this class formats and writes what it hands back.
+///
+/// `record` runs on the audit thread (relay.c starts it); nothing else touches this
+/// object until that thread has been joined, when `finishLog` and `report` run.
 final class AuditSupervisor {
+    /// At most this many log lines per syscall and second, and this many bytes of lines
+    /// per run: a workload that floods denied calls (200 000 in a few seconds) must not
+    /// fill the disk or bury its first records. What is not written is counted, and
+    /// `finishLog` writes one "suppressed" line per syscall with the count.
+    static let linesPerSecond = 100
+    static let logBytesMax = 10 << 20
+
     let rules: [AuditRule]
     /// Launcher end, workload end.
     let channel: (launcher: Int32, sandbox: Int32)
     private(set) var listener: Int32 = -1
-    private let logFd: Int32
+    /// Opened by the caller (HostOutputFile: no links, no FIFOs, 0600, outside the
+    /// sandbox's read-write binds).
+    private let log: HostOutputFile?
     private let cRules: [lpa_audit_rule]
     private var blocked: UInt64 = 0
     private var counters: [UInt64]
     private var examples: [String] = []
+    // The log's limits, per rule: the second of the current window, lines written in it,
+    // and calls not written.
+    private var windowSecond: [Int64]
+    private var linesInWindow: [Int]
+    private var suppressed: [UInt64]
+    private var logBytes = 0
 
-    init(rules: [AuditRule], logPath: String?) throws(LaunchError) {
+    init(rules: [AuditRule], log: HostOutputFile?) throws(LaunchError) {
         self.rules = rules
+        self.log = log
         counters = [UInt64](repeating: 0, count: rules.count)
+        windowSecond = [Int64](repeating: -1, count: rules.count)
+        linesInWindow = [Int](repeating: 0, count: rules.count)
+        suppressed = [UInt64](repeating: 0, count: rules.count)
         cRules = rules.map(\.cRule)
         var pair: [Int32] = [-1, -1]
         try sys("audit: socket pair") {
             socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair)
         }
         channel = (pair[0], pair[1])
-        if let logPath {
-            // 0600: the log says which addresses the workload tried; it is the user's alone.
-            let fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-            if fd < 0 {
-                let err = errno
-                close(pair[0])
-                close(pair[1])
-                throw LaunchError(step: "audit log \(logPath)", errno: err, message: "cannot open the audit log",
-                                  hint: "check that its directory exists and is writable")
-            }
-            logFd = fd
-        } else {
-            logFd = -1
-        }
     }
 
     /// After clone the launcher no longer needs the workload's end.
@@ -82,17 +92,61 @@ final class AuditSupervisor {
     }
 
     /// Counts a refused call, keeps it as an example while there is room, and appends
-    /// its JSON line to the log (one write, O_APPEND).
+    /// its JSON line to the log (one write, O_APPEND) within the limits.
     private func record(_ raw: lpa_audit_record) {
         let index = Int(raw.rule)
         guard rules.indices.contains(index) else { return }
-        let event = Self.event(raw, rule: rules[index])
         blocked += 1
         counters[index] += 1
-        if examples.count < AuditEvent.exampleLimit { examples.append(event.example) }
-        guard logFd >= 0 else { return }
-        var line = Array(event.jsonLine.utf8)
-        _ = line.withUnsafeMutableBytes { write(logFd, $0.baseAddress, $0.count) }
+        let wantsExample = examples.count < AuditEvent.exampleLimit
+        var logs = false
+        if log != nil {
+            if windowSecond[index] != raw.time_sec {
+                windowSecond[index] = raw.time_sec
+                linesInWindow[index] = 0
+            }
+            logs = linesInWindow[index] < Self.linesPerSecond
+            if !logs { suppressed[index] += 1 }
+        }
+        guard wantsExample || logs else { return }
+        let event = Self.event(raw, rule: rules[index])
+        if wantsExample { examples.append(event.example) }
+        guard logs, let log else { return }
+        let line = Array(event.jsonLine.utf8)
+        guard logBytes + line.count <= Self.logBytesMax else {
+            suppressed[index] += 1
+            return
+        }
+        linesInWindow[index] += 1
+        logBytes += line.count
+        _ = log.write(line)
+    }
+
+    /// After the audit thread ended: one line per syscall whose calls were not all
+    /// written, with how many were left out.
+    func finishLog() {
+        guard let log else { return }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let time = AuditEvent.isoTime(seconds: Int64(now.tv_sec), nanoseconds: Int64(now.tv_nsec))
+        for (name, count) in Self.bySyscall(rules, suppressed) {
+            let line = "{\"time\":\(AuditText.json(time)),\"action\":\"suppressed\",\"syscall\":\(AuditText.json(name)),"
+                + "\"count\":\(count)}\n"
+            _ = log.write(Array(line.utf8))
+        }
+    }
+
+    /// Counts per syscall name (several rules may share one), in rule order.
+    private static func bySyscall(_ rules: [AuditRule], _ counts: [UInt64]) -> [(name: String, count: UInt64)] {
+        var result: [(name: String, count: UInt64)] = []
+        for (rule, count) in zip(rules, counts) where count > 0 {
+            if let i = result.firstIndex(where: { $0.name == rule.syscall }) {
+                result[i].count += count
+            } else {
+                result.append((rule.syscall, count))
+            }
+        }
+        return result
     }
 
     /// The event that a raw record from audit.c stands for.
@@ -115,20 +169,14 @@ final class AuditSupervisor {
     var report: AuditReport {
         var result = AuditReport()
         result.blocked = blocked
-        for (rule, count) in zip(rules, counters) where count > 0 {
-            if let i = result.bySyscall.firstIndex(where: { $0.name == rule.syscall }) {
-                result.bySyscall[i].count += count
-            } else {
-                result.bySyscall.append((rule.syscall, count))
-            }
-        }
+        result.bySyscall = Self.bySyscall(rules, counters)
         result.examples = examples
+        result.logSuppressed = suppressed.reduce(0, +)
         return result
     }
 
     deinit {
         close(channel.launcher)
         if listener >= 0 { close(listener) }
-        if logFd >= 0 { close(logFd) }
     }
 }

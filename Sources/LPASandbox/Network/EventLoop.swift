@@ -10,9 +10,10 @@ public struct RelayStats: Sendable {
     public var connectionsRefused: UInt64 = 0
 }
 
-/// The launcher's event loop (relay.c) after the workload started: published ports,
-/// host endpoints, and the audit supervisor's seccomp notifications, until the init
-/// exits. It runs on lpa-run's main thread.
+/// The launcher's event loop (relay.c) after the workload started: published ports and
+/// host endpoints on lpa-run's main thread, the audit supervisor's seccomp
+/// notifications on a thread of its own (so relay work never delays an answer), until
+/// the init exits. Both threads have ended when `run` returns.
 enum EventLoop {
     static func run(network: NetworkSetup, audit: AuditSupervisor?, initPid: pid_t) throws(LaunchError) -> RelayStats {
         // Each relayed connection holds two sockets and two pipes: lift the soft limit.
@@ -55,6 +56,8 @@ enum EventLoop {
             kill(initPid, SIGKILL)
             throw LaunchError(step: "relay", errno: err, message: "the relay for published ports could not start")
         }
+        // The audit thread has been joined: the log's summary lines come last.
+        audit?.finishLog()
         return RelayStats(connectionsServed: stats.connections_served, connectionsRefused: stats.connections_refused)
     }
 }
