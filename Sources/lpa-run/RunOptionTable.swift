@@ -108,9 +108,12 @@ enum RunOptionTable {
         },
         RunOption(["--audit-log"], value: "FILE",
                   help: "Append one JSON line per blocked action (denied syscalls, connections out): "
-                      + "metadata only, never prompts.") { $0.auditLog = $1 },
+                      + "metadata only, never prompts. A regular file of yours, outside every read-write bind.") {
+            $0.auditLog = $1
+        },
         RunOption(["--report-json"], value: "FILE",
-                  help: "Write the exit report (duration, status, blocked actions, connections) as JSON.") {
+                  help: "Write the exit report (duration, status, blocked actions, connections) as JSON "
+                      + "to a new file (an existing file or link is refused).") {
             $0.reportJSON = $1
         },
         RunOption(["-v", "--verbose"], help: "Say more on stderr, including the exit report.") { $0.verbose = true },
