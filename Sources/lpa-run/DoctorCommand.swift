@@ -22,8 +22,8 @@ struct DoctorCommand: ParsableCommand {
         switch format {
         case .json:
             let items = checks.map { c in
-                "{\"check\":\(JSON.string(c.name)),\"ok\":\(c.ok),\"required\":\(c.required),"
-                    + "\"detail\":\(JSON.string(c.detail)),\"fix\":\(c.fix.map(JSON.string) ?? "null")}"
+                "{\"check\":\(JSONString.literal(c.name)),\"ok\":\(c.ok),\"required\":\(c.required),"
+                    + "\"detail\":\(JSONString.literal(c.detail)),\"fix\":\(c.fix.map(JSONString.literal) ?? "null")}"
             }
             print("[\n  " + items.joined(separator: ",\n  ") + "\n]")
         case .text:

@@ -106,10 +106,10 @@ struct HashCommand: ParsableCommand {
     }
 
     private func printJSON(_ files: [Hashed], _ directories: [(path: String, files: [Hashed])]) {
-        func entry(_ h: Hashed) -> String { "{\"path\": \(JSON.string(h.path)), \"sha256\": \"\(h.sha256)\"}" }
+        func entry(_ h: Hashed) -> String { "{\"path\": \(JSONString.literal(h.path)), \"sha256\": \"\(h.sha256)\"}" }
         let fileList = files.map { "    " + entry($0) }.joined(separator: ",\n")
         let directoryList = directories.map { d in
-            "    {\"path\": \(JSON.string(d.path)), \"files\": [\n"
+            "    {\"path\": \(JSONString.literal(d.path)), \"files\": [\n"
                 + d.files.map { "      " + entry($0) }.joined(separator: ",\n") + "\n    ]}"
         }.joined(separator: ",\n")
         print("{\n  \"files\": [\n\(fileList)\n  ],\n  \"directories\": [\n\(directoryList)\n  ]\n}")
@@ -129,6 +129,6 @@ struct HashCommand: ParsableCommand {
         let plain = text.unicodeScalars.allSatisfy {
             ($0.properties.isAlphabetic && $0.isASCII) || ("0"..."9").contains($0) || "/._-+@".unicodeScalars.contains($0)
         }
-        return plain && !text.isEmpty && !text.hasPrefix("-") ? text : JSON.string(text)
+        return plain && !text.isEmpty && !text.hasPrefix("-") ? text : JSONString.literal(text)
     }
 }

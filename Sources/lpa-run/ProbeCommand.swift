@@ -100,8 +100,8 @@ struct ProbeCommand: ParsableCommand {
 
     static func json(_ rows: [Row]) -> String {
         let items = rows.map { r in
-            "{\"probe\":\(JSON.string(r.probe)),\"intent\":\(JSON.string(r.intent)),\"result\":\(JSON.string(r.result)),"
-                + "\"pass\":\(r.pass),\"detail\":\(JSON.string(r.detail))}"
+            "{\"probe\":\(JSONString.literal(r.probe)),\"intent\":\(JSONString.literal(r.intent)),\"result\":\(JSONString.literal(r.result)),"
+                + "\"pass\":\(r.pass),\"detail\":\(JSONString.literal(r.detail))}"
         }
         return "[\n  " + items.joined(separator: ",\n  ") + "\n]\n"
     }

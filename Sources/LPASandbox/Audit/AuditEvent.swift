@@ -56,32 +56,8 @@ public enum AuditText {
     /// Text from the caller's memory: invalid UTF-8 becomes U+FFFD.
     static func decode(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
-    /// A JSON string literal that is printable ASCII only: quotes and backslashes
-    /// escaped, and every other byte below 0x20 or from 0x7f up as \uXXXX (UTF-16,
-    /// surrogate pairs above U+FFFF), so no control character, terminal escape, line
-    /// separator or bidi override reaches whoever reads the file. `$` and backquote are
-    /// escaped too: a line that ends up in a shell file expands nothing.
-    public static func json(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "$", "`": out += unicodeEscape(scalar.value)
-            case _ where scalar.value >= 0x20 && scalar.value < 0x7f: out.unicodeScalars.append(scalar)
-            case _ where scalar.value > 0xffff:
-                let v = scalar.value - 0x10000
-                out += unicodeEscape(0xd800 + (v >> 10)) + unicodeEscape(0xdc00 + (v & 0x3ff))
-            default: out += unicodeEscape(scalar.value)
-            }
-        }
-        return out + "\""
-    }
-
-    private static func unicodeEscape(_ value: UInt32) -> String {
-        let hex = String(value, radix: 16)
-        return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
-    }
+    /// See `JSONString.literal`: the audit log's strings are the sandbox's choice.
+    public static func json(_ text: String) -> String { JSONString.literal(text) }
 
     /// For a terminal: every control character, line separator and bidi control becomes "?".
     static func printable(_ text: String) -> String {
