@@ -224,6 +224,11 @@ struct CanaryTests {
         #expect(keptHits.isEmpty, "\(place) let the canary through: \(keptHits)")
 
         // The control: the same path bound read-write (on top of the tmpfs) reaches the host.
+        // lpa-run's config and cache under it must exist to be masked (a read-write bind
+        // over missing ones is refused: the sandbox would create them).
+        for anchor in place == .home ? ["/.config/lpa-run", "/.cache/lpa-run"] : ["/lpa-run"] {
+            try FileManager.default.createDirectory(atPath: dir.path + anchor, withIntermediateDirectories: true)
+        }
         let leaked = "lpa-canary-\(UUID().uuidString)"
         let profile = readWriteProfile(dir.path, named: "canary-\(place)-\(runner.who)")
         defer { unlink(profile) }

@@ -179,10 +179,12 @@ struct MountCompiler {
             var position: SourcePosition
             /// Written in the profile as a path (not the working directory).
             var named: Bool
+            var writable = false
         }
         var sources: [Source] = []
-        for list in [document.readOnly, document.readWrite] {
-            sources += (list?.items ?? []).map { Source(path: $0.value.path, position: $0.position, named: true) }
+        sources += (document.readOnly?.items ?? []).map { Source(path: $0.value.path, position: $0.position, named: true) }
+        sources += (document.readWrite?.items ?? []).map {
+            Source(path: $0.value.path, position: $0.position, named: true, writable: true)
         }
         sources += (document.models?.items ?? []).map { Source(path: $0.value.path, position: $0.position, named: true) }
         sources += (document.pinFiles?.items ?? []).map { Source(path: $0.value.path, position: $0.position, named: true) }
@@ -190,7 +192,28 @@ struct MountCompiler {
             Source(path: $0.value.path, position: $0.position, named: true)
         }
         if cwdMode != .none, let cwd = document.cwd {
-            sources.append(Source(path: context.cwd, position: cwd.position, named: false))
+            sources.append(Source(path: context.cwd, position: cwd.position, named: false,
+                                  writable: cwdMode == .readWrite))
+        }
+        // lpa-run's config and cache, also where they really are (~/.config may be a link)
+        // and also when they do not exist yet: a masked path that is missing cannot be
+        // masked, and a sandbox that may write its parent would create it.
+        // For a bind named in the profile, only the anchors the mask cannot cover count:
+        // missing ones and ones reached through a link (a named bind of the home stays
+        // possible; the mask hides an existing ~/.config/lpa-run inside it).
+        var anchors: [String] = []
+        var unmaskable: [String] = []
+        for anchor in context.trustAnchors {
+            anchors.append(anchor)
+            let parent = PathNormalizer.directory(of: anchor)
+            let real = context.resolveLinks?(anchor)
+            let realParent = context.resolveLinks?(parent)
+            if let real, real != anchor { anchors.append(real); unmaskable += [anchor, real] }
+            if let realParent, realParent != parent {
+                anchors.append(realParent + "/lpa-run")
+                unmaskable += [anchor, realParent + "/lpa-run"]
+            }
+            if context.resolveLinks != nil && real == nil { unmaskable.append(anchor) }
         }
 
         let protected = protectedPaths
@@ -217,14 +240,17 @@ struct MountCompiler {
                 }
                 continue
             }
-            if !source.named, cwdMode == .readWrite,
-               let anchor = context.trustAnchors.first(where: { a in
+            if source.writable,
+               let anchor = (source.named ? unmaskable : anchors).first(where: { a in
                    forms.contains { PathNormalizer.isWithin(a, $0) || PathNormalizer.isWithin($0, a) }
                }) {
                 diagnostics.append(Diagnostic(
                     at: source.position,
-                    "cwd: read-write would let the sandbox write lpa-run's own configuration or cache (\(anchor))",
-                    hint: "run lpa-run from another directory, or use `cwd: read-only`"))
+                    (source.named ? "'\(source.path)' read-write" : "cwd: read-write")
+                        + " would let the sandbox write lpa-run's own configuration or cache (\(anchor))",
+                    hint: source.named ? "bind a narrower path, or create \(anchor) first (an existing one is masked "
+                        + "in every sandbox; a missing one would be created by the sandbox)"
+                        : "run lpa-run from another directory, or use `cwd: read-only`"))
                 continue
             }
             let sockets = (context.unixSockets?(source.path) ?? []).filter { socket in

@@ -49,6 +49,7 @@ public struct PolicyCompiler: Sendable {
         let mounts = MountCompiler(document: document, context: context, executable: command.executable,
                                    executablePinned: document.pinExecutable != nil)
             .compile(&diagnostics)
+        checkProfilesOutsideWritableBinds(resolution.documents.map(\.profile.path), mounts, &diagnostics)
         let compiledSeccomp = SeccompCompiler(document: document, steps: merged.seccompSteps).compile(&diagnostics)
         let seccomp = compiledSeccomp.plan
         checkNetworkNamespace(network, namespaces, document, &diagnostics)
@@ -162,6 +163,30 @@ public struct PolicyCompiler: Sendable {
         let position = document.namespaces?.position ?? .commandLine("namespaces")
         diagnostics.append(Diagnostic(at: position, "network mode 'none' needs the 'net' namespace",
                                       hint: "add 'net' to 'namespaces', or choose 'network: {mode: host}' explicitly"))
+    }
+
+    /// A profile file the sandbox can write is a policy the sandbox chooses for the next
+    /// run: `--profile ./lpa.yaml` in the project an agent edits would let it switch to
+    /// `network: host` silently. Every file of the chain must lie outside the plan's
+    /// read-write binds (also through links).
+    private func checkProfilesOutsideWritableBinds(_ files: [String], _ mounts: [MountEntry],
+                                                   _ diagnostics: inout [Diagnostic]) {
+        // Only files on disk: in-memory profiles (tests) cannot be rewritten by anyone.
+        guard loader is FileProfileLoader else { return }
+        let writable = mounts.filter { $0.kind == .bind && !$0.options.readOnly }.compactMap(\.source)
+        let onDisk = files.filter { !$0.hasPrefix(ProfileReference.builtinPrefix) }
+            .map { $0.hasPrefix("/") ? $0 : PathNormalizer.lexical(context.cwd + "/" + $0) }
+        for file in onDisk {
+            let forms = [file] + (context.resolveLinks?(file).map { [$0] } ?? [])
+            guard let bind = writable.first(where: { source in
+                let sourceForms = [source] + (context.resolveLinks?(source).map { [$0] } ?? [])
+                return forms.contains { f in sourceForms.contains { PathNormalizer.isWithin(f, $0) } }
+            }) else { continue }
+            diagnostics.append(Diagnostic(
+                at: .commandLine("--profile"),
+                "the profile \(file) lies inside the read-write bind \(bind): the sandbox could rewrite it for the next run",
+                hint: "keep profiles outside what the sandbox may write (for example in ~/.config/lpa-run/profiles)"))
+        }
     }
 
     /// core is always first and always 0; the rest sorted by name.

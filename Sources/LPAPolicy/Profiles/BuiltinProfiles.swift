@@ -59,6 +59,13 @@ network:
   connect: []
 filesystem:
   cwd: read-write
+  # What the host runs on its own when you use the project afterwards must not be the
+  # agent's to write: git's config (core.fsmonitor, aliases, filters) and hooks run
+  # commands as you on the next `git status`, and shell prompts call git on `cd`.
+  # The agent can still commit (objects and refs stay writable).
+  read-only:
+    - {path: "${CWD}/.git/config", optional: true}
+    - {path: "${CWD}/.git/hooks", optional: true}
 
 """#####,
         "gpu": #####"""

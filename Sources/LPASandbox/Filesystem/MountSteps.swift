@@ -115,6 +115,16 @@ struct MountSteps {
                 try addVerified(entry, source: source, index: index)
                 return
             }
+            if let link = FilePaths.linkNotOwnedByRoot(in: source) {
+                // A link the caller owns may have been planted by an earlier sandbox (in a
+                // read-write bind or the agent's project): binding through it would give
+                // this run whatever it points at, ~/.ssh included.
+                throw LaunchError(
+                    step: "bind \(source)", errno: ELOOP,
+                    message: "the bind source passes through \(link.path), a symbolic link owned by uid \(link.uid)"
+                        + (entry.origin.map { " (asked for at \($0))" } ?? ""),
+                    hint: "name the real path in the profile (links owned by root, such as /bin -> usr/bin, are fine)")
+            }
             var st = stat()
             if lstat(source, &st) != 0 {
                 if entry.optional && errno == ENOENT { return }

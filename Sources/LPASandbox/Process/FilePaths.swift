@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LPAPolicy
 
 /// Path lookups on the host that several concerns need: one wrapper each.
 enum FilePaths {
@@ -17,6 +18,29 @@ enum FilePaths {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+
+    /// The first symbolic link on the way to `path` (each component, and the components
+    /// of every link's target, to a bounded depth) that root does not own: one the caller
+    /// or a sandbox could have planted. nil when every link is root's (or there is none).
+    static func linkNotOwnedByRoot(in path: String, depth: Int = 0) -> (path: String, uid: uid_t)? {
+        guard depth < 8, path.hasPrefix("/") else { return nil }
+        var prefix = ""
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            var st = stat()
+            guard lstat(prefix, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK else { continue }
+            if st.st_uid != 0 { return (prefix, st.st_uid) }
+            guard let text = readLink(prefix) else { continue }
+            let target = text.hasPrefix("/") ? text : PathNormalizer.lexical(directory(of: prefix) + "/" + text)
+            if let found = linkNotOwnedByRoot(in: target, depth: depth + 1) { return found }
+        }
+        return nil
+    }
+
+    private static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
     }
 
     /// What an open descriptor refers to, as the kernel names it.

@@ -108,21 +108,16 @@ public final class HostOutputFile: Sendable {
 
     // MARK: - Steps
 
-    /// A parent path may go through links the caller (or root) owns, such as a home
-    /// directory on another disk; a link another user owns (in a shared /tmp, say)
-    /// could lead anywhere that user chose.
+    /// A parent path may go through links root owns only: a link another user owns (in a
+    /// shared /tmp, say) could lead anywhere that user chose, and one the caller owns may
+    /// have been planted by a sandbox.
     private static func checkLinksInDirectory(_ parent: String,
                                               refuse: (String, Int32?, String?) -> LaunchError) throws(LaunchError) {
-        let me = geteuid()
-        var prefix = ""
-        for part in parent.split(separator: "/") {
-            prefix += "/" + part
-            var st = stat()
-            guard lstat(prefix, &st) == 0 else { return }  // open reports a missing directory
-            if (st.st_mode & S_IFMT) == S_IFLNK && st.st_uid != me && st.st_uid != 0 {
-                throw refuse("its directory goes through \(prefix), a symbolic link owned by uid \(st.st_uid)",
-                             nil, "give a path without links owned by other users")
-            }
+        // A link the caller owns may have been planted by an earlier sandbox (the agent's
+        // project is the caller's): only root's links are trusted.
+        if let link = FilePaths.linkNotOwnedByRoot(in: parent) {
+            throw refuse("its directory goes through \(link.path), a symbolic link owned by uid \(link.uid)",
+                         nil, "give the real path (links owned by root are fine)")
         }
     }
 
