@@ -57,7 +57,7 @@ for entry in "${MUTANTS[@]}"; do
     verdict="killed"
   fi
   mv "$file.orig" "$file"
-  results+=("| $name | \`$file\` | \`$filter\` | $verdict |")
+  results+=("| $name | \`$file\` | \`${filter//|/\`, \`}\` | $verdict |")
 done
 "$SWIFT" build --build-tests >/dev/null 2>&1 || true
 
