@@ -84,6 +84,9 @@ public enum HostSupport {
                          required: false)
     }
 
+    /// The kernel's Landlock ABI: 0 when it has none (or it is disabled).
+    public static func landlockABI() -> Int { max(0, Int(lpa_landlock_abi_version())) }
+
     static func landlock() -> HostCheck {
         let v = lpa_landlock_abi_version()
         let fix = v == -EOPNOTSUPP
