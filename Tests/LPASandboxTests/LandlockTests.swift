@@ -136,4 +136,45 @@ struct LandlockTests {
         #expect(usr["access"] as? [String] == ["execute", "read-file", "read-dir"])
         #expect(!rules.contains { ($0["path"] as? String)?.hasPrefix("/etc/ssh") == true })
     }
+
+    static func doctorChecks(_ result: Runner.Result) throws -> [String: [String: Any]] {
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]],
+                                  "\(result.stdout)\n\(result.stderr)")
+        return Dictionary(parsed.map { (($0["check"] as? String) ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    @Test("doctor names the Landlock ABI, rights and scopes lpa-run uses; user namespaces can be made here",
+          arguments: Runner.all)
+    func doctorReportsLandlock(runner: Runner) throws {
+        let checks = try Self.doctorChecks(try runner.run(["doctor", "--format", "json"]))
+        let abi = LandlockFixtures.hostABI
+        let landlock = try #require(checks["Landlock"])
+        if abi >= 1 {
+            let detail = landlock["detail"] as? String ?? ""
+            #expect(detail.contains("ABI version \(abi)") && detail.contains("read-file"), "\(detail)")
+            #expect(detail.contains(abi >= 6 ? "scopes signal abstract-unix-socket" : "no scopes"), "\(detail)")
+        }
+        let creation = try #require(checks["user namespace creation"])
+        #expect(creation["ok"] as? Bool == true, "\(creation)")
+    }
+
+    /// Inside lpa-run's own sandbox a seccomp filter refuses CLONE_NEWUSER, as a
+    /// container's default profile does: doctor says a seccomp filter is the likely cause.
+    @Test("doctor blames a surrounding seccomp filter when user namespaces cannot be made", arguments: Runner.all)
+    func doctorBlamesSurroundingSeccomp(runner: Runner) throws {
+        // A debug lpa-run loads the Swift runtime from the toolchain (the shipped one is static).
+        let profile = Binaries.shared.profile(named: "landlock-doctor-inside", """
+            extends: strict
+            filesystem:
+              read-only:
+                - \(Binaries.shared.directory)
+                - {path: /opt/swift/usr/lib/swift/linux, optional: true}
+            """)
+        let result = try runner.run(["--profile", profile, Binaries.shared.lpaRun, "doctor", "--format", "json"])
+        let creation = try #require(try Self.doctorChecks(result)["user namespace creation"])
+        #expect(creation["ok"] as? Bool == false, "\(creation)")
+        #expect((creation["detail"] as? String)?.contains("EPERM") == true, "\(creation)")
+        #expect((creation["detail"] as? String)?.contains("Seccomp: 2") == true, "\(creation)")
+        #expect((creation["fix"] as? String)?.contains("seccomp filter of the surrounding container") == true, "\(creation)")
+    }
 }
