@@ -432,6 +432,25 @@ static void apply_landlock(const struct lpa_spec *s) {
         }
         close(fd);
     }
+    // The workload's own stdin/stdout/stderr, when they are host files (`lpa-run ... >
+    // out.txt`): reopening them (/dev/stdout, /proc/self/fd/1) would otherwise fail. The
+    // rule gives what the descriptor already gives (its access mode; no truncation of an
+    // O_APPEND log); a rule the kernel refuses (an internal mount) is only not added.
+    for (int fd = 0; fs != 0 && fd < 3; fd++) {
+        struct stat st;
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        uint64_t access = 0;
+        int mode = flags & O_ACCMODE;
+        if (mode == O_RDONLY || mode == O_RDWR) access |= 1ULL << 2;                  // READ_FILE
+        if (mode == O_WRONLY || mode == O_RDWR) {
+            access |= 1ULL << 1;                                                      // WRITE_FILE
+            if (!(flags & O_APPEND)) access |= 1ULL << 14;                            // TRUNCATE
+        }
+        struct lpa_landlock_path_beneath_attr beneath = {access & fs, fd};
+        if (beneath.allowed_access != 0)
+            syscall(SYS_landlock_add_rule, ruleset, LPA_LANDLOCK_RULE_PATH_BENEATH, &beneath, 0);
+    }
     if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) fail(s, step, -1, errno);
     close(ruleset);
 }

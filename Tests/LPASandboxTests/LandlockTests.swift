@@ -98,6 +98,25 @@ struct LandlockTests {
         #expect(home.status == 0 && home.stdout == "hi\n4\n", "\(home.stderr)")
     }
 
+    @Test("/dev/stdin and /dev/stdout still reopen when they are host files", arguments: Runner.all)
+    func stdioReopens(runner: Runner) throws {
+        let dir = try LandlockFixtures.secretDirectory(runner, "stdio")
+        let input = dir + "/in.txt", output = dir + "/out.txt"
+        try "from stdin\n".write(toFile: input, atomically: false, encoding: .utf8)
+        chmod(input, 0o644)
+        // The sandbox user (never host root) must pass the file's own permission check.
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        chmod(output, 0o666)
+        let quoted = runner.command(["--profile", "strict", "/bin/sh", "-c",
+                                     "cat /dev/stdin; echo via-dev-stdout >> /dev/stdout; echo direct"])
+            .map { "'" + $0 + "'" }.joined(separator: " ")
+        let shell = try Spawned(["/bin/sh", "-c", quoted + " < \(input) >> \(output)"],
+                                environment: runner.environment(), cwd: Binaries.shared.directory)
+        let (status, _, stderr) = shell.finish(seconds: 60)
+        #expect(status == 0, "\(stderr)")
+        #expect((try? String(contentsOfFile: output, encoding: .utf8)) == "from stdin\nvia-dev-stdout\ndirect\n", "\(stderr)")
+    }
+
     @Test("landlock: required runs here; off runs without the ruleset", arguments: Runner.all)
     func requiredAndOff(runner: Runner) throws {
         try #require(LandlockFixtures.hostABI >= 1, "this kernel has no Landlock")

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import CSupervisor  // SOCK_SEQPACKET, SOCK_CLOEXEC: the release build (whole-module) does not see them through Glibc alone
 import CWindow
 import LPAPolicy
 
