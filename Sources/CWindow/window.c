@@ -439,7 +439,7 @@ static void apply_landlock(const struct lpa_spec *s) {
     for (int fd = 0; fs != 0 && fd < 3; fd++) {
         struct stat st;
         int flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (flags < 0 || (flags & O_PATH) || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) continue;
         uint64_t access = 0;
         int mode = flags & O_ACCMODE;
         if (mode == O_RDONLY || mode == O_RDWR) access |= 1ULL << 2;                  // READ_FILE
