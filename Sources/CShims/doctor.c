@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <linux/mount.h>
 #include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stddef.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -49,6 +52,21 @@ int lpa_tmpfs_noswap_check(void) {
     if (fd < 0) return -errno;
     close(fd);
     return 0;
+}
+
+int lpa_userns_unshare_check(void) {
+    long pid = syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0) return -errno;
+    if (pid == 0) {
+        long rc = syscall(SYS_unshare, CLONE_NEWUSER);
+        syscall(SYS_exit_group, rc == 0 ? 0 : (errno & 0xff));
+    }
+    int status = 0;
+    while (waitpid((pid_t)pid, &status, 0) < 0) {
+        if (errno != EINTR) return -errno;
+    }
+    if (!WIFEXITED(status)) return -ECHILD;
+    return -WEXITSTATUS(status);
 }
 
 long lpa_filesystem_type(const char *path) {

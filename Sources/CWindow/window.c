@@ -54,6 +54,14 @@
 #define LPA_LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
 #define LPA_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
 #define LPA_LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
+#define LPA_LANDLOCK_RULE_PATH_BENEATH 1
+#ifndef SYS_landlock_add_rule
+#define SYS_landlock_add_rule 445
+#endif
+struct lpa_landlock_path_beneath_attr {
+    uint64_t allowed_access;
+    int32_t parent_fd;
+} __attribute__((packed));
 struct lpa_landlock_ruleset_attr {
     uint64_t handled_access_fs;
     uint64_t handled_access_net;
@@ -371,18 +379,80 @@ static pid_t raw_fork(void) {
 
 // ---- The workload: hygiene, then seccomp last, then execve. ----
 
-// Landlock scopes where the kernel has them (ABI 6, Linux 6.12): the workload can
-// neither signal nor reach the abstract unix sockets of any process outside its own
-// domain: the init, lpa-run, and the host (with `network: host` the host's X11 and
-// D-Bus abstract sockets are otherwise shared). Older kernels: skipped (documented).
-static void apply_landlock_scopes(const struct lpa_spec *s) {
+// The LANDLOCK_ACCESS_FS_* rights an ABI knows: 13 in ABI 1, REFER (2), TRUNCATE (3),
+// IOCTL_DEV (5). Rules on a file (not a directory) may carry only the file rights.
+static uint64_t landlock_fs_rights(long abi) {
+    if (abi < 1) return 0;
+    uint64_t rights = (1ULL << 13) - 1;
+    if (abi >= 2) rights |= 1ULL << 13;
+    if (abi >= 3) rights |= 1ULL << 14;
+    if (abi >= 5) rights |= 1ULL << 15;
+    return rights;
+}
+#define LPA_LANDLOCK_FILE_RIGHTS ((1ULL << 0) | (1ULL << 1) | (1ULL << 2) | (1ULL << 14) | (1ULL << 15))
+
+// Landlock: the second wall, on top of the mounts (see the plan's `landlock`). One
+// ruleset with the filesystem rules and, where the kernel has them (ABI 6, Linux
+// 6.12), the scopes: the workload can neither signal nor reach the abstract unix
+// sockets of any process outside its own domain (the init, lpa-run, and the host:
+// with `network: host` the host's X11 and D-Bus abstract sockets are otherwise shared).
+// Rule paths are opened without following links; a missing optional path is skipped.
+static void apply_landlock(const struct lpa_spec *s) {
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LPA_LANDLOCK_CREATE_RULESET_VERSION);
-    if (abi < 6) return;
-    struct lpa_landlock_ruleset_attr attr = {0, 0, LPA_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LPA_LANDLOCK_SCOPE_SIGNAL};
-    int fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
-    if (fd < 0) fail(s, LPA_STEP_LANDLOCK, -1, errno);
-    if (syscall(SYS_landlock_restrict_self, fd, 0) != 0) fail(s, LPA_STEP_LANDLOCK, -1, errno);
-    close(fd);
+    if (abi < 1) {
+        if (s->landlock_mode == 2) fail(s, LPA_STEP_LANDLOCK_RULES, -1, abi < 0 ? errno : EOPNOTSUPP);
+        return;
+    }
+    uint64_t fs = s->landlock_mode != 0 ? s->landlock_handled & landlock_fs_rights(abi) : 0;
+    uint64_t scoped = abi >= 6 ? (LPA_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LPA_LANDLOCK_SCOPE_SIGNAL) : 0;
+    if (fs == 0 && scoped == 0) return;
+    int step = fs != 0 ? LPA_STEP_LANDLOCK_RULES : LPA_STEP_LANDLOCK;
+    struct lpa_landlock_ruleset_attr attr = {fs, 0, scoped};
+    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    if (ruleset < 0) fail(s, step, -1, errno);
+    for (size_t i = 0; fs != 0 && i < s->landlock_rule_count; i++) {
+        const struct lpa_landlock_rule *rule = &s->landlock_rules[i];
+        struct open_how how;
+        memset(&how, 0, sizeof how);
+        how.flags = O_PATH | O_CLOEXEC;
+        how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        int fd = (int)syscall(SYS_openat2, AT_FDCWD, rule->path, &how, sizeof how);
+        if (fd < 0) {
+            if (errno == ENOENT && rule->optional) continue;
+            fail(s, LPA_STEP_LANDLOCK_RULES, (int)i, errno);
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0) fail(s, LPA_STEP_LANDLOCK_RULES, (int)i, errno);
+        uint64_t access = rule->access & fs;
+        if (!S_ISDIR(st.st_mode)) access &= LPA_LANDLOCK_FILE_RIGHTS;
+        if (access != 0) {
+            struct lpa_landlock_path_beneath_attr beneath = {access, fd};
+            if (syscall(SYS_landlock_add_rule, ruleset, LPA_LANDLOCK_RULE_PATH_BENEATH, &beneath, 0) != 0)
+                fail(s, LPA_STEP_LANDLOCK_RULES, (int)i, errno);
+        }
+        close(fd);
+    }
+    // The workload's own stdin/stdout/stderr, when they are host files (`lpa-run ... >
+    // out.txt`): reopening them (/dev/stdout, /proc/self/fd/1) would otherwise fail. The
+    // rule gives what the descriptor already gives (its access mode; no truncation of an
+    // O_APPEND log); a rule the kernel refuses (an internal mount) is only not added.
+    for (int fd = 0; fs != 0 && fd < 3; fd++) {
+        struct stat st;
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || (flags & O_PATH) || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        uint64_t access = 0;
+        int mode = flags & O_ACCMODE;
+        if (mode == O_RDONLY || mode == O_RDWR) access |= 1ULL << 2;                  // READ_FILE
+        if (mode == O_WRONLY || mode == O_RDWR) {
+            access |= 1ULL << 1;                                                      // WRITE_FILE
+            if (!(flags & O_APPEND)) access |= 1ULL << 14;                            // TRUNCATE
+        }
+        struct lpa_landlock_path_beneath_attr beneath = {access & fs, fd};
+        if (beneath.allowed_access != 0)
+            syscall(SYS_landlock_add_rule, ruleset, LPA_LANDLOCK_RULE_PATH_BENEATH, &beneath, 0);
+    }
+    if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) fail(s, step, -1, errno);
+    close(ruleset);
 }
 
 __attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s, int tty) {
@@ -439,7 +509,7 @@ __attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s, in
 
     // Neither setuid binaries nor file capabilities may raise privileges again.
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(s, LPA_STEP_NO_NEW_PRIVS, -1, errno);
-    apply_landlock_scopes(s);
+    apply_landlock(s);
     if (s->seccomp != NULL) {
         unsigned long flags = s->audit_fd >= 0 ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
         long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, s->seccomp);

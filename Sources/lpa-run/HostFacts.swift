@@ -30,7 +30,8 @@ enum HostFacts {
         HostContext(environment: environment(), cwd: cwd(), uid: getuid(), gid: getgid(),
                     devices: { DeviceNodes.matching($0) },
                     resolveLinks: { realPath($0) },
-                    unixSockets: { UnixSocketSearch.sockets(under: $0) })
+                    unixSockets: { UnixSocketSearch.sockets(under: $0) },
+                    landlockABI: HostSupport.landlockABI())
     }
 
     /// realpath(3); nil when the path does not exist.

@@ -19,6 +19,9 @@ int lpa_close_range_check(void);
 /// fsopen("tmpfs") + fsconfig("noswap") + FSCONFIG_CMD_CREATE, closed at once: 0 when
 /// this caller may create a noswap tmpfs.
 int lpa_tmpfs_noswap_check(void);
+/// unshare(CLONE_NEWUSER) in a short-lived child (raw clone, no atfork handlers): 0 when
+/// this caller may create a user namespace, else -errno of the child's unshare.
+int lpa_userns_unshare_check(void);
 /// statfs(path).f_type, or -errno.
 long lpa_filesystem_type(const char *path);
 

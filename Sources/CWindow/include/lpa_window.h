@@ -49,6 +49,15 @@ struct lpa_fs_op {
     int32_t fd;                // ATTACH: the detached mount; BIND: the verified file (or -1)
 };
 
+// One Landlock rule (LANDLOCK_RULE_PATH_BENEATH): `access` (LANDLOCK_ACCESS_FS_* bits)
+// beneath `path`, absolute inside the new root. The window masks the rights to the
+// kernel's ABI, and to the file rights when the path is not a directory.
+struct lpa_landlock_rule {
+    const char *path;
+    uint64_t access;
+    int32_t optional;          // a missing path (ENOENT) is skipped
+};
+
 struct lpa_rlimit {
     int32_t resource;
     uint64_t soft;
@@ -85,6 +94,7 @@ enum lpa_step {
     LPA_STEP_LANDLOCK,            // Landlock scopes (signals, abstract unix sockets)
     LPA_STEP_INIT_FILTER,         // the init's confinement: not dumpable, no_new_privs, seccomp
     LPA_STEP_SET_IDS,             // become the sandbox user (setresuid/setresgid)
+    LPA_STEP_LANDLOCK_RULES,      // the Landlock filesystem ruleset (index: which rule)
 };
 
 // The init -> launcher message on console_fd: this tag, with the pty's master.
@@ -122,6 +132,15 @@ struct lpa_spec {
     int32_t last_cap;              // highest capability number the kernel knows
 
     const struct sock_fprog *seccomp; // NULL: no filter (never for a real plan)
+
+    // Landlock, applied by the workload after no_new_privs and before seccomp, in one
+    // ruleset with the scopes: mode 0 off (scopes only), 1 best-effort (skipped without
+    // Landlock), 2 required (no Landlock fails the step). `landlock_handled`: the rights
+    // the ruleset denies unless a rule grants them (masked to the kernel's ABI).
+    int32_t landlock_mode;
+    uint64_t landlock_handled;
+    const struct lpa_landlock_rule *landlock_rules;
+    size_t landlock_rule_count;
 
     // The sandbox user's ids inside the user namespace, taken once the maps are written:
     // a root caller's clone starts as host root (unmapped there) and must not stay it.

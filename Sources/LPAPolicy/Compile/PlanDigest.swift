@@ -13,9 +13,14 @@ enum PlanDigest {
         policy.environment.dropped = []
         policy.profile = ProfileChain(chain: [], description: "", digest: "")
         // The command's own file, bound because no bind covers it, is the command's.
-        policy.mounts = plan.mounts
-            .filter { !($0.kind == .bind && $0.origin == nil && !$0.verified && $0.source == plan.command.executable) }
-            .map { var m = $0; m.origin = nil; return m }
+        func isCommandFile(_ m: MountEntry) -> Bool {
+            m.kind == .bind && m.origin == nil && !m.verified && m.source == plan.command.executable
+        }
+        policy.mounts = plan.mounts.filter { !isCommandFile($0) }.map { var m = $0; m.origin = nil; return m }
+        // Its Landlock rule too; rules name paths, not positions in the mount list.
+        policy.landlock.rules = plan.landlock.rules
+            .filter { rule in !(rule.mount.map { plan.mounts.indices.contains($0) && isCommandFile(plan.mounts[$0]) } ?? false) }
+            .map { var r = $0; r.mount = nil; return r }
         policy.network.publish = plan.network.publish.map { var p = $0; p.origin = nil; return p }
         policy.network.connect = plan.network.connect.map { var c = $0; c.origin = nil; return c }
         policy.seccomp.rules = plan.seccomp.rules.map { var r = $0; r.origin = nil; r.reason = nil; return r }

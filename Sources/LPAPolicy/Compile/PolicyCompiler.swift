@@ -89,6 +89,9 @@ public struct PolicyCompiler: Sendable {
                 ModelPin(path: $0.value.path, sha256: $0.value.sha256, origin: $0.position.origin)
             },
             pins: pins,
+            landlock: LandlockCompiler(mode: document.landlock?.value ?? .bestEffort, abi: context.landlockABI,
+                                       excluded: (document.landlockExclude?.items ?? []).map(\.value))
+                .compile(mounts),
             profile: ProfileChain(
                 chain: resolution.documents.reversed().map { .init(name: $0.profile.name, source: $0.profile.path) },
                 description: document.description?.value ?? "", digest: ""))

@@ -20,11 +20,16 @@ public struct HostContext: Sendable {
     /// connect(): ssh-agent, gpg-agent, X11, D-Bus or docker sockets under a bind would
     /// be reachable with the caller's credentials.
     public var unixSockets: (@Sendable (String) -> [String])?
+    /// The kernel's Landlock ABI (0: no Landlock), when the caller asked it (lpa-run);
+    /// nil leaves the plan unmasked (tests, goldens).
+    public var landlockABI: Int?
 
     public init(environment: [String: String], cwd: String, uid: UInt32, gid: UInt32,
                 devices: (@Sendable (String) -> [String])? = nil,
                 resolveLinks: (@Sendable (String) -> String?)? = nil,
-                unixSockets: (@Sendable (String) -> [String])? = nil) {
+                unixSockets: (@Sendable (String) -> [String])? = nil,
+                landlockABI: Int? = nil) {
+        self.landlockABI = landlockABI
         self.environment = environment
         self.cwd = cwd
         self.uid = uid

@@ -54,6 +54,11 @@ struct ProfileDocument: Sendable {
     var pinExecutable: Located<String>?
     var pinFiles: ListValue<ModelItem>?
     var pinDirectories: ListValue<DirectoryPinItem>?
+
+    /// `landlock: required | best-effort | off`.
+    var landlock: Located<LandlockPlan.Mode>?
+    /// Test aid: mount targets whose Landlock rules are left out (docs/profiles.md).
+    var landlockExclude: ListValue<String>?
 }
 
 /// A list as written in a profile: appended to the parent's list, or replacing

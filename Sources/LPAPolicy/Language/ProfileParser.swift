@@ -40,6 +40,11 @@ struct ProfileParser {
                 let e = expander
                 doc.models = r.list(value, key: key) { r, n in r.model(n, expander: e) }
             case "pins": parsePins(value, into: &doc, &r)
+            case "landlock":
+                doc.landlock = r.choice(value, key: key, LandlockPlan.Mode.self, LandlockPlan.Mode.allCases)
+            case "landlock-exclude":
+                let e = expander
+                doc.landlockExclude = r.list(value, key: key) { r, n in r.path(n, key: "landlock-exclude", expander: e) }
             default: break
             }
         }

@@ -2,7 +2,8 @@
 /// a security policy must never be silently ignored.
 enum ProfileSchema {
     static let top = ["description", "extends", "namespaces", "hostname", "run-as", "network", "filesystem",
-                      "seccomp", "capabilities", "rlimits", "environment", "models", "pins"]
+                      "seccomp", "capabilities", "rlimits", "environment", "models", "pins",
+                      "landlock", "landlock-exclude"]
     static let network = ["mode", "publish", "connect"]
     static let filesystem = ["read-only", "read-write", "hide", "tmpfs", "home", "caches", "noswap", "tmpfs-size",
                              "cwd", "devices", "shm-size", "allow-sockets"]

@@ -66,6 +66,11 @@ extension PlanFormatter {
             if origins.count > 1 { out[out.count - 1] += "  [" + origins.map(\.description).joined(separator: ", ") + "]" }
         }
 
+        section("landlock")
+        for (label, value) in landlockRows(plan.landlock) {
+            out.append(label.isEmpty ? "  " + value : "  " + label.padding(toLength: max(label.count, 15), withPad: " ", startingAt: 0) + " " + value)
+        }
+
         section("audit")
         let answers = Dictionary(grouping: plan.audit.calls, by: \.answer.description)
         let order = plan.audit.calls.map(\.answer.description).reduce(into: [String]()) {
@@ -99,5 +104,31 @@ extension PlanFormatter {
         for variable in plan.environment.set { row(variable.name, variable.value, variable.origin) }
         if !plan.environment.dropped.isEmpty { row("(dropped)", plan.environment.dropped.joined(separator: " ")) }
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// "mode best-effort, ABI 7" and one row per rule with its rights, masked to the
+    /// host's ABI when lpa-run asked the kernel. Empty labels are whole lines.
+    private static func landlockRows(_ landlock: LandlockPlan) -> [(String, String)] {
+        var rows: [(String, String)] = []
+        let abi = landlock.abi.map { "ABI \($0)" } ?? "ABI of the running kernel"
+        switch (landlock.mode, landlock.abi) {
+        case (.off, _):
+            rows.append(("mode", "off (no filesystem ruleset)"))
+        case (.bestEffort, 0):
+            rows.append(("", "landlock: not available on this kernel (best-effort: off)"))
+        case (.required, 0):
+            rows.append(("mode", "required, but not available on this kernel: a run exits 125"))
+        default:
+            rows.append(("mode", "\(landlock.mode.rawValue), \(abi)"))
+            let all = LandlockAccess.allCases.count
+            rows.append(("handles", landlock.handled.count == all ? "all \(all) filesystem rights"
+                         : landlock.handled.map(\.rawValue).joined(separator: " ")))
+            for rule in landlock.rules {
+                rows.append(("allow " + rule.path,
+                             rule.access.map(\.rawValue).joined(separator: " ") + (rule.optional ? " (optional)" : "")))
+            }
+        }
+        rows.append(("scopes", landlock.scopes.isEmpty ? "none (Landlock ABI 6 needed)" : landlock.scopes.joined(separator: " ")))
+        return rows
     }
 }

@@ -28,6 +28,8 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
     public var models: [ModelPin]
     /// Files verified by SHA-256 before anything starts (models with a sha256 too).
     public var pins: PinPlan
+    /// The workload's Landlock ruleset: the second wall (LandlockPlan).
+    public var landlock: LandlockPlan
     public var profile: ProfileChain
 
     public init(
@@ -47,6 +49,7 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
         environment: EnvironmentPlan,
         models: [ModelPin],
         pins: PinPlan = PinPlan(),
+        landlock: LandlockPlan = LandlockPlan(mode: .off, abi: nil, handled: [], scopes: [], rules: []),
         profile: ProfileChain
     ) {
         self.version = version
@@ -65,6 +68,7 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
         self.environment = environment
         self.models = models
         self.pins = pins
+        self.landlock = landlock
         self.profile = profile
     }
 }

@@ -65,6 +65,8 @@ extension ProfileDocument {
         // A child re-pinning a path (a new release) must win, not be dropped as a duplicate.
         pinFiles = ListMerge.merge(pinFiles, child.pinFiles, laterWins: true) { $0.path }
         pinDirectories = ListMerge.merge(pinDirectories, child.pinDirectories, laterWins: true) { $0.path }
+        scalar(&landlock, child.landlock)
+        landlockExclude = ListMerge.merge(landlockExclude, child.landlockExclude) { $0 }
     }
 }
 

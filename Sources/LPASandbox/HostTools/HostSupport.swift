@@ -58,7 +58,28 @@ public enum HostSupport {
                 fix: "add an AppArmor profile granting `userns,` to lpa-run (/etc/apparmor.d/lpa-run), "
                     + "or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"))
         }
+        result.append(userNamespaceCreation())
         return result
+    }
+
+    /// Whether this process may create a user namespace now (a child tries unshare), and
+    /// when it cannot while a seccomp filter confines this process (/proc/self/status
+    /// Seccomp: 2), that the surrounding container's filter is the likely cause.
+    static func userNamespaceCreation() -> HostCheck {
+        let rc = lpa_userns_unshare_check()
+        let filtered = readSmallFile("/proc/self/status")?.split(separator: "\n")
+            .first { $0.hasPrefix("Seccomp:") }.map { $0.dropFirst(8).trimmingCharacters(in: .whitespaces) == "2" } ?? false
+        let filterText = filtered ? "this process runs under a seccomp filter (Seccomp: 2)" : "no seccomp filter on this process"
+        if rc == 0 {
+            return HostCheck(name: "user namespace creation", ok: true, detail: "unshare(CLONE_NEWUSER) works; \(filterText)")
+        }
+        let fix = filtered
+            ? "a seccomp filter of the surrounding container (Docker's default profile, some CI runners) probably "
+                + "blocks unshare/clone(CLONE_NEWUSER): run it with a profile that allows them "
+                + "(docker run --security-opt seccomp=PROFILE.json), or run lpa-run outside the container"
+            : "see the user namespace checks above (user.max_user_namespaces, AppArmor's restriction)"
+        return HostCheck(name: "user namespace creation", ok: false,
+                         detail: "unshare(CLONE_NEWUSER): \(errnoName(rc)); \(filterText)", fix: fix)
     }
 
     /// "EPERM (Operation not permitted)" for a negative errno as the C checks return it.
@@ -84,13 +105,23 @@ public enum HostSupport {
                          required: false)
     }
 
+    /// The kernel's Landlock ABI: 0 when it has none (or it is disabled).
+    public static func landlockABI() -> Int { max(0, Int(lpa_landlock_abi_version())) }
+
     static func landlock() -> HostCheck {
         let v = lpa_landlock_abi_version()
         let fix = v == -EOPNOTSUPP
             ? "Landlock is built in but disabled: add `landlock` to the lsm= boot parameter"
             : "use a kernel with CONFIG_SECURITY_LANDLOCK=y (Linux 5.13+)"
-        return HostCheck(name: "Landlock", ok: v > 0, detail: v > 0 ? "ABI version \(v)" : errnoName(v),
-                         fix: fix + " (not used by lpa-run yet)", required: false)
+        guard v > 0 else {
+            return HostCheck(name: "Landlock", ok: false, detail: errnoName(v) + "; sandboxes run without the second "
+                                 + "wall (best-effort) and `landlock: required` profiles refuse to start",
+                             fix: fix, required: false)
+        }
+        let rights = LandlockAccess.known(abi: Int(v)).map(\.rawValue).joined(separator: " ")
+        let scopes = v >= 6 ? "scopes signal abstract-unix-socket" : "no scopes (ABI 6 needed)"
+        return HostCheck(name: "Landlock", ok: true,
+                         detail: "ABI version \(v); lpa-run uses filesystem rights \(rights); \(scopes)", required: false)
     }
 
     static func tmpfsNoswap() -> HostCheck {

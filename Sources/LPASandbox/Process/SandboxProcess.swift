@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import CSupervisor  // SOCK_SEQPACKET, SOCK_CLOEXEC: the release build (whole-module) does not see them through Glibc alone
 import CWindow
 import LPAPolicy
 
@@ -55,6 +56,8 @@ final class SandboxProcess {
         let instructions = arena.array(parts.filter.instructions)
         var program = sock_fprog(len: UInt16(parts.filter.instructions.count), filter: instructions)
         let keep = arena.array(parts.caps.keep)
+        let landlock = LandlockRules(plan: plan.landlock, steps: parts.mounts.steps)
+        let landlockRules = landlock.cRules(arena: arena)
 
         let sync = try makePipe("sync pipe")
         let usage = try makePipe("tmpfs usage pipe")
@@ -83,6 +86,10 @@ final class SandboxProcess {
         spec.keep_caps = UnsafePointer(keep)
         spec.keep_cap_count = parts.caps.keep.count
         spec.last_cap = parts.caps.lastCap
+        spec.landlock_mode = landlock.cMode
+        spec.landlock_handled = landlock.handled
+        spec.landlock_rules = UnsafePointer(arena.array(landlockRules))
+        spec.landlock_rule_count = landlockRules.count
         spec.uid = plan.identity.sandboxUid
         spec.gid = plan.identity.sandboxGid
         spec.sync_fd = sync.read

@@ -60,6 +60,14 @@ struct SetupFailure {
             let name = plan.rlimits.indices.contains(index) ? plan.rlimits[index].resource : "\(index)"
             return LaunchError(step: "rlimit \(name)", errno: err, message: "could not set the resource limit",
                                hint: "a limit cannot exceed the hard limit lpa-run itself was started with")
+        case LPA_STEP_LANDLOCK_RULES:
+            let rules = LandlockRules(plan: plan.landlock, steps: mounts.steps).rules
+            let step = rules.indices.contains(index) ? "Landlock rule for \(rules[index].path)" : "Landlock ruleset"
+            let hint = err == EOPNOTSUPP || err == ENOSYS
+                ? "the profile says `landlock: required` and this kernel has no Landlock (see `lpa-run doctor`); "
+                    + "use `landlock: best-effort` to run without it"
+                : nil
+            return LaunchError(step: step, errno: err, message: "could not apply the Landlock ruleset", hint: hint)
         default:
             return LaunchError(step: Self.stepName(report.step), errno: err,
                                message: "could not apply this part of the plan", hint: permissionHint)
@@ -92,6 +100,7 @@ struct SetupFailure {
         case LPA_STEP_LANDLOCK: "Landlock scopes"
         case LPA_STEP_INIT_FILTER: "confine the init (not dumpable, no_new_privs, seccomp)"
         case LPA_STEP_SET_IDS: "become the sandbox user (setresuid)"
+        case LPA_STEP_LANDLOCK_RULES: "Landlock ruleset"
         default: "sandbox setup step \(step)"
         }
     }

@@ -1,0 +1,52 @@
+/// The Landlock ruleset from the plan's mounts (see LandlockPlan): read and execute
+/// beneath read-only binds, read and write beneath tmpfs mounts and read-write binds,
+/// read/write/ioctl on devices and the sandbox's devpts, read/write in /proc, listing
+/// of the sandbox's root; nothing else. Hides, protections and symbolic links get no
+/// rule: a rule could only add rights, and what they cover is already beneath a rule
+/// of the mount that holds them (the mount wall makes them empty or read-only).
+struct LandlockCompiler {
+    var mode: LandlockPlan.Mode
+    /// The host's ABI (0: none), nil when unknown.
+    var abi: Int?
+    /// Test aid (`landlock-exclude`): rules at or beneath these paths are left out.
+    var excluded: [String] = []
+
+    static let readOnly: [LandlockAccess] = [.execute, .readFile, .readDir]
+    static let readWrite: [LandlockAccess] = [
+        .execute, .writeFile, .readFile, .readDir, .removeDir, .removeFile, .makeDir, .makeReg, .makeSock,
+        .makeFifo, .makeSym, .refer, .truncate, .ioctlDev,
+    ]
+    static let device: [LandlockAccess] = [.writeFile, .readFile, .ioctlDev]
+    static let proc: [LandlockAccess] = [.writeFile, .readFile, .readDir]
+
+    func compile(_ mounts: [MountEntry]) -> LandlockPlan {
+        let known = LandlockAccess.known(abi: abi)
+        let scopes = abi == nil || abi! >= 6 ? ["signal", "abstract-unix-socket"] : []
+        guard mode != .off else { return LandlockPlan(mode: mode, abi: abi, handled: [], scopes: scopes, rules: []) }
+        var rules = [LandlockRule(path: "/", access: [.readDir], mount: nil)]
+        for (index, mount) in mounts.enumerated() {
+            guard var access = rights(mount) else { continue }
+            access = access.filter(known.contains)
+            if mount.options.noExec { access.removeAll { $0 == .execute } }
+            guard !access.isEmpty, !isExcluded(mount.target) else { continue }
+            rules.append(LandlockRule(path: mount.target, access: access, mount: index, optional: mount.optional))
+        }
+        if isExcluded("/") { rules.removeFirst() }
+        return LandlockPlan(mode: mode, abi: abi, handled: known, scopes: scopes, rules: rules)
+    }
+
+    private func rights(_ mount: MountEntry) -> [LandlockAccess]? {
+        switch mount.kind {
+        case .bind: mount.options.readOnly ? Self.readOnly : Self.readWrite
+        case .tmpfs: mount.options.readOnly ? Self.readOnly : Self.readWrite
+        case .device: mount.options.readOnly ? [.readFile, .ioctlDev] : Self.device
+        case .devpts: Self.device
+        case .proc: Self.proc
+        case .symlink, .protect, .hide: nil
+        }
+    }
+
+    private func isExcluded(_ path: String) -> Bool {
+        excluded.contains { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") }
+    }
+}

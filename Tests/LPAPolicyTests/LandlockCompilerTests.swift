@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import LPAPolicy
+
+/// Issue 12, part 1: the Landlock ruleset is derived from the plan's mounts.
+struct LandlockCompilerTests {
+    static func rule(_ plan: IsolationPlan, _ path: String) -> LandlockRule? {
+        plan.landlock.rules.first { $0.path == path }
+    }
+
+    @Test func readOnlyBindsReadAndExecuteTmpfsReadsAndWrites() throws {
+        let plan = try Fixture.compile("filesystem:\n  read-only: [/opt/models]\n  read-write: [/srv/out]\n  tmpfs: [/scratch]\n")
+        #expect(plan.landlock.mode == .bestEffort)
+        #expect(Self.rule(plan, "/opt/models")?.access == [.execute, .readFile, .readDir])
+        let rw = try #require(Self.rule(plan, "/srv/out")?.access)
+        #expect(rw.contains(.writeFile) && rw.contains(.makeReg) && rw.contains(.removeFile) && rw.contains(.truncate))
+        #expect(!rw.contains(.makeChar) && !rw.contains(.makeBlock))
+        #expect(Self.rule(plan, "/scratch")?.access == rw)
+        // The root is only listable; nothing beneath it is granted by that rule.
+        #expect(Self.rule(plan, "/")?.access == [.readDir])
+        #expect(plan.landlock.handled == LandlockAccess.allCases)
+        #expect(plan.landlock.scopes == ["signal", "abstract-unix-socket"])
+    }
+
+    @Test func hidesProtectionsAndLinksGetNoRule() throws {
+        let plan = try Fixture.compile("filesystem:\n  read-only: [/etc]\n  hide: [/etc/ssh]\n")
+        #expect(Self.rule(plan, "/etc/ssh") == nil)
+        #expect(Self.rule(plan, "/proc/sys") == nil)
+        #expect(Self.rule(plan, "/dev/fd") == nil)
+        for rule in plan.landlock.rules {
+            guard let index = rule.mount else { continue }
+            #expect(![.hide, .protect, .symlink].contains(plan.mounts[index].kind))
+            #expect(plan.mounts[index].target == rule.path)
+        }
+    }
+
+    @Test func devicesReadWriteAndIoctlNoExecute() throws {
+        let plan = try Fixture.compile("")
+        #expect(Self.rule(plan, "/dev/null")?.access == [.writeFile, .readFile, .ioctlDev])
+        #expect(Self.rule(plan, "/proc")?.access == [.writeFile, .readFile, .readDir])
+        // /dev is a noexec tmpfs: no execute there.
+        #expect(Self.rule(plan, "/dev")?.access.contains(.execute) == false)
+    }
+
+    @Test func rightsAreMaskedToTheHostABI() {
+        let mounts = [MountEntry(kind: .tmpfs, target: "/tmp"), MountEntry(kind: .device, source: "/dev/null", target: "/dev/null")]
+        let v1 = LandlockCompiler(mode: .bestEffort, abi: 1).compile(mounts)
+        #expect(v1.handled.count == 13)
+        #expect(v1.scopes.isEmpty)
+        #expect(v1.rules.allSatisfy { !$0.access.contains(.refer) && !$0.access.contains(.truncate) && !$0.access.contains(.ioctlDev) })
+        let v3 = LandlockCompiler(mode: .bestEffort, abi: 3).compile(mounts)
+        #expect(v3.handled.count == 15 && v3.handled.contains(.truncate) && !v3.handled.contains(.ioctlDev))
+        let v7 = LandlockCompiler(mode: .bestEffort, abi: 7).compile(mounts)
+        #expect(v7.handled.count == 16 && v7.scopes.count == 2)
+        #expect(LandlockAccess.mask(v7.handled) == 0xffff)
+    }
+
+    @Test func offAndExclusions() throws {
+        let off = try Fixture.compile("landlock: off\n")
+        #expect(off.landlock.mode == .off && off.landlock.rules.isEmpty && off.landlock.handled.isEmpty)
+        let required = try Fixture.compile("landlock: required\n")
+        #expect(required.landlock.mode == .required && !required.landlock.rules.isEmpty)
+        let excluded = try Fixture.compile("filesystem:\n  read-only: [/srv/a]\nlandlock-exclude: [/srv]\n")
+        #expect(Self.rule(excluded, "/srv/a") == nil)
+        #expect(Self.rule(excluded, "/dev/null") != nil)
+        #expect(Fixture.messages("landlock: maybe\n").contains { $0.contains("'landlock' must be one of required, best-effort, off") })
+    }
+
+    @Test func dryRunTextSaysWhatApplies() throws {
+        var plan = try Fixture.compile("filesystem:\n  read-only: [/usr]\n")
+        plan.landlock.abi = 7
+        let text = PlanFormatter.text(plan)
+        #expect(text.contains("best-effort, ABI 7"))
+        #expect(text.contains("allow /usr") && text.contains("execute read-file read-dir"))
+        plan.landlock = LandlockCompiler(mode: .bestEffort, abi: 0).compile(plan.mounts)
+        #expect(PlanFormatter.text(plan).contains("landlock: not available on this kernel (best-effort: off)"))
+        plan.landlock = LandlockCompiler(mode: .required, abi: 0).compile(plan.mounts)
+        #expect(PlanFormatter.text(plan).contains("a run exits 125"))
+    }
+}
