@@ -40,7 +40,7 @@ public enum PathNormalizer {
         base == "/" || path == base || path.hasPrefix(base + "/")
     }
 
-    static func directory(of path: String) -> String {
+    public static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
         return String(path[..<slash])
     }

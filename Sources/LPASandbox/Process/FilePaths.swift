@@ -32,15 +32,10 @@ enum FilePaths {
             guard lstat(prefix, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK else { continue }
             if st.st_uid != 0 { return (prefix, st.st_uid) }
             guard let text = readLink(prefix) else { continue }
-            let target = text.hasPrefix("/") ? text : PathNormalizer.lexical(directory(of: prefix) + "/" + text)
+            let target = text.hasPrefix("/") ? text : PathNormalizer.lexical(PathNormalizer.directory(of: prefix) + "/" + text)
             if let found = linkNotOwnedByRoot(in: target, depth: depth + 1) { return found }
         }
         return nil
-    }
-
-    private static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
-        return String(path[..<slash])
     }
 
     /// What an open descriptor refers to, as the kernel names it.
