@@ -3,6 +3,9 @@ PREFIX  ?= /usr/local
 SWIFT   ?= swift
 # Debian packages the build needs (headers and pkg-config files for the system targets).
 APT_DEPS := libseccomp-dev libcap-dev pkg-config curl
+# What the tests run besides lpa-run: python3 (workloads, the pty tests), script(1)
+# (bsdutils), setpriv and prlimit (util-linux), hostname.
+TEST_DEPS := python3 bsdutils util-linux hostname
 # Static Swift standard library: a dynamically linked Swift program spends ~15 ms
 # starting, a static one ~4 ms, and launcher start-up is a benchmarked figure.
 RELEASE_FLAGS := -c release --static-swift-stdlib
@@ -20,8 +23,8 @@ TINY_MODEL := $(LPA_CACHE)/llama/tiny.gguf
 all: build
 
 deps:
-	@missing=""; for p in $(APT_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -z "$$missing" ]; then echo "deps: all present ($(APT_DEPS))"; \
+	@missing=""; for p in $(APT_DEPS) $(TEST_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "deps: all present ($(APT_DEPS) $(TEST_DEPS))"; \
 	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: missing$$missing; run: sudo apt-get install -y$$missing"; exit 1; fi
@@ -38,7 +41,7 @@ test: deps build llama
 
 # Fast feedback for contributors: the compiler and the launcher's pure parts. Needs
 # neither root nor llama-server (the full suite is `make test`).
-test-unit:
+test-unit: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter 'LPAPolicyTests|LPALauncherTests|LPARunTests'
 
