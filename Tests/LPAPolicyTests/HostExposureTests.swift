@@ -69,8 +69,17 @@ struct HostExposureTests {
     @Test(arguments: ["/home/user", "/tmp", "/run/user/1000"])
     func aBindNamingExactlyTheProtectedPathIsAllowed(_ path: String) throws {
         let context = Self.context(environment: ["XDG_RUNTIME_DIR": "/run/user/1000"])
-        let plan = try Self.compile("filesystem:\n  read-write: [\(path)]\n", context: context).plan
+        let plan = try Self.compile("filesystem:\n  read-only: [\(path)]\n", context: context).plan
         #expect(plan.mounts.contains { $0.kind == .bind && $0.source == path })
+    }
+
+    /// Named or not, no read-write bind may contain lpa-run's config or cache: a mask
+    /// cannot hold in a tree the sandbox can rename.
+    @Test func aReadWriteHomeIsRefusedForLpaRunsOwnConfig() {
+        let errors = Self.errors("filesystem:\n  read-write: [/home/user]\n", context: Self.context(environment: [:]))
+        #expect(errors.map(\.message)
+                == ["'/home/user' read-write would let the sandbox write lpa-run's own configuration or cache "
+                    + "(/home/user/.config/lpa-run)"])
     }
 
     @Test func aBindReachingTheHomeThroughALinkIsRefused() {

@@ -37,31 +37,40 @@ struct AttackRegressionTests {
         #expect(!planted.stdout.contains("not for the sandbox"))
     }
 
-    @Test("a read-write bind of ~/.config is refused while lpa-run's config does not exist there; once it does, the mask holds (control)",
+    @Test("a read-write bind over lpa-run's config is refused whether the directory exists or not; a narrower bind runs (control)",
           arguments: Runner.all)
     func readWriteConfigParent(runner: Runner) throws {
         let home = try Self.directory("home", runner, owner: runner.callerUid)
         defer { home.remove() }
         let config = home.path + "/.config"
-        try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: config + "/other", withIntermediateDirectories: true)
         chown(config, runner.sandboxUid, runner.sandboxUid)
-        chmod(config, 0o777)
+        chown(config + "/other", runner.sandboxUid, runner.sandboxUid)
         let profile = Self.profile("rw-config-\(runner.who)", """
             extends: builtin:strict
             filesystem:
               read-write: ["\(config)"]
             """)
-        let script = "mkdir -p \(config)/lpa-run/profiles && echo planted > \(config)/lpa-run/profiles/strict.yaml"
-        let refused = try runner.run(["--profile", profile, "/bin/sh", "-c", script], env: ["HOME": home.path])
-        #expect(refused.status == 125, "\(refused.stderr)")
-        #expect(refused.stderr.contains("lpa-run's own configuration or cache"), "\(refused.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: config + "/lpa-run/profiles/strict.yaml"))
-
-        // Control: with the directory there, the bind runs and the mask keeps it out of reach.
-        try FileManager.default.createDirectory(atPath: config + "/lpa-run/profiles", withIntermediateDirectories: true)
-        let masked = try runner.run(["--profile", profile, "/bin/sh", "-c", script], env: ["HOME": home.path])
-        #expect(masked.status != 0 && masked.status != 125, "\(masked.stdout)\(masked.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: config + "/lpa-run/profiles/strict.yaml"))
+        // Missing: the sandbox would create it. Existing: the sandbox would rename its parent
+        // (mv ~/.config ~/.config-old) and create a new one; the mask cannot follow.
+        for existing in [false, true] {
+            if existing { try FileManager.default.createDirectory(atPath: config + "/lpa-run", withIntermediateDirectories: true) }
+            let script = "mkdir -p \(config)/lpa-run/profiles && echo planted > \(config)/lpa-run/profiles/strict.yaml"
+            let refused = try runner.run(["--profile", profile, "/bin/sh", "-c", script], env: ["HOME": home.path])
+            #expect(refused.status == 125, "existing \(existing): \(refused.stderr)")
+            #expect(refused.stderr.contains("lpa-run's own configuration or cache"), "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: config + "/lpa-run/profiles/strict.yaml"))
+        }
+        // Control: a narrower read-write bind beside it runs and writes.
+        let narrow = Self.profile("rw-config-narrow-\(runner.who)", """
+            extends: builtin:strict
+            filesystem:
+              read-write: ["\(config)/other"]
+            """)
+        let control = try runner.run(["--profile", narrow, "/bin/sh", "-c", "echo ok > \(config)/other/x"],
+                                     env: ["HOME": home.path])
+        #expect(control.status == 0, "\(control.stderr)")
+        #expect(FileManager.default.fileExists(atPath: config + "/other/x"))
     }
 
     @Test("a profile inside the agent's read-write project is refused; the same profile outside runs (control)",
@@ -81,7 +90,7 @@ struct AttackRegressionTests {
         #expect(control.status == 0, "\(control.stderr)")
     }
 
-    @Test("the agent cannot write .git/config or .git/hooks, which the host runs later; it still writes the project (control)",
+    @Test("the agent cannot write .git (config, hooks, commondir) nor rename it; it still writes the project (control)",
           arguments: Runner.all)
     func agentCannotArmGit(runner: Runner) throws {
         let project = try Self.directory("git", runner, owner: runner.sandboxUid)
@@ -91,10 +100,12 @@ struct AttackRegressionTests {
         try "[core]\n".write(toFile: git + "/config", atomically: true, encoding: .utf8)
         for path in [git, git + "/hooks", git + "/config"] { chown(path, runner.sandboxUid, runner.sandboxUid) }
         let script = #"printf '\tfsmonitor = "id > /tmp/x"\n' >> .git/config; echo config=$?; "#
-            + #"echo 'id' > .git/hooks/post-checkout; echo hook=$?; echo ok > notes.txt; echo file=$?"#
+            + #"echo 'id' > .git/hooks/post-checkout; echo hook=$?; echo evil > .git/commondir; echo commondir=$?; "#
+            + #"mv .git .git-old; echo rename=$?; echo ok > notes.txt; echo file=$?"#
         let result = try runner.run(["--profile", "agent", "/bin/sh", "-c", script], cwd: project.path)
         #expect(result.stdout.contains("config=1") || result.stdout.contains("config=2"), "\(result.stdout)\(result.stderr)")
         #expect(!result.stdout.contains("hook=0"), "\(result.stdout)")
+        #expect(!result.stdout.contains("commondir=0") && !result.stdout.contains("rename=0"), "\(result.stdout)")
         #expect(result.stdout.contains("file=0"), "\(result.stdout)\(result.stderr)")
         #expect(try String(contentsOfFile: git + "/config", encoding: .utf8) == "[core]\n")
         #expect(!FileManager.default.fileExists(atPath: git + "/hooks/post-checkout"))

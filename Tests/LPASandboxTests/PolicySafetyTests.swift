@@ -126,38 +126,42 @@ struct PolicySafetyTests {
 
     // MARK: 4. lpa-run's own trust anchors
 
-    @Test("lpa-run's config and cache are masked even under a read-write bind of ~/.config and ~/.cache",
+    @Test("lpa-run's config and cache are masked under a bind of ~/.config and ~/.cache; a read-write one is refused",
           arguments: Runner.all)
     func trustAnchorsAreMasked(runner: Runner) throws {
         let home = try Self.workspace("anchors", runner) + "/home"
         let owner = Self.callerUid(runner)
-        // Writable by the sandbox user whoever that is: the bind, not the mode, is under test.
         for directory in [home, home + "/.config", home + "/.config/lpa-run/profiles", home + "/.cache/lpa-run"] {
             try Self.makeDirectory(directory, owner: owner, mode: 0o777)
         }
         chmod(home + "/.config/lpa-run", 0o777)
         chmod(home + "/.cache", 0o777)
         try Self.writeFile(home + "/.config/lpa-run/profiles/mine.yaml", "extends: strict\n", owner: owner, mode: 0o666)
+        try Self.writeFile(home + "/.config/other.conf", "visible\n", owner: owner, mode: 0o666)
         try Self.writeFile(home + "/.cache/lpa-run/verified.v1", "lpa-run verification cache 1\n", owner: owner,
                            mode: 0o666)
         let env = ["HOME": home, "XDG_CONFIG_HOME": home + "/.config", "XDG_CACHE_HOME": home + "/.cache"]
-        let profile = Binaries.shared.profile(named: "anchors-\(runner.who.rawValue)", """
-            description: a sandbox that may write ~/.config and ~/.cache
-            extends: strict
-            filesystem:
-              read-write: [\(home)/.config, \(home)/.cache]
-            """)
-        func probe(_ arguments: [String]) throws -> Runner.Result {
+        func profile(_ key: String) -> String {
+            Binaries.shared.profile(named: "anchors-\(key)-\(runner.who.rawValue)", """
+                extends: strict
+                filesystem:
+                  \(key): [\(home)/.config, \(home)/.cache]
+                """)
+        }
+        func probe(_ profile: String, _ arguments: [String]) throws -> Runner.Result {
             try runner.run(["--profile", profile, Binaries.shared.probe] + arguments, env: env)
         }
-        let control = try probe(["write", home + "/.config/other.conf"])
-        #expect(control.fields["write"] == "ok", "the read-write bind itself must work: \(control.stdout)\(control.stderr)")
-        let listing = try probe(["ls", home + "/.config/lpa-run"])
+        let readOnly = profile("read-only")
+        let control = try probe(readOnly, ["read", home + "/.config/other.conf"])
+        #expect(control.fields["read"] == "ok", "the bind itself must work: \(control.stdout)\(control.stderr)")
+        let listing = try probe(readOnly, ["ls", home + "/.config/lpa-run"])
         #expect(!listing.stdout.contains("profiles"), "lpa-run's profiles are visible: \(listing.stdout)")
-        let planted = try probe(["write", home + "/.config/lpa-run/profiles/strict.yaml"])
-        #expect(planted.fields["write"] != "ok", "a profile could be planted: \(planted.stdout)")
-        let cache = try probe(["write", home + "/.cache/lpa-run/verified.v1"])
-        #expect(cache.fields["write"] != "ok", "the verification cache is writable: \(cache.stdout)")
+        let cache = try probe(readOnly, ["read", home + "/.cache/lpa-run/verified.v1"])
+        #expect(cache.fields["read"] != "ok", "the verification cache is readable: \(cache.stdout)")
+        // Read-write, a mask could not hold (the sandbox would rename the parent): refused.
+        let planted = try probe(profile("read-write"), ["write", home + "/.config/lpa-run/profiles/strict.yaml"])
+        #expect(planted.status == 125, "\(planted.stdout)\(planted.stderr)")
+        #expect(planted.stderr.contains("lpa-run's own configuration or cache"), "\(planted.stderr)")
         #expect(!FileManager.default.fileExists(atPath: home + "/.config/lpa-run/profiles/strict.yaml"))
     }
 

@@ -223,17 +223,17 @@ struct CanaryTests {
         let keptHits = try filesContaining(kept, under: [dir.path], modifiedSince: start)
         #expect(keptHits.isEmpty, "\(place) let the canary through: \(keptHits)")
 
-        // The control: the same path bound read-write (on top of the tmpfs) reaches the host.
-        // lpa-run's config and cache under it must exist to be masked (a read-write bind
-        // over missing ones is refused: the sandbox would create them).
-        for anchor in place == .home ? ["/.config/lpa-run", "/.cache/lpa-run"] : ["/lpa-run"] {
-            try FileManager.default.createDirectory(atPath: dir.path + anchor, withIntermediateDirectories: true)
-        }
+        // The control: a directory inside it bound read-write (on top of the tmpfs) reaches
+        // the host. (Not the whole home or cache: no read-write bind may contain lpa-run's
+        // own config or cache.)
+        let shared = dir.path + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        chown(shared, runner.uid, runner.uid)
         let leaked = "lpa-canary-\(UUID().uuidString)"
-        let profile = readWriteProfile(dir.path, named: "canary-\(place)-\(runner.who)")
+        let profile = readWriteProfile(shared, named: "canary-\(place)-\(runner.who)")
         defer { unlink(profile) }
-        let bound = try runner.shell(script, [leaked, dir.path], profile: profile, environment: environment)
+        let bound = try runner.shell(script, [leaked, shared], profile: profile, environment: environment)
         #expect(bound.status == 0, "\(bound.stderr)")
-        #expect(try filesContaining(leaked, under: [dir.path], modifiedSince: start) == [dir.path + "/prompt.txt"])
+        #expect(try filesContaining(leaked, under: [dir.path], modifiedSince: start) == [shared + "/prompt.txt"])
     }
 }

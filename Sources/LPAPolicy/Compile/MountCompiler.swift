@@ -198,22 +198,14 @@ struct MountCompiler {
         // lpa-run's config and cache, also where they really are (~/.config may be a link)
         // and also when they do not exist yet: a masked path that is missing cannot be
         // masked, and a sandbox that may write its parent would create it.
-        // For a bind named in the profile, only the anchors the mask cannot cover count:
-        // missing ones and ones reached through a link (a named bind of the home stays
-        // possible; the mask hides an existing ~/.config/lpa-run inside it).
+        // No read-write bind may contain them at all: a mask cannot hold inside a tree
+        // the sandbox can rename (mv ~/.config ~/.config-old; mkdir ~/.config/lpa-run).
         var anchors: [String] = []
-        var unmaskable: [String] = []
         for anchor in context.trustAnchors {
             anchors.append(anchor)
             let parent = PathNormalizer.directory(of: anchor)
-            let real = context.resolveLinks?(anchor)
-            let realParent = context.resolveLinks?(parent)
-            if let real, real != anchor { anchors.append(real); unmaskable += [anchor, real] }
-            if let realParent, realParent != parent {
-                anchors.append(realParent + "/lpa-run")
-                unmaskable += [anchor, realParent + "/lpa-run"]
-            }
-            if context.resolveLinks != nil && real == nil { unmaskable.append(anchor) }
+            if let real = context.resolveLinks?(anchor), real != anchor { anchors.append(real) }
+            if let real = context.resolveLinks?(parent), real != parent { anchors.append(real + "/lpa-run") }
         }
 
         let protected = protectedPaths
@@ -241,15 +233,15 @@ struct MountCompiler {
                 continue
             }
             if source.writable,
-               let anchor = (source.named ? unmaskable : anchors).first(where: { a in
+               let anchor = anchors.first(where: { a in
                    forms.contains { PathNormalizer.isWithin(a, $0) || PathNormalizer.isWithin($0, a) }
                }) {
                 diagnostics.append(Diagnostic(
                     at: source.position,
                     (source.named ? "'\(source.path)' read-write" : "cwd: read-write")
                         + " would let the sandbox write lpa-run's own configuration or cache (\(anchor))",
-                    hint: source.named ? "bind a narrower path, or create \(anchor) first (an existing one is masked "
-                        + "in every sandbox; a missing one would be created by the sandbox)"
+                    hint: source.named ? "bind narrower paths: a sandbox that can write a parent of lpa-run's config "
+                        + "or cache can replace them for every later run"
                         : "run lpa-run from another directory, or use `cwd: read-only`"))
                 continue
             }

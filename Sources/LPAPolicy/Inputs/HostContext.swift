@@ -56,10 +56,18 @@ public struct HostContext: Sendable {
     /// cache that vouches for pinned files. A sandbox that could write them would weaken
     /// every later run, so every sandbox has them masked and no working-directory bind
     /// may cover them.
+    /// The default locations count too when XDG variables point elsewhere: a later run
+    /// without those variables would read them.
     var trustAnchors: [String] {
-        [xdgDirectory("XDG_CONFIG_HOME", fallback: ".config") + "/lpa-run",
-         xdgDirectory("XDG_CACHE_HOME", fallback: ".cache") + "/lpa-run",
-         "/etc/lpa-run"]
+        var anchors = [xdgDirectory("XDG_CONFIG_HOME", fallback: ".config") + "/lpa-run",
+                       xdgDirectory("XDG_CACHE_HOME", fallback: ".cache") + "/lpa-run"]
+        if home != "/" {
+            for fallback in ["/.config/lpa-run", "/.cache/lpa-run"]
+            where !anchors.contains(PathNormalizer.collapsed(home + fallback)) {
+                anchors.append(PathNormalizer.collapsed(home + fallback))
+            }
+        }
+        return anchors + ["/etc/lpa-run"]
     }
 }
 

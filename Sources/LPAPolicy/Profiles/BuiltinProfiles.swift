@@ -60,12 +60,14 @@ network:
 filesystem:
   cwd: read-write
   # What the host runs on its own when you use the project afterwards must not be the
-  # agent's to write: git's config (core.fsmonitor, aliases, filters) and hooks run
-  # commands as you on the next `git status`, and shell prompts call git on `cd`.
-  # The agent can still commit (objects and refs stay writable).
+  # agent's to write: git's config (core.fsmonitor, aliases, filters), hooks and
+  # commondir run commands as you on the next `git status`, and shell prompts call git
+  # on `cd`. The whole .git is read-only (a nested read-only mount inside a writable
+  # .git would fall to `mv .git .git-old`; .git itself, a mount point, cannot be
+  # renamed). The agent edits files; you commit. To let an agent commit, add
+  # `read-write: ["${CWD}/.git"]` in a profile of your own, knowing what it allows.
   read-only:
-    - {path: "${CWD}/.git/config", optional: true}
-    - {path: "${CWD}/.git/hooks", optional: true}
+    - {path: "${CWD}/.git", optional: true}
 
 """#####,
         "gpu": #####"""

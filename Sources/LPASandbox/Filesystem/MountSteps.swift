@@ -115,16 +115,32 @@ struct MountSteps {
                 try addVerified(entry, source: source, index: index)
                 return
             }
-            if let link = FilePaths.linkNotOwnedByRoot(in: source) {
-                // A link the caller owns may have been planted by an earlier sandbox (in a
-                // read-write bind or the agent's project): binding through it would give
-                // this run whatever it points at, ~/.ssh included.
-                throw LaunchError(
-                    step: "bind \(source)", errno: ELOOP,
-                    message: "the bind source passes through \(link.path), a symbolic link owned by uid \(link.uid)"
-                        + (entry.origin.map { " (asked for at \($0))" } ?? ""),
-                    hint: "name the real path in the profile (links owned by root, such as /bin -> usr/bin, are fine)")
+            // The source is opened here, following only root's links: a link the caller
+            // owns may have been planted by an earlier sandbox (in a read-write bind or the
+            // agent's project), and binding through it would give this run whatever it
+            // points at, ~/.ssh included. The window then checks that what it mounts is
+            // this very object (device and inode), so swapping a directory for a link
+            // between this check and the mount fails the launch instead of winning a race.
+            var sourceFd: Int32 = -1
+            do throws(FilePaths.Resolution) {
+                sourceFd = try FilePaths.openFollowingRootLinksOnly(source)
+            } catch {
+                switch error {
+                case .link(let link, let uid):
+                    throw LaunchError(
+                        step: "bind \(source)", errno: ELOOP,
+                        message: "the bind source passes through \(link), a symbolic link owned by uid \(uid)"
+                            + (entry.origin.map { " (asked for at \($0))" } ?? ""),
+                        hint: "name the real path in the profile (links owned by root, such as /bin -> usr/bin, are fine)")
+                case .failed(let err):
+                    if entry.optional && err == ENOENT { return }
+                    throw LaunchError(
+                        step: "bind \(source)", errno: err,
+                        message: "the bind source cannot be used" + (entry.origin.map { " (asked for at \($0))" } ?? ""),
+                        hint: "create \(source), remove it from the profile, or mark it `optional: true`")
+                }
             }
+            mountFds.append(sourceFd)
             var st = stat()
             if lstat(source, &st) != 0 {
                 if entry.optional && errno == ENOENT { return }
@@ -149,7 +165,7 @@ struct MountSteps {
             }
             steps.append(Step(kind: LPA_FS_BIND, planIndex: index, source: bindSource, target: entry.target,
                               attrSet: Self.attributes(entry.options), targetIsFile: (st.st_mode & S_IFMT) != S_IFDIR,
-                              optional: entry.optional))
+                              optional: entry.optional, fd: sourceFd))
         case .device:
             guard let pattern = entry.source else { return }
             let matches = DeviceNodes.matching(pattern)

@@ -55,10 +55,25 @@ public final class HostOutputFile: Sendable {
         let name = String(last)
         let parent = "/" + parts.dropLast().joined(separator: "/")
 
-        try checkLinksInDirectory(parent, refuse: refuse)
-        let directory = Glibc.open(parent, openPath | O_DIRECTORY | O_CLOEXEC)
-        if directory < 0 {
-            throw refuse("cannot open its directory", errno: errno, hint: "check that \(parent) exists")
+        // Walked one component at a time, following only root's links: a link the caller
+        // owns may have been planted by a sandbox, and a check before the open would
+        // lose a race against one that swaps a directory for such a link.
+        let directory: Int32
+        do throws(FilePaths.Resolution) {
+            directory = try FilePaths.openFollowingRootLinksOnly(parent)
+        } catch {
+            switch error {
+            case .link(let link, let uid):
+                throw refuse("its directory goes through \(link), a symbolic link owned by uid \(uid)",
+                             hint: "give the real path (links owned by root are fine)")
+            case .failed(let err):
+                throw refuse("cannot open its directory", errno: err, hint: "check that \(parent) exists")
+            }
+        }
+        var directoryStat = stat()
+        if fstat(directory, &directoryStat) != 0 || (directoryStat.st_mode & S_IFMT) != S_IFDIR {
+            close(directory)
+            throw refuse("its parent is not a directory", errno: ENOTDIR, hint: "check \(parent)")
         }
         do throws(LaunchError) {
             // The path as given and the path its directory really is (links resolved).
@@ -107,19 +122,6 @@ public final class HostOutputFile: Sendable {
     }
 
     // MARK: - Steps
-
-    /// A parent path may go through links root owns only: a link another user owns (in a
-    /// shared /tmp, say) could lead anywhere that user chose, and one the caller owns may
-    /// have been planted by a sandbox.
-    private static func checkLinksInDirectory(_ parent: String,
-                                              refuse: (String, Int32?, String?) -> LaunchError) throws(LaunchError) {
-        // A link the caller owns may have been planted by an earlier sandbox (the agent's
-        // project is the caller's): only root's links are trusted.
-        if let link = FilePaths.linkNotOwnedByRoot(in: parent) {
-            throw refuse("its directory goes through \(link.path), a symbolic link owned by uid \(link.uid)",
-                         nil, "give the real path (links owned by root are fine)")
-        }
-    }
 
     /// The read-write bind of the plan that contains one of `paths`; nil when none does.
     /// Bind sources are compared as written and resolved.
@@ -198,10 +200,6 @@ public final class HostOutputFile: Sendable {
             HostOutputFile(fd: fd, path: path, directory: directory, name: name, device: device, inode: inode)
         }
     }
-
-    /// O_PATH (hidden from Swift by glibc's _GNU_SOURCE guard; this value on x86-64,
-    /// arm64 and riscv64): the directory is only a handle for openat, needing no read right.
-    private static let openPath: Int32 = 0o10_000_000
 
     private static func describe(_ mode: mode_t) -> String {
         switch mode & S_IFMT {

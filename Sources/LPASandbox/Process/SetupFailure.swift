@@ -45,7 +45,8 @@ struct SetupFailure {
             let hint: String?
             switch err {
             case EROFS: hint = "the mount point lies inside a read-only bind; bind a parent directory instead"
-            case ESTALE: hint = "the pinned file was replaced after it was verified; nothing was started"
+            case ESTALE: hint = "the bind source (a pinned file, or a path checked for planted links) was replaced "
+                + "between the check and the mount; nothing was started"
             case ELOOP, EXDEV:
                 hint = "a component of the mount target is a symbolic link (perhaps left by an earlier run in a "
                     + "read-write directory); lpa-run never follows links in mount targets: remove the link"
