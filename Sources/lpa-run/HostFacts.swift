@@ -29,17 +29,11 @@ enum HostFacts {
     static func context() -> HostContext {
         HostContext(environment: environment(), cwd: cwd(), uid: getuid(), gid: getgid(),
                     devices: { DeviceNodes.matching($0) },
-                    resolveLinks: { realPath($0) },
+                    resolveLinks: { FilePaths.realPath($0) },
                     unixSockets: { UnixSocketSearch.sockets(under: $0) },
                     landlockABI: HostSupport.landlockABI())
     }
 
-    /// realpath(3); nil when the path does not exist.
-    static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
 }
 
 /// Finds unix socket files under a bind source before the compiler decides on it. Two
@@ -52,7 +46,7 @@ enum UnixSocketSearch {
     static let walkEntries = 512
 
     static func sockets(under source: String) -> [String] {
-        let real = HostFacts.realPath(source) ?? source
+        let real = FilePaths.realPath(source) ?? source
         var found = listed.filter { path in
             [source, real].contains { PathNormalizer.isWithin(path, $0) } && isSocket(path)
         }
