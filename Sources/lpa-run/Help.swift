@@ -56,6 +56,7 @@ enum Help {
           lpa-run profiles
           lpa-run probe [--profile NAME|FILE] [--expect NAME|FILE]
           lpa-run doctor
+          lpa-run explain [--profile NAME|FILE] [--format text|json]
           lpa-run hash FILE|DIR...
 
         The first word that is not an option starts COMMAND; everything after it is
@@ -74,6 +75,7 @@ enum Help {
           hash PATH...    \(HashCommand.configuration.abstract)
           probe           \(ProbeCommand.configuration.abstract)
           doctor          \(DoctorCommand.configuration.abstract)
+          explain         \(ExplainCommand.configuration.abstract)
 
         EXIT STATUS:
           the command's own status; 128+N when it died from signal N;

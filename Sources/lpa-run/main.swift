@@ -28,6 +28,7 @@ case "check": status = runSubcommand(CheckCommand.self, Array(arguments.dropFirs
 case "profiles": status = runSubcommand(ProfilesCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "hash": status = runSubcommand(HashCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "probe": status = runSubcommand(ProbeCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
+case "explain": status = runSubcommand(ExplainCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "doctor": status = runSubcommand(DoctorCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "help": print(Help.text); status = 0
 case "--version": print("lpa-run 0.1.0"); status = 0

@@ -2,6 +2,8 @@
 public struct Compilation: Sendable {
     public var plan: IsolationPlan
     public var warnings: [Diagnostic]
+    /// Positions of the plan's single-valued settings (`lpa-run explain`).
+    public var origins: SettingOrigins
 }
 
 /// Profiles in, an `IsolationPlan` out. Pure: everything it knows about the
@@ -21,23 +23,24 @@ public struct PolicyCompiler: Sendable {
     /// Compiles `reference` (a profile name or path) for `command`.
     public func compile(profile reference: String, command: CommandPlan,
                         overrides: CommandLineOverrides = .init()) throws(CompileFailure) -> Compilation {
-        let (plan, diagnostics) = build(reference, command: command, overrides: overrides)
+        let (plan, diagnostics, origins) = build(reference, command: command, overrides: overrides)
         let errors = diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty, let plan else { throw CompileFailure(diagnostics: errors.isEmpty ? diagnostics : errors) }
-        return Compilation(plan: plan, warnings: diagnostics.filter { $0.severity == .warning })
+        return Compilation(plan: plan, warnings: diagnostics.filter { $0.severity == .warning }, origins: origins)
     }
 
     /// Checks one profile file and its extends chain without a command: errors and warnings.
     public func check(file path: String) -> [Diagnostic] {
-        build(path, command: CommandPlan(argv: [], executable: nil), overrides: .init()).1
+        build(path, command: CommandPlan(argv: [], executable: nil), overrides: .init()).diagnostics
     }
 
     private func build(_ reference: String, command: CommandPlan,
-                       overrides: CommandLineOverrides) -> (IsolationPlan?, [Diagnostic]) {
+                       overrides: CommandLineOverrides)
+        -> (plan: IsolationPlan?, diagnostics: [Diagnostic], origins: SettingOrigins) {
         let parser = ProfileParser(expander: VariableExpander(context: context))
         let resolution = ExtendsResolver(loader: loader, parser: parser).resolve(reference)
         var diagnostics = resolution.diagnostics
-        guard !resolution.documents.isEmpty else { return (nil, diagnostics) }
+        guard !resolution.documents.isEmpty else { return (nil, diagnostics, SettingOrigins()) }
         let merged = ProfileMerger.merge(resolution.documents.map(\.document))
         var document = merged.document
         addCommandLineModels(overrides.models, to: &document, &diagnostics)
@@ -96,7 +99,7 @@ public struct PolicyCompiler: Sendable {
                 chain: resolution.documents.reversed().map { .init(name: $0.profile.name, source: $0.profile.path) },
                 description: document.description?.value ?? "", digest: ""))
         plan.profile.digest = computesDigest ? PlanDigest.digest(of: plan) : "sha256:-"
-        return (plan, diagnostics)
+        return (plan, diagnostics, SettingOrigins(document))
     }
 
     /// --model FILE: bound read-only like a profile's `models` entry; a relative path
