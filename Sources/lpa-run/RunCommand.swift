@@ -52,6 +52,9 @@ enum RunCommand {
             }
         }
 
+        var overrides = options.overrides
+        // argv[0] is lpa-run: the command's first word follows the options (and a `--`).
+        overrides.commandPosition = arguments.count - split.command.count + 1
         var compiler = PolicyCompiler(loader: FileProfileLoader(environment: context.environment, cwd: context.cwd),
                                       context: context)
         compiler.computesDigest = options.dryRun
@@ -59,7 +62,7 @@ enum RunCommand {
         do {
             let compilation = try compiler.compile(profile: options.profile,
                                                    command: CommandPlan(argv: split.command, executable: executable),
-                                                   overrides: options.overrides)
+                                                   overrides: overrides)
             plan = compilation.plan
             if !options.quiet {
                 for warning in compilation.warnings { printError(warning.description) }
