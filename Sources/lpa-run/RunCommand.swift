@@ -53,8 +53,7 @@ enum RunCommand {
         }
 
         var overrides = options.overrides
-        // argv[0] is lpa-run: the command's first word follows the options (and a `--`).
-        overrides.commandPosition = arguments.count - split.command.count + 1
+        overrides.commandPosition = split.commandPosition
         var compiler = PolicyCompiler(loader: FileProfileLoader(environment: context.environment, cwd: context.cwd),
                                       context: context)
         compiler.computesDigest = options.dryRun
