@@ -95,8 +95,12 @@ struct CommandLineBindSandboxTests {
     @Test("the same refusals as profile binds, at the option's argv position; nothing runs", arguments: Runner.all)
     func refusalsNameTheOption(runner: Runner) throws {
         let base = try CommandLineBindFixtures.directory("clb-refuse", for: runner)
-        let sockets = base + "/sockets"
+        // Not beside the binaries: other tests bind that directory, and a socket there
+        // would make their binds refused.
+        let sockets = Binaries.shared.scratch + "/clb-sockets-\(runner.who.rawValue)"
+        try? FileManager.default.removeItem(atPath: sockets)
         try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true)
+        chmod(sockets, 0o755)
         try CommandLineBindFixtures.host(["/usr/bin/python3", "-c",
                                           "import socket; socket.socket(socket.AF_UNIX).bind('\(sockets)/agent.sock')"])
         let marker = base + "/ran"
