@@ -179,6 +179,21 @@ struct CommandLineBindSandboxTests {
         #expect(fixed.stdout == "GGUF-canary\nsibling-unseen\n", "\(fixed.stderr)")
         #expect(!fixed.stderr.contains("cannot see"), "\(fixed.stderr)")
     }
+
+    @Test("the README's first line: the llama-server preset serves `-m MODEL` as typed, without --model",
+          arguments: Runner.all)
+    func readmeFirstLine(runner: Runner) throws {
+        let llama = try Llama.get()
+        let sandbox = try PublishedSandbox(runner: runner, ready: .http(path: "/health"), within: 180) { port in
+            ["--profile", "llama-server", "-p", "127.0.0.1:\(port):8080", llama.server, "-m", llama.model,
+             "--port", "8080"]
+        }
+        defer { sandbox.terminate() }
+        let chat = try LoopbackHTTP.request(port: sandbox.port, method: "POST", path: "/v1/chat/completions",
+                                            body: #"{"messages":[{"role":"user","content":"hi"}],"max_tokens":2}"#)
+        #expect(chat.status == 200)
+        #expect(try sandbox.stop() == 0)
+    }
 }
 
 extension CommandLineBindFixtures {
