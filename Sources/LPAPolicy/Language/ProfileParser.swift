@@ -40,6 +40,8 @@ struct ProfileParser {
                 let e = expander
                 doc.models = r.list(value, key: key) { r, n in r.model(n, expander: e) }
             case "pins": parsePins(value, into: &doc, &r)
+            case "model-arguments":
+                doc.modelArguments = r.list(value, key: key) { r, n in r.modelArgument(n) }
             case "landlock":
                 doc.landlock = r.choice(value, key: key, LandlockPlan.Mode.self, LandlockPlan.Mode.allCases)
             case "landlock-exclude":

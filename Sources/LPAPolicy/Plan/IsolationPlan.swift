@@ -74,14 +74,29 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
 }
 
 /// Where a setting came from, so a user can see why something is allowed.
+/// A profile line; or `command line` with `line` the option's position in lpa-run's
+/// argv and `detail` the option as typed; or `automatic` with `detail` the reason.
 public struct Origin: Codable, Equatable, Hashable, Sendable, CustomStringConvertible {
+    public static let commandLine = "command line"
+    public static let automatic = "automatic"
+
     public var file: String
     public var line: Int
-    public init(file: String, line: Int) {
+    /// Absent for profile lines (the JSON omits it).
+    public var detail: String?
+    public init(file: String, line: Int, detail: String? = nil) {
         self.file = file
         self.line = line
+        self.detail = detail
     }
-    public var description: String { "\(file):\(line)" }
+    public var description: String {
+        switch (file, detail) {
+        case (Self.automatic, let detail?): "automatic: \(detail)"
+        case (Self.commandLine, let detail?): "command line, argv[\(line)]: \(detail)"
+        case (_, let detail?): "\(file):\(line): \(detail)"
+        default: "\(file):\(line)"
+        }
+    }
 }
 
 public struct CommandPlan: Codable, Equatable, Sendable {

@@ -61,6 +61,7 @@ extension ProfileDocument {
         set.merge(child.set) { _, new in new }
         allowSecrets = ListMerge.merge(allowSecrets, child.allowSecrets) { $0 }
         models = ListMerge.merge(models, child.models) { $0.path }
+        modelArguments = ListMerge.merge(modelArguments, child.modelArguments) { $0 }
         scalar(&pinExecutable, child.pinExecutable)
         // A child re-pinning a path (a new release) must win, not be dropped as a duplicate.
         pinFiles = ListMerge.merge(pinFiles, child.pinFiles, laterWins: true) { $0.path }
