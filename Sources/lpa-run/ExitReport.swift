@@ -4,9 +4,13 @@ import Glibc
 import LPASandbox
 
 /// The short account lpa-run gives at exit (stderr with -v or when anything was
-/// blocked; JSON with --report-json): how long, how it ended, what was refused, and
-/// what was served through published ports. The JSON goes to a file opened up front
-/// (`HostOutputFile`, `.createNew`), never to a path resolved at exit.
+/// blocked; JSON with --report-json): how long, how it ended, what was refused (what
+/// matters first: where it tried to connect, files, privileges), and what was served
+/// through published ports. Refusals the plan expects (handled by design, like glibc's
+/// clone3 → clone fallback) are counted on a line of their own and never make a run
+/// "blocked": a report that always cries wolf teaches people to ignore it. The JSON
+/// goes to a file opened up front (`HostOutputFile`, `.createNew`), never to a path
+/// resolved at exit.
 struct ExitReport {
     var duration: Double
     var status: Int32
@@ -37,6 +41,10 @@ struct ExitReport {
                 lines.append("  audit log: \(audit.logSuppressed) calls counted but not written (rate or size limit)")
             }
         }
+        if audit.expected > 0 {
+            let kinds = audit.expectedBySyscall.map { "\($0.name) ×\($0.count)" }.joined(separator: ", ")
+            lines.append("  expected, handled by design: \(kinds)")
+        }
         if let tmpfsBytes {
             lines.append("  discarded: \(Self.size(tmpfsBytes)) written to the sandbox's tmpfs")
         }
@@ -50,10 +58,13 @@ struct ExitReport {
     var json: String {
         let kinds = audit.bySyscall.map { "\(AuditText.json($0.name)): \($0.count)" }.joined(separator: ", ")
         let examples = audit.examples.map(AuditText.json).joined(separator: ", ")
+        let expectedKinds = audit.expectedBySyscall.map { "\(AuditText.json($0.name)): \($0.count)" }
+            .joined(separator: ", ")
         return """
             {"duration_s": \(duration), "exit_status": \(status), \
             "blocked": {"total": \(audit.blocked), "by_syscall": {\(kinds)}, "examples": [\(examples)], \
             "log_suppressed": \(audit.logSuppressed)}, \
+            "expected": {"total": \(audit.expected), "by_syscall": {\(expectedKinds)}}, \
             "connections": {"served": \(relay.connectionsServed), "refused": \(relay.connectionsRefused)}, \
             "tmpfs_bytes_discarded": \(tmpfsBytes.map(String.init) ?? "null")}
 

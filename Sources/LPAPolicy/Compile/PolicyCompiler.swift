@@ -50,6 +50,7 @@ public struct PolicyCompiler: Sendable {
                                    executablePinned: document.pinExecutable != nil)
             .compile(&diagnostics)
         checkProfilesOutsideWritableBinds(resolution.documents.map(\.profile.path), mounts, &diagnostics)
+        NetworkCompiler.checkSockets(network, mounts: mounts, resolveLinks: context.resolveLinks, &diagnostics)
         let compiledSeccomp = SeccompCompiler(document: document, steps: merged.seccompSteps).compile(&diagnostics)
         let seccomp = compiledSeccomp.plan
         checkNetworkNamespace(network, namespaces, document, &diagnostics)
