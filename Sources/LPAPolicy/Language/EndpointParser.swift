@@ -9,7 +9,7 @@ enum PublishSpec: Equatable, Sendable {
     case port(PublishedPort)
     case socket(PublishedSocket)
 
-    /// Two entries with one key cannot both work (a child profile's entry replaces its parent's).
+    /// Two entries with one key cannot both work: merging profiles keeps the first (ListMerge).
     var mergeKey: String {
         switch self {
         case .port(let p): "\(p.hostAddress):\(p.hostPort)"
