@@ -31,6 +31,14 @@ struct ExitReport {
 
     var text: String {
         var lines = ["lpa-run: report: ran \(seconds), exit status \(status)"]
+        if !audit.destinations.isEmpty {
+            var reached = audit.destinations.map { destination in
+                destination.address + (Self.isNameLookup(destination.address) ? " (name lookup)" : "")
+                    + (destination.count > 1 ? " ×\(destination.count)" : "")
+            }
+            if audit.otherDestinations > 0 { reached.append("\(audit.otherDestinations) more") }
+            lines.append("  tried to reach: " + reached.joined(separator: ", "))
+        }
         if audit.blocked == 0 {
             lines.append("  blocked: nothing")
         } else {
@@ -58,10 +66,14 @@ struct ExitReport {
     var json: String {
         let kinds = audit.bySyscall.map { "\(AuditText.json($0.name)): \($0.count)" }.joined(separator: ", ")
         let examples = audit.examples.map(AuditText.json).joined(separator: ", ")
+        let reached = audit.destinations.map {
+            "{\"address\": \(AuditText.json($0.address)), \"count\": \($0.count), \"name_lookup\": \(Self.isNameLookup($0.address))}"
+        }.joined(separator: ", ")
         let expectedKinds = audit.expectedBySyscall.map { "\(AuditText.json($0.name)): \($0.count)" }
             .joined(separator: ", ")
         return """
             {"duration_s": \(duration), "exit_status": \(status), \
+            "tried_to_reach": [\(reached)], "tried_to_reach_others": \(audit.otherDestinations), \
             "blocked": {"total": \(audit.blocked), "by_syscall": {\(kinds)}, "examples": [\(examples)], \
             "log_suppressed": \(audit.logSuppressed)}, \
             "expected": {"total": \(audit.expected), "by_syscall": {\(expectedKinds)}}, \
@@ -70,6 +82,10 @@ struct ExitReport {
 
             """
     }
+
+    /// Port 53: a DNS query, i.e. a name it tried to resolve (the name itself is payload,
+    /// which lpa-run never reads).
+    static func isNameLookup(_ address: String) -> Bool { address.hasSuffix(":53") }
 
     static func size(_ bytes: UInt64) -> String {
         if bytes < 1024 { return "\(bytes) B" }

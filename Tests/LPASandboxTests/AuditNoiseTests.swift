@@ -54,6 +54,9 @@ struct AuditNoiseTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.fields["connect-out"] == "ENETUNREACH")
         let lines = result.stderr.split(separator: "\n")
+        let top = try #require(lines.firstIndex { $0.hasPrefix("lpa-run: report:") }, "\(result.stderr)")
+        // It leads with where the program tried to connect.
+        #expect(lines.count > top + 1 && lines[top + 1] == "  tried to reach: 203.0.113.7:443", "\(result.stderr)")
         let header = try #require(lines.firstIndex { $0.contains("blocked 3:") }, "\(result.stderr)")
         // The summary names the connection first, and so does the first example.
         #expect(lines[header].contains("blocked 3: connect 1"), "\(lines[header])")
@@ -61,5 +64,16 @@ struct AuditNoiseTests {
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any])
         let examples = (report["blocked"] as? [String: Any])?["examples"] as? [String] ?? []
         #expect(examples.first?.hasPrefix("connect 203.0.113.7:443") == true, "\(examples)")
+        let reached = report["tried_to_reach"] as? [[String: Any]] ?? []
+        #expect(reached.first?["address"] as? String == "203.0.113.7:443", "\(report)")
+    }
+
+    /// A datagram to port 53 is a name lookup: the report says so (the name itself is
+    /// payload and never read).
+    @Test("a DNS query out is reported as a name lookup", arguments: Runner.all)
+    func nameLookupIsNamed(runner: Runner) throws {
+        let result = try runner.probe(["sendto-out", "lpa-noise-\(getpid())"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("tried to reach: 203.0.113.7:53 (name lookup)"), "\(result.stderr)")
     }
 }

@@ -19,6 +19,11 @@ public struct AuditReport: Sendable {
     public var expectedBySyscall: [(name: String, count: UInt64)] = []
     /// Blocked calls counted but not written to the log (rate or size limit).
     public var logSuppressed: UInt64 = 0
+    /// Where it tried to connect or send (refused egress), first seen first, at most
+    /// `AuditSupervisor.destinationLimit` addresses; the rest are counted in
+    /// `otherDestinations`. Printable text (the sandbox chose these addresses).
+    public var destinations: [(address: String, count: UInt64)] = []
+    public var otherDestinations: UInt64 = 0
 }
 
 /// The audit concern: a socket pair over which the workload sends its seccomp
@@ -34,6 +39,9 @@ final class AuditSupervisor {
     /// `finishLog` writes one "suppressed" line per syscall with the count.
     static let linesPerSecond = 100
     static let logBytesMax = 10 << 20
+    /// Distinct destinations the report names; a sandbox scanning addresses must not
+    /// grow the report (or lpa-run's memory) without bound.
+    static let destinationLimit = 16
 
     let rules: [AuditRule]
     /// Launcher end, workload end.
@@ -49,6 +57,8 @@ final class AuditSupervisor {
     /// Up to `AuditEvent.exampleLimit` per category, so that a flood of minor refusals
     /// cannot push the connection attempt out of the report.
     private var examples: [AuditCategory: [String]] = [:]
+    private var destinations: [(address: String, count: UInt64)] = []
+    private var otherDestinations: UInt64 = 0
     // The log's limits, per rule: the second of the current window, lines written in it,
     // and calls not written.
     private var windowSecond: [Int64]
@@ -119,9 +129,12 @@ final class AuditSupervisor {
             logs = linesInWindow[index] < Self.linesPerSecond
             if !logs { suppressed[index] += 1 }
         }
-        guard wantsExample || logs else { return }
+        // A refused connection is what the report leads with: its address, always.
+        let isEgress = rule.kind == .egress && !isExpected
+        guard wantsExample || logs || isEgress else { return }
         let event = Self.event(raw, rule: rule)
         if wantsExample { examples[rule.category, default: []].append(event.example) }
+        if isEgress { countDestination(AuditText.truncated(AuditText.printable(event.detail), toBytes: 80)) }
         guard logs, let log else { return }
         let line = Array(event.jsonLine.utf8)
         guard logBytes + line.count <= Self.logBytesMax else {
@@ -131,6 +144,16 @@ final class AuditSupervisor {
         linesInWindow[index] += 1
         logBytes += line.count
         _ = log.write(line)
+    }
+
+    private func countDestination(_ address: String) {
+        if let i = destinations.firstIndex(where: { $0.address == address }) {
+            destinations[i].count += 1
+        } else if destinations.count < Self.destinationLimit {
+            destinations.append((address, 1))
+        } else {
+            otherDestinations += 1
+        }
     }
 
     /// After the audit thread ended: one line per syscall whose calls were not all
@@ -190,6 +213,8 @@ final class AuditSupervisor {
         result.expectedBySyscall = Self.bySyscall(expectedRules.map { rules[$0] }, expectedRules.map { counters[$0] })
         result.examples = Array(examples.sorted { $0.key < $1.key }.flatMap(\.value).prefix(AuditEvent.exampleLimit))
         result.logSuppressed = suppressed.reduce(0, +)
+        result.destinations = destinations
+        result.otherDestinations = otherDestinations
         return result
     }
 
