@@ -57,6 +57,12 @@ struct UnixEndpointTests {
 
     /// Connects from the host, sends `size` bytes, half-closes, reads to EOF.
     static func roundTrip(_ path: String, size: Int, within seconds: Double = 20) throws -> [UInt8] {
+        try exchange(path, [UInt8](repeating: 0x7a, count: size), halfClose: true, within: seconds)
+    }
+
+    /// Connects from the host, sends `payload` (then half-closes if asked), reads to EOF.
+    static func exchange(_ path: String, _ payload: [UInt8], halfClose: Bool, within seconds: Double = 20) throws -> [UInt8] {
+        let size = payload.count
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(describeErrno(errno))") }
         defer { close(fd) }
@@ -72,14 +78,13 @@ struct UnixEndpointTests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard connected == 0 else { throw TestFailure("connect \(path): \(describeErrno(errno))") }
-        let payload = [UInt8](repeating: 0x7a, count: size)
         var sent = 0
         while sent < size {
             let n = payload[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard n > 0 else { throw TestFailure("send: \(describeErrno(errno))") }
             sent += n
         }
-        shutdown(fd, Int32(SHUT_WR))
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -263,5 +268,39 @@ struct UnixEndpointTests {
                                      within: 30)
         #expect(missing.status == 125)
         #expect(missing.stderr.contains("lpa-run makes no directories"), "\(missing.stderr)")
+    }
+
+    // MARK: a real server
+
+    @Test("llama-server under strict answers through -p unix: (health and a completion); the socket is gone after",
+          arguments: Runner.all)
+    func llamaServerThroughAUnixSocket(runner: Runner) throws {
+        let llama = try Llama.get()
+        let dir = try Self.directory(for: runner, "llama")
+        defer { dir.remove() }
+        let path = dir.path + "/llama.sock"
+        let lpaRun = try BackgroundProcess(runner: runner, arguments: [
+            "--profile", "strict", "--model", llama.model, "-p", "unix:\(path):8080",
+            llama.server, "--model", llama.model, "--host", "127.0.0.1", "--port", "8080"])
+        defer { lpaRun.terminate() }
+        func http(_ request: String) throws -> String {
+            String(decoding: try Self.exchange(path, Array(request.utf8), halfClose: false), as: UTF8.self)
+        }
+        var health = ""
+        try Deadline(seconds: 180).poll(for: "llama-server to answer /health on \(path); \(lpaRun.stderr.suffix(600))") {
+            guard lpaRun.isRunning else { throw TestFailure("lpa-run exited: \(lpaRun.stderr.suffix(800))") }
+            health = (try? http("GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")) ?? ""
+            return health.hasPrefix("HTTP/1.1 200")
+        }
+        #expect(health.contains("ok"))
+        let body = #"{"prompt":"hello","n_predict":4,"temperature":0}"#
+        let completion = try http("POST /completion HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                                  + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
+        #expect(completion.hasPrefix("HTTP/1.1 200"), "\(completion.prefix(300))")
+        #expect(completion.contains("\"tokens_predicted\":"), "\(completion.prefix(600))")
+        kill(lpaRun.pid, SIGTERM)
+        #expect(try lpaRun.waitForExit("after SIGTERM", within: 30) == 0, "\(lpaRun.stderr.suffix(800))")
+        #expect(!lpaRun.stderr.contains("blocked"), "\(lpaRun.stderr.suffix(800))")
+        #expect(access(path, F_OK) != 0, "the socket is left behind")
     }
 }
