@@ -93,11 +93,15 @@ enum RunOptionTable {
             options.format = format
         },
         RunOption(["-p", "--publish"], value: "[HOST_IP:]HOST_PORT:SANDBOX_PORT",
-                  help: "Publish a sandbox port on the host (inbound only). HOST_IP defaults to 127.0.0.1.") {
+                  help: "Publish a sandbox port on the host (inbound only). HOST_IP defaults to 127.0.0.1. "
+                      + "Or unix:HOST_PATH:SANDBOX_PORT: a host unix socket instead (created mode 0600 in an existing "
+                      + "directory of yours, removed at exit).") {
             $0.publish.append($1)
         },
         RunOption(["--connect"], value: "HOST:PORT[:SANDBOX_PORT]",
-                  help: "Let the sandbox reach one host loopback endpoint at 127.0.0.1:PORT inside.") {
+                  help: "Let the sandbox reach one host loopback endpoint at 127.0.0.1:PORT inside. Or "
+                      + "unix:HOST_PATH[:SANDBOX_PATH]: one host unix socket, at SANDBOX_PATH inside (default HOST_PATH; "
+                      + "on a tmpfs such as /run or /tmp), relayed, never bound.") {
             $0.connect.append($1)
         },
         RunOption(["--env"], value: "NAME[=VALUE]",

@@ -76,6 +76,7 @@ public struct PolicyCompiler: Sendable {
         if let pythonEnvironment { commandPaths.checkInterpreter(pythonEnvironment, mounts, &diagnostics) }
         commandPaths.checkVisibility(mounts, skipping: modelArguments.consumed, &diagnostics)
         checkProfilesOutsideWritableBinds(resolution.documents.map(\.profile.path), mounts, &diagnostics)
+        NetworkCompiler.checkSockets(network, mounts: mounts, resolveLinks: context.resolveLinks, &diagnostics)
         let compiledSeccomp = SeccompCompiler(document: document, steps: merged.seccompSteps).compile(&diagnostics)
         let seccomp = compiledSeccomp.plan
         checkNetworkNamespace(network, namespaces, document, &diagnostics)

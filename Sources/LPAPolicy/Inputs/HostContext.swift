@@ -107,9 +107,9 @@ public struct CommandLineBind: Sendable, Equatable {
 
 /// Settings given on the command line; they apply after every profile.
 public struct CommandLineOverrides: Sendable {
-    /// --publish [HOST_IP:]HOST_PORT:SANDBOX_PORT
+    /// --publish [HOST_IP:]HOST_PORT:SANDBOX_PORT or unix:HOST_PATH:SANDBOX_PORT
     public var publish: [String]
-    /// --connect HOST:PORT[:SANDBOX_PORT]
+    /// --connect HOST:PORT[:SANDBOX_PORT] or unix:HOST_PATH[:SANDBOX_PATH]
     public var connect: [String]
     /// --env NAME (copy the host value, secrets included) or NAME=VALUE.
     public var env: [String]

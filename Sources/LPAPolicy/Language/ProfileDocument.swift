@@ -9,8 +9,8 @@ struct ProfileDocument: Sendable {
     var runAs: Located<Identity.RunAs>?
 
     var networkMode: Located<NetworkPlan.Mode>?
-    var publish: ListValue<PublishedPort>?
-    var connect: ListValue<HostEndpoint>?
+    var publish: ListValue<PublishSpec>?
+    var connect: ListValue<ConnectSpec>?
 
     var readOnly: ListValue<PathItem>?
     var readWrite: ListValue<PathItem>?

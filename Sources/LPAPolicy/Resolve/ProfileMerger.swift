@@ -33,8 +33,8 @@ extension ProfileDocument {
         scalar(&hostname, child.hostname)
         scalar(&runAs, child.runAs)
         scalar(&networkMode, child.networkMode)
-        publish = ListMerge.merge(publish, child.publish) { "\($0.hostAddress):\($0.hostPort)" }
-        connect = ListMerge.merge(connect, child.connect) { "\($0.sandboxPort)" }
+        publish = ListMerge.merge(publish, child.publish) { $0.mergeKey }
+        connect = ListMerge.merge(connect, child.connect) { $0.mergeKey }
         readOnly = ListMerge.merge(readOnly, child.readOnly) { $0.path }
         readWrite = ListMerge.merge(readWrite, child.readWrite) { $0.path }
         hide = ListMerge.merge(hide, child.hide) { $0.path }
