@@ -57,6 +57,7 @@ enum Help {
           lpa-run probe [--profile NAME|FILE] [--expect NAME|FILE]
           lpa-run doctor
           lpa-run hash FILE|DIR...
+          lpa-run export --to oci|seccomp|kubernetes|systemd [OPTIONS] [-o DIR] [--] COMMAND [ARG...]
 
         The first word that is not an option starts COMMAND; everything after it is
         passed to COMMAND untouched. To run a program named like a subcommand, write
@@ -74,6 +75,8 @@ enum Help {
           hash PATH...    \(HashCommand.configuration.abstract)
           probe           \(ProbeCommand.configuration.abstract)
           doctor          \(DoctorCommand.configuration.abstract)
+          export          Write the plan for crun/runc (OCI), Kubernetes, systemd or as a seccomp
+                          profile, with a parity table (lpa-run export --help).
 
         EXIT STATUS:
           the command's own status; 128+N when it died from signal N;
