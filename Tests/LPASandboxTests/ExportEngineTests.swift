@@ -72,6 +72,16 @@ struct ExportEngineTests {
         #expect(lpa.count >= 29)
         for (row, verdict) in lpa { #expect(bundle.fields[row] == verdict, "syscalls row \(row) under crun") }
 
+        // Every argument -1: an ioctl request of all ones must pass the TIOCSTI rules
+        // (EBADF, not EPERM): a mask and datum swapped in the JSON would deny it, as
+        // libseccomp folds the datum into the mask; socket, socketpair, clone, personality too.
+        let numbered = ["nr", "16", "41", "53", "56", "135"]
+        let lpaNumbered = try Self.root.probe(numbered).fields
+        let crunNumbered = try Self.crun(numbered, in: directory, name: "numbered")
+        #expect(lpaNumbered["nr-16"] == "EBADF")
+        #expect(lpaNumbered.count == 5)
+        for (row, verdict) in lpaNumbered { #expect(crunNumbered.fields[row] == verdict, "row \(row) under crun") }
+
         // Capabilities empty, no_new_privs, seccomp mode 2, only lo, hostname, ids, core limit.
         let status = try Self.crun(["status"], in: directory, name: "status")
         #expect(status.status == 0, "crun: \(status.stderr)")
