@@ -75,9 +75,9 @@ demo: build llama
 bench: build llama
 	bench/run.sh
 
-# Rewrite the golden plans after a deliberate change; review the diff before committing.
+# Rewrite the golden plans and exports after a deliberate change; review the diff before committing.
 goldens:
-	LPA_UPDATE_GOLDENS=1 $(SWIFT) test --filter GoldenTests
+	LPA_UPDATE_GOLDENS=1 $(SWIFT) test --filter 'GoldenTests|ExportTests'
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/lpa-run
