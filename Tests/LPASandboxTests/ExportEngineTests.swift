@@ -95,7 +95,8 @@ struct ExportEngineTests {
         // Rows the OCI form does not carry (lpa-run's own init is pid 1; the runtime has
         // none): reported, not failed.
         for row in ["pid", "ppid", "processes", "fds"] where status.fields[row] != lpaStatus[row] {
-            print("export: status row \(row) differs (not expressible): lpa-run \(lpaStatus[row] ?? "-"), crun \(status.fields[row] ?? "-")")
+            print("export: status row \(row) differs (not expressible): "
+                  + "lpa-run \(lpaStatus[row] ?? "-"), crun \(status.fields[row] ?? "-")")
         }
 
         // The home is a tmpfs: a canary in the caller's home is not there.
@@ -123,7 +124,8 @@ struct ExportEngineTests {
         let shadow = try Self.crun(["read", "/etc/shadow"], in: directory, name: "shadow")
         let lpaShadow = try Self.root.probe(["read", "/etc/shadow"]).fields["read"]
         #expect(lpaShadow == "EACCES")
-        print("export: hidden file /etc/shadow: lpa-run \(lpaShadow ?? "-"), crun \(shadow.fields["read"] ?? "-") (/dev/null, empty)")
+        print("export: hidden file /etc/shadow: lpa-run \(lpaShadow ?? "-"), "
+              + "crun \(shadow.fields["read"] ?? "-") (/dev/null, empty)")
     }
 
     /// runc, the second consumer of the seccomp JSON. runc 1.1 refuses a user namespace

@@ -35,7 +35,8 @@ enum OCIExport {
         })))
         parity.append(ParityRow("capabilities", .exact, caps.isEmpty
                                     ? "process.capabilities: every set empty"
-                                    : "process.capabilities: \(plan.capabilities.keep.map(\.name).joined(separator: ", ")) in every set"))
+                                    : "process.capabilities: "
+                                        + plan.capabilities.keep.map(\.name).joined(separator: ", ") + " in every set"))
         process.append(("rlimits", .array(plan.rlimits.map { limit in
             .object([("type", .string("RLIMIT_" + limit.resource.uppercased())),
                      ("hard", .uint(limit.hard ?? UInt64.max)), ("soft", .uint(limit.soft ?? UInt64.max))])
@@ -102,7 +103,8 @@ enum OCIExport {
         }
         parity.append(ParityRow("mounts", unexpressed.isEmpty ? .exact : .approximate,
                                 "\(mounts.count) mounts in plan order: read-only binds as rbind,rro, tmpfs with the plan's "
-                                    + "size, mode and owner (the sandbox user's), fresh proc and devpts; /dev links made by the runtime; "
+                                    + "size, mode and owner (the sandbox user's), fresh proc and devpts; "
+                                    + "/dev links made by the runtime; "
                                     + "optional binds are included and fail the start where the source is missing"
                                     + (unexpressed.isEmpty ? "" : "; left out: " + unexpressed.joined(separator: ", "))))
         parity.append(ParityRow("hidden paths", .approximate, "linux.maskedPaths (\(masked.count)): an empty read-only "
@@ -130,7 +132,8 @@ enum OCIExport {
             linux.append(("gidMappings", .array(gidMap)))
         }
         linux.append(("namespaces", .array(plan.namespaces.map { .object([("type", .string(namespace($0)))]) })))
-        parity.append(ParityRow("namespaces", .exact, "linux.namespaces: " + plan.namespaces.map(namespace).joined(separator: ", ")))
+        parity.append(ParityRow("namespaces", .exact,
+                                "linux.namespaces: " + plan.namespaces.map(namespace).joined(separator: ", ")))
         parity.append(ParityRow("identity", .exact, "process.user \(plan.identity.sandboxUid):\(plan.identity.sandboxGid), "
                                     + "one id mapped to host \(plan.identity.uid):\(plan.identity.gid)"))
         linux.append(("maskedPaths", .array(masked.map { .string($0) })))

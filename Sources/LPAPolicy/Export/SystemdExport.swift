@@ -261,7 +261,8 @@ enum SystemdExport {
             let numbers = (0..<above).filter { !denied.contains($0) }
             let allowed = numbers.compactMap { familyName[Int($0)] }
             lines.append("RestrictAddressFamilies=" + (allowed.isEmpty ? "none" : allowed.joined(separator: " ")))
-            parity.append(ParityRow("seccomp socket-families", allowed.count == numbers.count ? .exact : .approximate, "RestrictAddressFamilies=" + allowed.joined(separator: " ")
+            parity.append(ParityRow("seccomp socket-families", allowed.count == numbers.count ? .exact : .approximate,
+                                    "RestrictAddressFamilies=" + allowed.joined(separator: " ")
                                         + " (socket() of another family fails with EAFNOSUPPORT)"))
         }
         if reasons.contains("clone-flags") {
