@@ -192,7 +192,7 @@ enum SystemdExport {
             files.append(ExportFile(name: base + ".service", contents: [
                 "[Unit]", "Description=Relay of port \(port.hostPort) into \(unit)",
                 "Requires=\(unit) \(base).socket", "After=\(unit) \(base).socket", "JoinsNamespaceOf=\(unit)", "",
-                "[Service]", "Type=notify",
+                "[Service]",
                 "ExecStart=\(proxyd) --exit-idle-time=5min 127.0.0.1:\(port.sandboxPort)",
                 "PrivateNetwork=yes", "PrivateTmp=yes", "DynamicUser=yes", "NoNewPrivileges=yes",
                 "CapabilityBoundingSet=", "ProtectSystem=strict", "ProtectHome=yes", "",
