@@ -52,11 +52,12 @@ enum Help {
 
         USAGE:
           lpa-run [OPTIONS] [--] COMMAND [ARG...]
-          lpa-run check FILE...
+          lpa-run check [--format json] FILE...
           lpa-run profiles
           lpa-run probe [--profile NAME|FILE] [--expect NAME|FILE]
           lpa-run doctor
           lpa-run hash FILE|DIR...
+          lpa-run schema | completions bash|zsh|fish | man
 
         The first word that is not an option starts COMMAND; everything after it is
         passed to COMMAND untouched. To run a program named like a subcommand, write
@@ -74,6 +75,9 @@ enum Help {
           hash PATH...    \(HashCommand.configuration.abstract)
           probe           \(ProbeCommand.configuration.abstract)
           doctor          \(DoctorCommand.configuration.abstract)
+          schema          \(SchemaCommand.configuration.abstract)
+          completions SHELL  \(CompletionsCommand.configuration.abstract)
+          man             \(ManCommand.configuration.abstract)
 
         EXIT STATUS:
           the command's own status; 128+N when it died from signal N;
