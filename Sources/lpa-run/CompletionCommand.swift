@@ -180,11 +180,13 @@ enum CompletionScripts {
 
             """
         for sub in CommandLineModel.subcommands {
-            text += "    \(zshQuoted(sub.name + ":" + sub.abstract.replacingOccurrences(of: ":", with: "\\:")))\n"
+            // _describe splits at the first colon: the name has none, the description may.
+            text += "    \(zshQuoted(sub.name + ":" + sub.abstract))\n"
         }
         text += """
               )
-              _alternative 'subcommands:lpa-run subcommand:(( ${subcommands} ))' 'commands:command:_command_names -e'
+              _describe -t subcommands 'lpa-run subcommand' subcommands
+              _command_names -e
             }
 
             _lpa_run() {

@@ -64,7 +64,7 @@ struct ShellIntegrationTests {
         #expect(!afterCommand.contains("--profile"), "\(afterCommand)")
     }
 
-    @Test("fish completes --profile with profile names and descriptions; zsh and fish load the scripts")
+    @Test("fish and zsh complete --profile with profile names, options, subcommands and listed values")
     func fishAndZsh() throws {
         let directory = try TestDirectory(under: Binaries.shared.scratch, owner: getuid())
         defer { directory.remove() }
@@ -83,11 +83,40 @@ struct ShellIntegrationTests {
                                 cwd: directory.path)
         #expect(options.stdout.hasPrefix("--dry-run\t"), "\(options.stdout)")
 
-        // zsh: the script parses and defines its completion function.
-        let zshResult = try shell(["/usr/bin/zsh", "-f", "-c", "source '\(zsh)' 2>/dev/null; whence -w _lpa_run"], cwd: directory.path)
-        #expect(zshResult.stdout.contains("_lpa_run: function"), "\(zshResult.stdout) \(zshResult.stderr)")
         let zshSyntax = try shell(["/usr/bin/zsh", "-n", zsh], cwd: directory.path)
         #expect(zshSyntax.status == 0 && zshSyntax.stderr.isEmpty, "\(zshSyntax.stderr)")
+        let empty = try TestDirectory(under: Binaries.shared.scratch, owner: getuid())
+        defer { empty.remove() }
+        let profiles = try zshCompletions(directory.path, "lpa-run --profile ", cwd: empty.path)
+        for name in ["strict", "agent", "python-server"] { #expect(profiles.contains(name), "zsh offered \(profiles)") }
+        #expect(try zshCompletions(directory.path, "lpa-run chec", cwd: empty.path).contains("check"))
+        #expect(try zshCompletions(directory.path, "lpa-run check --f", cwd: empty.path).contains("--format"))
+        #expect(try zshCompletions(directory.path, "lpa-run --format ", cwd: empty.path).sorted() == ["json", "text"])
+    }
+
+    /// What an interactive zsh (under zpty, with compinit and the script on fpath)
+    /// offers when TAB is pressed after `line`: compadd is wrapped to write the
+    /// candidates it is given to a file.
+    func zshCompletions(_ fpath: String, _ line: String, cwd: String) throws -> [String] {
+        let out = cwd + "/zsh-candidates"
+        let program = #"""
+            zmodload zsh/zpty || exit 3
+            dir=$1 out=$2 line=$3
+            : > $out
+            zpty z zsh -f -i
+            zpty -w z "PROMPT= ; fpath=($dir \$fpath); autoload -U compinit; compinit -u -D"
+            zpty -w z "compadd () { if [[ \${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "\$@"; return \$?; fi; typeset -a __hits; builtin compadd -A __hits "\$@"; local r=\$?; print -l -- \$__hits >> $out; print -- --done-- >> $out; return r; }"
+            zpty -w z "bindkey '^I' complete-word"
+            zpty -w -n z "$line"$'	'
+            for i in {1..100}; do grep -q -- --done-- $out && break; sleep 0.1; done
+            sleep 0.5
+            zpty -d z
+            """#
+        let result = try shell(["/usr/bin/zsh", "-f", "-c", program, "zsh", fpath, out, line], cwd: cwd)
+        #expect(result.status == 0, "zsh: \(result.stderr)")
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: out)
+        return Array(Set(text.split(separator: "\n").map(String.init).filter { $0 != "--done--" && $0 != "zsh-candidates" }))
     }
 
     @Test("the man page renders with man -l without warnings and documents every option")
