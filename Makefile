@@ -23,7 +23,7 @@ LLAMA_SERVER := $(LPA_CACHE)/llama/bin/llama-server
 TINY_MODEL := $(LPA_CACHE)/llama/tiny.gguf
 # llama-cpp-python's server and the openai client in one virtualenv (the second real
 # server; its vendored llama.cpp compiles once into a cached wheel: 34 min measured on
-# 2 shared, busy cores (load ~10), expect ~12 min on 2 idle ones).
+# 2 cores shared with other builds, load ~10).
 LLAMA_CPP_PYTHON := $(LPA_CACHE)/llama-cpp-python/venv
 # check-jsonschema (PyPI) validates profiles against docs/profile.schema.json in the tests.
 CHECK_JSONSCHEMA_VERSION := 0.39.0
