@@ -55,12 +55,17 @@
 #define LPA_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
 #define LPA_LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
 #define LPA_LANDLOCK_RULE_PATH_BENEATH 1
+#define LPA_LANDLOCK_RULE_NET_PORT 2
 #ifndef SYS_landlock_add_rule
 #define SYS_landlock_add_rule 445
 #endif
 struct lpa_landlock_path_beneath_attr {
     uint64_t allowed_access;
     int32_t parent_fd;
+} __attribute__((packed));
+struct lpa_landlock_net_port_attr {
+    uint64_t allowed_access;
+    uint64_t port;
 } __attribute__((packed));
 struct lpa_landlock_ruleset_attr {
     uint64_t handled_access_fs;
@@ -405,9 +410,11 @@ static void apply_landlock(const struct lpa_spec *s) {
     }
     uint64_t fs = s->landlock_mode != 0 ? s->landlock_handled & landlock_fs_rights(abi) : 0;
     uint64_t scoped = abi >= 6 ? (LPA_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LPA_LANDLOCK_SCOPE_SIGNAL) : 0;
-    if (fs == 0 && scoped == 0) return;
-    int step = fs != 0 ? LPA_STEP_LANDLOCK_RULES : LPA_STEP_LANDLOCK;
-    struct lpa_landlock_ruleset_attr attr = {fs, 0, scoped};
+    // TCP bind/connect rules (ABI 4): a handled direction allows only the listed ports.
+    uint64_t net = abi >= 4 ? s->landlock_handled_net & 3 : 0;
+    if (fs == 0 && net == 0 && scoped == 0) return;
+    int step = fs != 0 || net != 0 ? LPA_STEP_LANDLOCK_RULES : LPA_STEP_LANDLOCK;
+    struct lpa_landlock_ruleset_attr attr = {fs, net, scoped};
     int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
     if (ruleset < 0) fail(s, step, -1, errno);
     for (size_t i = 0; fs != 0 && i < s->landlock_rule_count; i++) {
@@ -450,6 +457,12 @@ static void apply_landlock(const struct lpa_spec *s) {
         struct lpa_landlock_path_beneath_attr beneath = {access & fs, fd};
         if (beneath.allowed_access != 0)
             syscall(SYS_landlock_add_rule, ruleset, LPA_LANDLOCK_RULE_PATH_BENEATH, &beneath, 0);
+    }
+    for (size_t i = 0; net != 0 && i < s->landlock_port_count; i++) {
+        struct lpa_landlock_net_port_attr port = {s->landlock_ports[i].access & net, s->landlock_ports[i].port};
+        if (port.allowed_access != 0
+            && syscall(SYS_landlock_add_rule, ruleset, LPA_LANDLOCK_RULE_NET_PORT, &port, 0) != 0)
+            fail(s, LPA_STEP_LANDLOCK_RULES, (int)(s->landlock_rule_count + i), errno);
     }
     if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) fail(s, step, -1, errno);
     close(ruleset);

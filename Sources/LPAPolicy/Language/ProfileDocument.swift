@@ -9,6 +9,9 @@ struct ProfileDocument: Sendable {
     var runAs: Located<Identity.RunAs>?
 
     var networkMode: Located<NetworkPlan.Mode>?
+    /// `network: bind-ports / connect-ports`: Landlock TCP rules (`any`: not restricted).
+    var bindPorts: Located<LandlockPorts>?
+    var connectPorts: Located<LandlockPorts>?
     var publish: ListValue<PublishedPort>?
     var connect: ListValue<HostEndpoint>?
 

@@ -57,6 +57,8 @@ struct ProfileParser {
             case "mode": doc.networkMode = r.choice(value, key: key, NetworkPlan.Mode.self, [.none, .host])
             case "publish": doc.publish = r.list(value, key: key) { r, n in r.endpoint(n, key: "publish", EndpointParser.publish) }
             case "connect": doc.connect = r.list(value, key: key) { r, n in r.endpoint(n, key: "connect", EndpointParser.connect) }
+            case "bind-ports": doc.bindPorts = r.ports(value, key: key)
+            case "connect-ports": doc.connectPorts = r.ports(value, key: key)
             default: break
             }
         }

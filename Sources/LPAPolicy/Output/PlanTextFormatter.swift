@@ -129,6 +129,12 @@ extension PlanFormatter {
             }
         }
         rows.append(("scopes", landlock.scopes.isEmpty ? "none (Landlock ABI 6 needed)" : landlock.scopes.joined(separator: " ")))
+        for (label, ports, right) in [("tcp bind", landlock.network.bind, "bind-tcp"),
+                                      ("tcp connect", landlock.network.connect, "connect-tcp")] {
+            let enforced = ports == .any || landlock.network.handled.contains(right)
+            rows.append((label, ports == .any ? "any port" : "only " + ports.text
+                         + (enforced ? "" : " (not enforced: Landlock ABI \(LandlockNetwork.abi) needed)")))
+        }
         return rows
     }
 }

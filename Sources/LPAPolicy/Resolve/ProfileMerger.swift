@@ -33,6 +33,8 @@ extension ProfileDocument {
         scalar(&hostname, child.hostname)
         scalar(&runAs, child.runAs)
         scalar(&networkMode, child.networkMode)
+        scalar(&bindPorts, child.bindPorts)
+        scalar(&connectPorts, child.connectPorts)
         publish = ListMerge.merge(publish, child.publish) { "\($0.hostAddress):\($0.hostPort)" }
         connect = ListMerge.merge(connect, child.connect) { "\($0.sandboxPort)" }
         readOnly = ListMerge.merge(readOnly, child.readOnly) { $0.path }

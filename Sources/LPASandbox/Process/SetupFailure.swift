@@ -62,8 +62,7 @@ struct SetupFailure {
             return LaunchError(step: "rlimit \(name)", errno: err, message: "could not set the resource limit",
                                hint: "a limit cannot exceed the hard limit lpa-run itself was started with")
         case LPA_STEP_LANDLOCK_RULES:
-            let rules = LandlockRules(plan: plan.landlock, steps: mounts.steps).rules
-            let step = rules.indices.contains(index) ? "Landlock rule for \(rules[index].path)" : "Landlock ruleset"
+            let step = LandlockRules(plan: plan.landlock, steps: mounts.steps).describe(index: index)
             let hint = err == EOPNOTSUPP || err == ENOSYS
                 ? "the profile says `landlock: required` and this kernel has no Landlock (see `lpa-run doctor`); "
                     + "use `landlock: best-effort` to run without it"
