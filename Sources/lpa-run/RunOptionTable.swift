@@ -10,6 +10,7 @@ struct RunOptions: Equatable {
     var env: [String] = []
     var model: [String] = []
     var hostname: String?
+    var isolation: IsolationMode?
     var allowNonLoopbackPublish = false
     var auditLog: String?
     var reportJSON: String?
@@ -19,7 +20,7 @@ struct RunOptions: Equatable {
     var overrides: CommandLineOverrides {
         CommandLineOverrides(publish: publish, connect: connect, env: env,
                              allowNonLoopbackPublish: allowNonLoopbackPublish, hostname: hostname,
-                             models: model)
+                             models: model, isolation: isolation)
     }
 }
 
@@ -102,6 +103,16 @@ enum RunOptionTable {
             $0.model.append($1)
         },
         RunOption(["--hostname"], value: "hostname", help: "Hostname inside the sandbox.") { $0.hostname = $1 },
+        RunOption(["--isolation"], value: "MODE",
+                  help: "namespaces (the default: the sandbox) or landlock: a weaker mode for hosts where user "
+                      + "namespaces are blocked (AppArmor, a container's seccomp filter): Landlock, seccomp and "
+                      + "rlimits without namespaces. What it loses is printed at start-up and by --dry-run. "
+                      + "(values: namespaces, landlock; default: namespaces)") { options, value throws(RunOptionParser.Failure) in
+            guard let mode = IsolationMode(rawValue: value) else {
+                throw .invalid("bad value '\(value)' for '--isolation': use namespaces or landlock")
+            }
+            options.isolation = mode
+        },
         RunOption(["--allow-non-loopback-publish"],
                   help: "Allow -p with a non-loopback HOST_IP: this exposes the model to the network.") {
             $0.allowNonLoopbackPublish = true

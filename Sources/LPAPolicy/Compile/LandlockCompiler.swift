@@ -16,10 +16,7 @@ struct LandlockCompiler {
     var connectPorts: LandlockPorts = .any
 
     static let readOnly: [LandlockAccess] = [.execute, .readFile, .readDir]
-    static let readWrite: [LandlockAccess] = [
-        .execute, .writeFile, .readFile, .readDir, .removeDir, .removeFile, .makeDir, .makeReg, .makeSock,
-        .makeFifo, .makeSym, .refer, .truncate, .ioctlDev,
-    ]
+    static let readWrite = LandlockAccess.readWrite
     static let device: [LandlockAccess] = [.writeFile, .readFile, .ioctlDev]
     static let proc: [LandlockAccess] = [.writeFile, .readFile, .readDir]
 

@@ -85,9 +85,13 @@ public struct CommandLineOverrides: Sendable {
     public var hostname: String?
     /// --model FILE: model files bound read-only (relative to the working directory).
     public var models: [String]
+    /// --isolation namespaces|landlock (nil: the profile's, else namespaces).
+    public var isolation: IsolationMode?
 
     public init(publish: [String] = [], connect: [String] = [], env: [String] = [],
-                allowNonLoopbackPublish: Bool = false, hostname: String? = nil, models: [String] = []) {
+                allowNonLoopbackPublish: Bool = false, hostname: String? = nil, models: [String] = [],
+                isolation: IsolationMode? = nil) {
+        self.isolation = isolation
         self.models = models
         self.publish = publish
         self.connect = connect

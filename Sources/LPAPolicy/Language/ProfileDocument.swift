@@ -58,6 +58,8 @@ struct ProfileDocument: Sendable {
     var pinFiles: ListValue<ModelItem>?
     var pinDirectories: ListValue<DirectoryPinItem>?
 
+    /// `isolation: namespaces | landlock` (the degraded mode, opt-in).
+    var isolation: Located<IsolationMode>?
     /// `landlock: required | best-effort | off`.
     var landlock: Located<LandlockPlan.Mode>?
     /// Test aid: mount targets whose Landlock rules are left out (docs/profiles.md).

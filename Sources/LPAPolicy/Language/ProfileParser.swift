@@ -42,6 +42,7 @@ struct ProfileParser {
             case "pins": parsePins(value, into: &doc, &r)
             case "landlock":
                 doc.landlock = r.choice(value, key: key, LandlockPlan.Mode.self, LandlockPlan.Mode.allCases)
+            case "isolation": doc.isolation = r.choice(value, key: key, IsolationMode.self, IsolationMode.allCases)
             case "landlock-exclude":
                 let e = expander
                 doc.landlockExclude = r.list(value, key: key) { r, n in r.path(n, key: "landlock-exclude", expander: e) }

@@ -3,7 +3,7 @@
 enum ProfileSchema {
     static let top = ["description", "extends", "namespaces", "hostname", "run-as", "network", "filesystem",
                       "seccomp", "capabilities", "rlimits", "environment", "models", "pins",
-                      "landlock", "landlock-exclude"]
+                      "landlock", "landlock-exclude", "isolation"]
     static let network = ["mode", "publish", "connect", "bind-ports", "connect-ports"]
     static let filesystem = ["read-only", "read-write", "hide", "tmpfs", "home", "caches", "noswap", "tmpfs-size",
                              "cwd", "devices", "shm-size", "allow-sockets"]

@@ -14,6 +14,16 @@ extension PlanFormatter {
         out.append("digest       \(plan.profile.digest)")
         out.append("command      \(plan.command.argv.joined(separator: " "))")
         out.append("executable   \(plan.command.executable ?? "(not found)")")
+        if let degraded = plan.degraded {
+            out.append("isolation    landlock: DEGRADED, no namespaces (Landlock, seccomp, rlimits only)")
+            section("degraded mode (--isolation landlock)")
+            row("private dir", degraded.privateParent.map { "a fresh directory under \($0) (must be a tmpfs), removed at exit" }
+                ?? "none: XDG_RUNTIME_DIR is not set, a run is refused")
+            row("extra seccomp", "socket(AF_INET/AF_INET6) other than TCP and io_uring fail with EPERM")
+            for loss in degraded.losses { row("lost", loss) }
+        } else {
+            out.append("isolation    \(plan.isolation.rawValue)")
+        }
 
         section("sandbox")
         row("namespaces", plan.namespaces.map(\.rawValue).joined(separator: " "))

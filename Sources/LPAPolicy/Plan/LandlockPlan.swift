@@ -76,6 +76,13 @@ public enum LandlockAccess: String, Codable, Sendable, CaseIterable {
         }
     }
 
+    /// Read and write beneath a path: tmpfs mounts, read-write binds, the degraded
+    /// mode's private directory. No device nodes.
+    public static let readWrite: [LandlockAccess] = [
+        .execute, .writeFile, .readFile, .readDir, .removeDir, .removeFile, .makeDir, .makeReg, .makeSock,
+        .makeFifo, .makeSym, .refer, .truncate, .ioctlDev,
+    ]
+
     /// The rights a rule on a file (not a directory) may carry; others are EINVAL.
     public static let fileRights: Set<LandlockAccess> = [.execute, .writeFile, .readFile, .truncate, .ioctlDev]
 

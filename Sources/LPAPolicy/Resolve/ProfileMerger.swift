@@ -68,6 +68,7 @@ extension ProfileDocument {
         pinFiles = ListMerge.merge(pinFiles, child.pinFiles, laterWins: true) { $0.path }
         pinDirectories = ListMerge.merge(pinDirectories, child.pinDirectories, laterWins: true) { $0.path }
         scalar(&landlock, child.landlock)
+        scalar(&isolation, child.isolation)
         landlockExclude = ListMerge.merge(landlockExclude, child.landlockExclude) { $0 }
     }
 }
