@@ -412,6 +412,9 @@ static void apply_landlock(const struct lpa_spec *s) {
     uint64_t scoped = abi >= 6 ? (LPA_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LPA_LANDLOCK_SCOPE_SIGNAL) : 0;
     // TCP bind/connect rules (ABI 4): a handled direction allows only the listed ports.
     uint64_t net = abi >= 4 ? s->landlock_handled_net & 3 : 0;
+    // `required` (and the degraded mode, whose only network wall this is) never drops
+    // port rules silently.
+    if (s->landlock_mode == 2 && s->landlock_handled_net != 0 && abi < 4) fail(s, LPA_STEP_LANDLOCK_RULES, -1, EOPNOTSUPP);
     if (fs == 0 && net == 0 && scoped == 0) return;
     int step = fs != 0 || net != 0 ? LPA_STEP_LANDLOCK_RULES : LPA_STEP_LANDLOCK;
     struct lpa_landlock_ruleset_attr attr = {fs, net, scoped};

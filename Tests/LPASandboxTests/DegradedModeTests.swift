@@ -223,4 +223,27 @@ struct DegradedModeTests {
         let bad = try runner.run(["--isolation", "chroot", "--dry-run", "/bin/true"])
         #expect(bad.status != 0 && bad.stderr.contains("use namespaces or landlock"), "\(bad.stderr)")
     }
+
+    @Test("probe --isolation landlock: every row matches the plan; what only namespaces block is allowed and named a loss",
+          arguments: Runner.all)
+    func probeRows(runner: Runner) throws {
+        let runtime = try BlockedUserNamespace.runtimeDirectory(runner)
+        defer { try? FileManager.default.removeItem(atPath: runtime) }
+        let result = try BlockedUserNamespace.run(runner, ["probe", "--isolation", "landlock", "--format", "json"],
+                                                  runtime: runtime, seconds: 120)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]],
+                                "\(result.stdout)\n\(result.stderr)")
+        let byName = Dictionary(rows.map { (($0["probe"] as? String) ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+        let failed = rows.filter { $0["pass"] as? Bool != true }
+        #expect(failed.isEmpty, "\(failed)")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(byName["pid-namespace"]?["intent"] as? String == "allowed")
+        #expect((byName["pid-namespace"]?["detail"] as? String)?.contains("lost in --isolation landlock") == true)
+        #expect((byName["network-interfaces"]?["detail"] as? String)?.contains("lost in --isolation landlock") == true)
+        // The mode's own filter and Landlock still block these.
+        #expect(byName["io_uring_setup"]?["intent"] as? String == "blocked")
+        #expect(byName["network-egress"]?["intent"] as? String == "blocked")
+        #expect(byName["home-canary"]?["intent"] as? String == "blocked")
+        #expect(byName["abstract-unix-socket"]?["intent"] as? String == "blocked")
+    }
 }
