@@ -98,6 +98,7 @@ struct DegradedModeTests {
         let canary = runner.home + "/degraded-canary.txt"
         try "home secret\n".write(toFile: canary, atomically: false, encoding: .utf8)
         chmod(canary, 0o644)
+        defer { unlink(canary) }
         let outside = Binaries.shared.scratch + "/degraded-outside-\(runner.who.rawValue)"
         try? FileManager.default.removeItem(atPath: outside)
         try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
@@ -245,5 +246,16 @@ struct DegradedModeTests {
         #expect(byName["network-egress"]?["intent"] as? String == "blocked")
         #expect(byName["home-canary"]?["intent"] as? String == "blocked")
         #expect(byName["abstract-unix-socket"]?["intent"] as? String == "blocked")
+    }
+
+    @Test("doctor under a blocked user namespace names the surrounding filter and --isolation landlock", arguments: Runner.all)
+    func doctorNamesTheMode(runner: Runner) throws {
+        let runtime = try BlockedUserNamespace.runtimeDirectory(runner)
+        defer { try? FileManager.default.removeItem(atPath: runtime) }
+        let result = try BlockedUserNamespace.run(runner, ["doctor", "--format", "json"], runtime: runtime)
+        let creation = try #require(try LandlockTests.doctorChecks(result)["user namespace creation"])
+        #expect(creation["ok"] as? Bool == false, "\(creation)")
+        let fix = creation["fix"] as? String ?? ""
+        #expect(fix.contains("seccomp filter of the surrounding container") && fix.contains("--isolation landlock"), "\(fix)")
     }
 }
