@@ -258,4 +258,23 @@ struct DegradedModeTests {
         let fix = creation["fix"] as? String ?? ""
         #expect(fix.contains("seccomp filter of the surrounding container") && fix.contains("--isolation landlock"), "\(fix)")
     }
+
+    @Test("without a pid namespace, what the workload left in its process group is killed at exit", arguments: Runner.all)
+    func processGroupKilledAtExit(runner: Runner) throws {
+        let runtime = try BlockedUserNamespace.runtimeDirectory(runner)
+        defer { try? FileManager.default.removeItem(atPath: runtime) }
+        let result = try BlockedUserNamespace.run(runner, ["--isolation", "landlock", "--profile", "strict",
+                                                           "/bin/sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"], runtime: runtime)
+        #expect(result.status == 0, "\(result.stderr)")
+        let pid = try #require(pid_t(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(result.stdout)")
+        var gone = false
+        for _ in 0..<40 where !gone {
+            let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?
+                .split(separator: ")").last?.split(separator: " ").first
+            gone = state == nil || state == "Z"
+            if !gone { usleep(50_000) }
+        }
+        if !gone { kill(pid, SIGKILL) }
+        #expect(gone, "the background sleep (pid \(pid)) outlived the run")
+    }
 }

@@ -96,11 +96,13 @@ struct DegradedLauncher {
             _ = ProcessStatus.wait(for: pid)
             throw failure.explain(plan: plan, mounts: nil, landlock: landlock)
         }
-        let status = ProcessStatus.wait(for: pid)
-        // What the workload left in its session (no pid namespace takes it down): its
-        // process group, which setsid made pid's own.
+        // What the workload left in its process group (no pid namespace takes it down):
+        // killed while the workload is still a zombie, so its pid, which is the group's
+        // id (setsid), cannot have been reused by an unrelated process.
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
         kill(-pid, SIGKILL)
-        return LaunchResult(exitStatus: status)
+        return LaunchResult(exitStatus: ProcessStatus.wait(for: pid))
     }
 
     /// A rule's host path with its links resolved (merged /usr: /bin is a link), which
