@@ -125,7 +125,9 @@ public struct PolicyCompiler: Sendable {
                              connectPorts: document.connectPorts?.value ?? .any).compile(&plan, &diagnostics)
         }
         plan.profile.digest = computesDigest ? PlanDigest.digest(of: plan) : "sha256:-"
-        return (plan, diagnostics, SettingOrigins(document))
+        var origins = SettingOrigins(document)
+        if overrides.isolation != nil { origins.isolation = SourcePosition.commandLine("--isolation").origin }
+        return (plan, diagnostics, origins)
     }
 
     /// --model FILE: bound read-only like a profile's `models` entry; a relative path
