@@ -16,8 +16,10 @@
 //
 // Nothing here may block: every socket is non-blocking, connects included (a host
 // endpoint that never answers is given up after CONNECT_TIMEOUT_MS), each listener
-// serves at most CONNECTIONS_PER_LISTENER connections at once, and when descriptors or
-// memory run out a listener is paused instead of spinning. The audit supervisor runs on
+// serves at most spec->connections_max connections at once (the profile's
+// `network: max-connections`), a connection that moves no byte in either direction for
+// spec->idle_timeout_ms is closed (`idle-timeout`), and when descriptors or memory run
+// out a listener is paused instead of spinning. The audit supervisor runs on
 // a thread of its own (audit.c lpa_audit_run), so relay work never delays an answer to
 // a notified syscall.
 //
@@ -78,6 +80,10 @@ struct conn {
     int64_t deadline_ms;   // when a connect still in progress is given up
     int in_connecting_list;
     struct conn *next_connecting;
+    // The idle list: every open connection, least recently active first, so the sweep
+    // looks only at the head (O(1) per byte moved, O(expired) per sweep, no allocation).
+    int64_t active_ms;     // when a byte last moved either way (or when it opened)
+    struct conn *idle_prev, *idle_next;
 };
 
 struct pending {
@@ -89,11 +95,12 @@ struct pending {
 
 enum { POOL_MAX = 256, POOL_LOW = 16 };
 
-// Each relayed connection holds two sockets and two pipes of up to 1 MiB: at most this
-// many at once per published port and per host endpoint. A client beyond it is
-// accepted and closed at once (counted as refused), so a flood from either side costs
-// bounded memory and descriptors.
-enum { CONNECTIONS_PER_LISTENER = 512 };
+// Each relayed connection holds two sockets and two pipes of up to 1 MiB: at most
+// spec->connections_max (default LPA_RELAY_CONNECTIONS_DEFAULT, lpa_relay.h) at once per
+// published port and per host endpoint. A client beyond it is accepted and closed at
+// once (counted as refused), so a flood from either side costs bounded memory and
+// descriptors. Slots held by clients that went silent (vanished without a FIN, half-open,
+// a slowloris that stopped) come back after spec->idle_timeout_ms.
 // A connect (to a host endpoint, or inside the sandbox for a published port) that has
 // not completed in this time is given up: the client sees its connection close. A
 // listener whose accept queue is full drops SYNs, and the kernel would retry for minutes.
@@ -105,6 +112,10 @@ enum { ACCEPT_PAUSE_MS = 250 };
 // Growing a pipe to 1 MiB allocates its pages: keep empty pipes for reuse instead of
 // paying that on every new connection.
 enum { PIPE_SPARE_MAX = 128 };
+// ...but only while connections are open: beyond this many plus one per open
+// connection, a closing connection's pipes are closed, so after a burst lpa-run's
+// descriptor count returns to what it was before.
+enum { PIPE_SPARE_IDLE = 4 };
 
 static const size_t CHUNK = 1 << 20;
 
@@ -146,6 +157,10 @@ struct relay {
     size_t pool_count;
     size_t requested;       // sockets asked of the init and not yet received
     struct conn *closed;
+    struct conn *idle_head, *idle_tail;             // the idle list (struct conn)
+    size_t connections_max;                          // per listener
+    int64_t idle_timeout_ms;                         // 0: never
+    int64_t now;                                     // the loop's clock, read once per wakeup
     int spare_pipes[PIPE_SPARE_MAX][2];  // empty pipes kept for the next connection
     size_t spare_count;
 };
@@ -185,9 +200,26 @@ static void refuse_client(struct relay *r, int client, size_t *open_count) {
     if (open_count != NULL && *open_count > 0) (*open_count)--;
 }
 
+static void idle_unlink(struct relay *r, struct conn *c) {
+    if (c->idle_prev != NULL) c->idle_prev->idle_next = c->idle_next; else if (r->idle_head == c) r->idle_head = c->idle_next;
+    if (c->idle_next != NULL) c->idle_next->idle_prev = c->idle_prev; else if (r->idle_tail == c) r->idle_tail = c->idle_prev;
+    c->idle_prev = c->idle_next = NULL;
+}
+
+// A byte moved (or the connection opened): it goes to the tail, the most recent end.
+static void idle_touch(struct relay *r, struct conn *c) {
+    c->active_ms = r->now;
+    if (r->idle_tail == c) return;
+    idle_unlink(r, c);
+    c->idle_prev = r->idle_tail;
+    if (r->idle_tail != NULL) r->idle_tail->idle_next = c; else r->idle_head = c;
+    r->idle_tail = c;
+}
+
 static void conn_close(struct relay *r, struct conn *c) {
     if (c->closed) return;
     c->closed = 1;
+    idle_unlink(r, c);
     if (c->in_connecting_list) {
         for (struct conn **p = &r->connecting; *p != NULL; p = &(*p)->next_connecting) {
             if (*p == c) { *p = c->next_connecting; break; }
@@ -199,7 +231,8 @@ static void conn_close(struct relay *r, struct conn *c) {
     for (int i = 0; i < 2; i++) {
         epoll_ctl(r->epoll, EPOLL_CTL_DEL, c->fd[i], NULL);
         close(c->fd[i]);
-        if (c->dir[i].buffered == 0 && r->spare_count < PIPE_SPARE_MAX) {
+        int64_t keep = PIPE_SPARE_IDLE + 2 * (r->spec->stats->open_connections - 1);
+        if (c->dir[i].buffered == 0 && r->spare_count < PIPE_SPARE_MAX && (int64_t)r->spare_count < keep) {
             r->spare_pipes[r->spare_count][0] = c->dir[i].pipe[0];
             r->spare_pipes[r->spare_count][1] = c->dir[i].pipe[1];
             r->spare_count++;
@@ -209,13 +242,20 @@ static void conn_close(struct relay *r, struct conn *c) {
         }
     }
     r->spec->stats->open_connections--;
+    // Spares kept while a burst lasted go as it ends (two pairs per open connection).
+    while ((int64_t)r->spare_count > PIPE_SPARE_IDLE + 2 * r->spec->stats->open_connections) {
+        r->spare_count--;
+        close(r->spare_pipes[r->spare_count][0]);
+        close(r->spare_pipes[r->spare_count][1]);
+    }
     // Freed after the current batch of events, which may still name it.
     c->next_closed = r->closed;
     r->closed = c;
 }
 
 // Moves what can be moved in one direction; returns -1 when the connection must close.
-static int pump(struct direction *d) {
+// Sets *progress when a byte moved (into the pipe or out of it).
+static int pump(struct direction *d, int *progress) {
     for (;;) {
         if (d->buffered > 0) {
             ssize_t n = splice(d->pipe[0], NULL, d->dst, NULL, d->buffered, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -223,6 +263,7 @@ static int pump(struct direction *d) {
                 if (errno == EINTR) continue;
                 return (errno == EAGAIN) ? 0 : -1;
             }
+            if (n > 0) *progress = 1;
             d->buffered -= (size_t)n;
             continue;
         }
@@ -242,6 +283,7 @@ static int pump(struct direction *d) {
         }
         d->buffered += (size_t)n;
         d->moved += (size_t)n;
+        *progress = 1;
     }
 }
 
@@ -252,8 +294,9 @@ static void conn_pump(struct relay *r, struct conn *c) {
         socklen_t length = sizeof peer;
         if (getpeername(c->fd[1], (struct sockaddr *)&peer, &length) == 0) c->connecting = 0;
     }
+    int progress = 0;
     for (int i = 0; i < 2; i++) {
-        if (pump(&c->dir[i]) != 0) {
+        if (pump(&c->dir[i], &progress) != 0) {
             // Nothing ever came back: the other end refused (nothing listens inside yet).
             if (c->dir[1].moved == 0) r->spec->stats->connections_refused++;
             conn_close(r, c);
@@ -261,6 +304,7 @@ static void conn_pump(struct relay *r, struct conn *c) {
         }
     }
     if (c->dir[0].shut && c->dir[1].shut) conn_close(r, c);
+    else if (progress) idle_touch(r, c);
 }
 
 // Starts relaying between an accepted client and `other` (whose connect may still be
@@ -308,6 +352,7 @@ static int conn_open(struct relay *r, int client, int other, size_t *open_count,
     set_nonblock(other);
     r->spec->stats->connections_served++;
     r->spec->stats->open_connections++;
+    idle_touch(r, c);
     for (int i = 0; i < 2; i++) {
         c->tags[i].kind = TAG_SIDE;
         c->tags[i].conn = c;
@@ -337,6 +382,17 @@ static int64_t expire_connects(struct relay *r, int64_t now) {
         p = &c->next_connecting;
     }
     return next;
+}
+
+// Closes connections that moved no byte for idle_timeout_ms: they sit at the head of
+// the idle list. Returns the next such deadline (or -1: none).
+static int64_t expire_idle(struct relay *r, int64_t now) {
+    if (r->idle_timeout_ms <= 0) return -1;
+    while (r->idle_head != NULL && now - r->idle_head->active_ms >= r->idle_timeout_ms) {
+        r->spec->stats->connections_idle_closed++;
+        conn_close(r, r->idle_head);  // unlinks it
+    }
+    return r->idle_head == NULL ? -1 : r->idle_head->active_ms + r->idle_timeout_ms;
 }
 
 static void request_sockets(struct relay *r) {
@@ -394,7 +450,7 @@ static void accept_published(struct relay *r, size_t index) {
             if (out_of_resources(errno)) pause_listener(r, TAG_PUBLISH, index);
             break;
         }
-        if (*open_count >= CONNECTIONS_PER_LISTENER) {
+        if (*open_count >= r->connections_max) {
             refuse_client(r, client, NULL);
             continue;
         }
@@ -470,7 +526,7 @@ static void accept_endpoint(struct relay *r, size_t index) {
             if (out_of_resources(errno)) pause_listener(r, TAG_CONNECT, index);
             return;
         }
-        if (*open_count >= CONNECTIONS_PER_LISTENER) {
+        if (*open_count >= r->connections_max) {
             refuse_client(r, inside, NULL);
             continue;
         }
@@ -522,10 +578,16 @@ static int relay_loop(struct relay *r) {
     struct epoll_event events[128];
     for (;;) {
         int64_t now = now_ms();
+        r->now = now;
         int64_t next = expire_connects(r, now);
+        int64_t idle_next = expire_idle(r, now);
+        if (idle_next >= 0 && (next < 0 || idle_next < next)) next = idle_next;
         if (r->any_paused && (r->resume_now || now >= r->resume_at_ms)) resume_listeners(r);
         if (r->any_paused && (next < 0 || r->resume_at_ms < next)) next = r->resume_at_ms;
-        int timeout = next < 0 ? -1 : (int)(next > now ? next - now : 0);
+        // At most an hour at a time: a deadline days away (a long idle-timeout) must
+        // not overflow epoll_wait's int.
+        int64_t wait = next < 0 ? -1 : (next > now ? next - now : 0);
+        int timeout = wait < 0 ? -1 : (int)(wait > 3600000 ? 3600000 : wait);
         // Connections closed by the expiry above are freed before waiting.
         while (r->closed) {
             struct conn *c = r->closed;
@@ -537,6 +599,7 @@ static int relay_loop(struct relay *r) {
             if (errno == EINTR) continue;
             return -1;
         }
+        r->now = now_ms();
         int init_exited = 0;
         for (int i = 0; i < n; i++) {
             struct tag *t = events[i].data.ptr;
@@ -562,6 +625,9 @@ int lpa_relay_run(const struct lpa_relay_spec *spec) {
     memset(&r, 0, sizeof r);
     r.spec = spec;
     r.control = spec->control_fd;
+    r.connections_max = spec->connections_max == 0 ? LPA_RELAY_CONNECTIONS_DEFAULT : spec->connections_max;
+    r.idle_timeout_ms = spec->idle_timeout_ms > (uint64_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)spec->idle_timeout_ms;
+    r.now = now_ms();
     if (spec->publish_count > LPA_RELAY_PUBLISH_MAX || spec->connect_count > LPA_CONNECT_LISTENERS_MAX) {
         errno = E2BIG;
         return -1;

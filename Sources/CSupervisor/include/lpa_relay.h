@@ -17,11 +17,18 @@ extern "C" {
 
 enum { LPA_RELAY_PUBLISH_MAX = 64 };
 
+// The defaults of the profile's `network: {max-connections, idle-timeout}` (NetworkPlan
+// carries the same numbers): connections relayed at once per published port and per
+// host endpoint, and how long a connection may carry no byte in either direction.
+enum { LPA_RELAY_CONNECTIONS_DEFAULT = 512, LPA_RELAY_CONNECTIONS_MAX = 16384 };
+#define LPA_RELAY_IDLE_TIMEOUT_DEFAULT_MS 300000ULL
+
 struct lpa_relay_stats {
     uint64_t connections_served;
     uint64_t connections_refused;   // nothing listened inside, the host endpoint refused or
                                     // timed out, over the per-listener cap, out of descriptors
     int64_t open_connections;
+    uint64_t connections_idle_closed;  // closed after idle_timeout_ms without a byte moved
 };
 
 struct lpa_relay_spec {
@@ -34,6 +41,8 @@ struct lpa_relay_spec {
     size_t connect_count;                      // at most LPA_CONNECT_LISTENERS_MAX
     struct lpa_relay_stats *stats;
     struct lpa_audit_spec *audit;              // seccomp notifications to answer, or NULL
+    size_t connections_max;                    // per listener; 0: LPA_RELAY_CONNECTIONS_DEFAULT
+    uint64_t idle_timeout_ms;                  // no byte either way for this long: closed; 0: never
 };
 
 // Runs until the init exits; returns 0, or -1 with errno when the loop could not start.

@@ -17,6 +17,7 @@ public struct RelayStats: Sendable {
 enum EventLoop {
     static func run(network: NetworkSetup, audit: AuditSupervisor?, initPid: pid_t) throws(LaunchError) -> RelayStats {
         // Each relayed connection holds two sockets and two pipes: lift the soft limit.
+        // (Beyond it, relay.c pauses the listener instead of failing: see RelayAbuseTests.)
         var limit = rlimit()
         if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max
@@ -43,7 +44,9 @@ enum EventLoop {
                                 control_fd: network.control?.launcher ?? -1, init_pidfd: pidfd,
                                 publish_fds: fdBuffer.baseAddress, publish_sandbox_ports: portBuffer.baseAddress,
                                 publish_count: fdBuffer.count, connect_targets: targetBuffer.baseAddress,
-                                connect_count: targetBuffer.count, stats: statsPointer, audit: auditSpec)
+                                connect_count: targetBuffer.count, stats: statsPointer, audit: auditSpec,
+                                connections_max: network.maxConnections,
+                                idle_timeout_ms: network.idleTimeoutMilliseconds)
                             return lpa_relay_run(&spec)
                         }
                         return audit.map { $0.withSpec { loop($0) } } ?? loop(nil)

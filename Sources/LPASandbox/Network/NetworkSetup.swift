@@ -36,6 +36,10 @@ final class NetworkSetup {
 
     var hasRelays: Bool { control != nil }
 
+    /// The relay's limits (`network: max-connections / idle-timeout`), for relay.c.
+    let maxConnections: Int
+    let idleTimeoutMilliseconds: UInt64
+
     init(plan: IsolationPlan) throws(LaunchError) {
         let wantsNetNamespace = plan.namespaces.contains(.net)
         if plan.network.mode == .none && !wantsNetNamespace {
@@ -43,6 +47,8 @@ final class NetworkSetup {
                               hint: "add `net` to `namespaces`, or choose `network: {mode: host}` explicitly")
         }
         newNamespace = wantsNetNamespace
+        maxConnections = plan.network.maxConnections
+        idleTimeoutMilliseconds = plan.network.idleTimeoutMilliseconds
         publishSandboxPorts = plan.network.publish.map(\.sandboxPort) + plan.network.publishSockets.map(\.sandboxPort)
         connectSandboxPorts = plan.network.connect.map(\.sandboxPort) + plan.network.connectSockets.map { _ in 0 }
         connectSandboxPaths = plan.network.connect.map { _ in nil } + plan.network.connectSockets.map(\.sandboxPath)
