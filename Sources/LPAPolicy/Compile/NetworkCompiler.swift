@@ -8,6 +8,8 @@ struct NetworkCompiler {
     func compile(_ diagnostics: inout [Diagnostic]) -> NetworkPlan {
         let mode = document.networkMode?.value ?? .none
         var plan = NetworkPlan(mode: mode)
+        if let limit = document.maxConnections { plan.maxConnections = limit.value }
+        if let timeout = document.idleTimeout { plan.idleTimeoutMilliseconds = timeout.value }
         func add(_ spec: PublishSpec, _ origin: Origin?, at position: SourcePosition) {
             switch spec {
             case .port(var port):

@@ -120,3 +120,14 @@ enum ExportNames {
         return String(out.prefix(40))
     }
 }
+
+/// The relay's limits (`network: max-connections / idle-timeout`) as a parity row's
+/// setting: only when the plan relays something, and never dropped silently.
+enum RelayLimitsParity {
+    static func text(_ plan: IsolationPlan) -> String? {
+        guard plan.network.hasRelays else { return nil }
+        let idle = plan.network.idleTimeoutMilliseconds
+        return "relay limits (max-connections \(plan.network.maxConnections), idle-timeout "
+            + (idle == 0 ? "none" : NetworkPlan.describe(milliseconds: idle)) + ")"
+    }
+}

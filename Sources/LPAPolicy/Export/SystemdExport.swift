@@ -203,7 +203,8 @@ enum SystemdExport {
                 "[Unit]", "Description=Relay of port \(port.hostPort) into \(unit)",
                 "Requires=\(unit) \(base).socket", "After=\(unit) \(base).socket", "JoinsNamespaceOf=\(unit)", "",
                 "[Service]",
-                "ExecStart=\(proxyd) --exit-idle-time=5min 127.0.0.1:\(port.sandboxPort)",
+                "ExecStart=\(proxyd) --exit-idle-time=5min --connections-max=\(plan.network.maxConnections) "
+                    + "127.0.0.1:\(port.sandboxPort)",
                 "PrivateNetwork=yes", "PrivateTmp=yes", "DynamicUser=yes", "NoNewPrivileges=yes",
                 "CapabilityBoundingSet=", "ProtectSystem=strict", "ProtectHome=yes", "",
             ].joined(separator: "\n")))
@@ -211,6 +212,12 @@ enum SystemdExport {
                                     "\(base).socket listens on \(listen(port.hostAddress, port.hostPort)); "
                                         + "systemd-socket-proxyd joins \(unit)'s network namespace (JoinsNamespaceOf=) "
                                         + "and connects to 127.0.0.1:\(port.sandboxPort)"))
+        }
+        if let limits = RelayLimitsParity.text(plan) {
+            parity.append(ParityRow(limits, plan.network.publish.isEmpty ? .none : .approximate, plan.network.publish.isEmpty
+                ? "the unit relays no host endpoint or socket (see their rows): nothing carries these limits"
+                : "systemd-socket-proxyd --connections-max=\(plan.network.maxConnections) caps each published port; "
+                    + "it has no per-connection idle timeout (--exit-idle-time only ends an unused proxy)"))
         }
         let service = (unitHeader + ["", "[Service]"] + lines + ["", "[Install]", "WantedBy=multi-user.target", ""])
             .joined(separator: "\n")

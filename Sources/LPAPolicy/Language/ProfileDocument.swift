@@ -12,6 +12,9 @@ struct ProfileDocument: Sendable {
     /// `network: bind-ports / connect-ports`: Landlock TCP rules (`any`: not restricted).
     var bindPorts: Located<LandlockPorts>?
     var connectPorts: Located<LandlockPorts>?
+    /// `network: max-connections / idle-timeout`: the relay's limits (NetworkPlan).
+    var maxConnections: Located<Int>?
+    var idleTimeout: Located<UInt64>?
     var publish: ListValue<PublishSpec>?
     var connect: ListValue<ConnectSpec>?
 

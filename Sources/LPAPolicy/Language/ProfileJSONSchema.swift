@@ -287,6 +287,15 @@ enum KeyDocs {
             description: "any (default) | the only TCP ports connect(2) may reach, Landlock ABI 4; --connect ports always may. "
                 + "A child's value replaces its parent's.",
             shape: .anyOf([.choice(["any"]), .plainList(.integer(minimum: 0, maximum: 65535))])),
+        "network.max-connections": Doc(
+            description: "Connections relayed at once per published port and per host endpoint (default 512); "
+                + "a client beyond it is closed at once.",
+            shape: .integer(minimum: 1, maximum: NetworkPlan.maxConnectionsLimit)),
+        "network.idle-timeout": Doc(
+            description: "A relayed connection that moves no byte either way for this long is closed (default 300s): "
+                + "seconds, or a number with ms, s, m or h, at most 7 days; none (or 0): never.",
+            shape: .anyOf([.integer(minimum: 0, maximum: 604_800), .choice(["none"]),
+                           .pattern("^[0-9]{1,12}(ms|s|m|h)?$", examples: ["300s", "5m", "1500ms"])])),
         "network.mode": Doc(description: "none: a private network with loopback only | host: the host's network (explicit).",
                             shape: .choice(NetworkPlan.Mode.allCases.map(\.rawValue))),
         "network.publish": Doc(description: "[HOST_IP:]HOST_PORT:SANDBOX_PORT: a sandbox port published on the host "

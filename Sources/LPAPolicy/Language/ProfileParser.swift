@@ -62,6 +62,8 @@ struct ProfileParser {
             case "connect": doc.connect = r.list(value, key: key) { r, n in r.endpoint(n, key: "connect", EndpointParser.connectSpec) }
             case "bind-ports": doc.bindPorts = r.ports(value, key: key)
             case "connect-ports": doc.connectPorts = r.ports(value, key: key)
+            case "max-connections": doc.maxConnections = r.maxConnections(value, key: key)
+            case "idle-timeout": doc.idleTimeout = r.idleTimeout(value, key: key)
             default: break
             }
         }

@@ -62,6 +62,11 @@ extension PlanFormatter {
             row("connect", "sandbox unix:\(endpoint.sandboxPath) -> unix:\(endpoint.hostPath) (relayed, not bound)",
                 endpoint.origin)
         }
+        if plan.network.hasRelays {
+            let idle = plan.network.idleTimeoutMilliseconds
+            row("relay", "at most \(plan.network.maxConnections) connections per port or endpoint; idle ones closed "
+                + (idle == 0 ? "never" : "after \(NetworkPlan.describe(milliseconds: idle))"))
+        }
 
         section("seccomp")
         row("default", "\(plan.seccomp.defaultAction), other ABIs \(plan.seccomp.otherArchitectures) (\(plan.seccomp.architecture))")

@@ -315,16 +315,37 @@ public struct NetworkPlan: Codable, Equatable, Sendable {
     public var publishSockets: [PublishedSocket]
     /// `--connect unix:HOST_PATH[:SANDBOX_PATH]`: host unix sockets reachable inside.
     public var connectSockets: [SocketEndpoint]
+    /// `network: max-connections`: connections the relay (relay.c) serves at once per
+    /// published port and per host endpoint; a client beyond it is closed at once.
+    public var maxConnections: Int
+    /// `network: idle-timeout`: a relayed connection that moves no byte in either
+    /// direction for this long is closed (0: never), so silent clients do not hold slots.
+    public var idleTimeoutMilliseconds: UInt64
+
+    /// The relay's defaults (relay.c's LPA_RELAY_CONNECTIONS_DEFAULT and
+    /// LPA_RELAY_IDLE_TIMEOUT_DEFAULT_MS hold the same numbers): 512 connections of two
+    /// sockets and two pipes each, and 5 minutes, longer than any pause in a streamed
+    /// answer or a keep-alive interval a client is likely to use.
+    public static let defaultMaxConnections = 512
+    public static let maxConnectionsLimit = 16384
+    public static let defaultIdleTimeoutMilliseconds: UInt64 = 300_000
+
     public init(mode: Mode, publish: [PublishedPort] = [], connect: [HostEndpoint] = [],
-                publishSockets: [PublishedSocket] = [], connectSockets: [SocketEndpoint] = []) {
+                publishSockets: [PublishedSocket] = [], connectSockets: [SocketEndpoint] = [],
+                maxConnections: Int = NetworkPlan.defaultMaxConnections,
+                idleTimeoutMilliseconds: UInt64 = NetworkPlan.defaultIdleTimeoutMilliseconds) {
         self.mode = mode
         self.publish = publish
         self.connect = connect
         self.publishSockets = publishSockets
         self.connectSockets = connectSockets
+        self.maxConnections = maxConnections
+        self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
     }
 
-    private enum CodingKeys: String, CodingKey { case mode, publish, connect, publishSockets, connectSockets }
+    private enum CodingKeys: String, CodingKey {
+        case mode, publish, connect, publishSockets, connectSockets, maxConnections, idleTimeoutMilliseconds
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -333,6 +354,9 @@ public struct NetworkPlan: Codable, Equatable, Sendable {
         connect = try c.decode([HostEndpoint].self, forKey: .connect)
         publishSockets = try c.decodeIfPresent([PublishedSocket].self, forKey: .publishSockets) ?? []
         connectSockets = try c.decodeIfPresent([SocketEndpoint].self, forKey: .connectSockets) ?? []
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? Self.defaultMaxConnections
+        idleTimeoutMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .idleTimeoutMilliseconds)
+            ?? Self.defaultIdleTimeoutMilliseconds
     }
 
     /// The unix-socket lists only when used: plans without them read as before.
@@ -343,6 +367,19 @@ public struct NetworkPlan: Codable, Equatable, Sendable {
         try c.encode(connect, forKey: .connect)
         if !publishSockets.isEmpty { try c.encode(publishSockets, forKey: .publishSockets) }
         if !connectSockets.isEmpty { try c.encode(connectSockets, forKey: .connectSockets) }
+        // The relay limits only when a profile changed them: plans with the defaults read as before.
+        if maxConnections != Self.defaultMaxConnections { try c.encode(maxConnections, forKey: .maxConnections) }
+        if idleTimeoutMilliseconds != Self.defaultIdleTimeoutMilliseconds {
+            try c.encode(idleTimeoutMilliseconds, forKey: .idleTimeoutMilliseconds)
+        }
+    }
+
+    /// A duration as a profile would write it: 300s, 5m, 1500ms.
+    public static func describe(milliseconds: UInt64) -> String {
+        if milliseconds % 3_600_000 == 0 { return "\(milliseconds / 3_600_000)h" }
+        if milliseconds % 60_000 == 0 { return "\(milliseconds / 60_000)m" }
+        if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
+        return "\(milliseconds)ms"
     }
 
     /// Everything the relay serves.

@@ -35,6 +35,8 @@ extension ProfileDocument {
         scalar(&networkMode, child.networkMode)
         scalar(&bindPorts, child.bindPorts)
         scalar(&connectPorts, child.connectPorts)
+        scalar(&maxConnections, child.maxConnections)
+        scalar(&idleTimeout, child.idleTimeout)
         publish = ListMerge.merge(publish, child.publish) { $0.mergeKey }
         connect = ListMerge.merge(connect, child.connect) { $0.mergeKey }
         readOnly = ListMerge.merge(readOnly, child.readOnly) { $0.path }
