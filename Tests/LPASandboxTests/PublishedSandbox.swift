@@ -42,9 +42,10 @@ final class BackgroundProcess {
     }
 
     /// lpa-run ARGUMENTS as `runner`, in the background.
+    /// `prefix` runs before it (`prlimit --nofile=N:N --`: a lower descriptor limit).
     convenience init(runner: Runner, arguments: [String], environment extra: [String: String] = [:],
-                     cwd: String? = nil) throws {
-        try self.init(runner.command(arguments), name: "lpa-run", environment: runner.environment(extra: extra), cwd: cwd)
+                     cwd: String? = nil, prefix: [String] = []) throws {
+        try self.init(prefix + runner.command(arguments), name: "lpa-run", environment: runner.environment(extra: extra), cwd: cwd)
     }
 
     /// Waits until stdout has a line for which `matches` holds and returns it; throws
@@ -178,13 +179,14 @@ final class PublishedSandbox {
     /// Starts lpa-run with `arguments(port)` and waits until `ready`. `nextPort` offers
     /// the candidates (by default a port free a moment ago).
     init(runner: Runner, address: LoopbackAddress = .v4, ready: Readiness, within seconds: Double = 30,
-         environment: [String: String] = [:], nextPort: (() throws -> UInt16)? = nil,
+         environment: [String: String] = [:], prefix: [String] = [], nextPort: (() throws -> UInt16)? = nil,
          _ arguments: (UInt16) -> [String]) throws {
         var attempts = 0
         while true {
             attempts += 1
             let port = try nextPort?() ?? LoopbackHTTP.candidatePort(address)
-            let lpaRun = try BackgroundProcess(runner: runner, arguments: arguments(port), environment: environment)
+            let lpaRun = try BackgroundProcess(runner: runner, arguments: arguments(port), environment: environment,
+                                               prefix: prefix)
             do {
                 switch ready {
                 case .line(let line):
