@@ -145,7 +145,7 @@ struct ExportTests {
         let proxy = result.files[2].contents
         #expect(proxy.contains("JoinsNamespaceOf=lpa-strict.service\n"))
         #expect(proxy.contains("PrivateNetwork=yes\n"))
-        #expect(proxy.contains("systemd-socket-proxyd --exit-idle-time=5min 127.0.0.1:8080\n"))
+        #expect(proxy.contains("systemd-socket-proxyd --exit-idle-time=5min --connections-max=512 127.0.0.1:8080\n"))
         let service = result.files[0].contents
         for line in ["PrivateNetwork=yes", "IPAddressDeny=any", "NoNewPrivileges=yes", "CapabilityBoundingSet=",
                      "ProtectSystem=strict", "ProtectHome=tmpfs", "PrivateTmp=yes", "SystemCallArchitectures=native",

@@ -211,9 +211,10 @@ enum KubernetesExport {
             parity.append(ParityRow("connect unix:\(socket.hostPath)", .none,
                                   "a pod cannot reach a socket on the node: serve it as a Service, or mount its directory (which exposes more than one socket)"))
         }
-        if let limits = RelayLimitsParity.text(plan) {
-            parity.append(ParityRow(limits, .none, "a Service has no connection cap or idle timeout: set them in the "
-                                        + "ingress controller or service mesh in front of it (Envoy max_connections, idle_timeout)"))
+        if let limits = RelayLimitsParity.row(plan, .none, "a Service has no connection cap or idle timeout: set them "
+                                                  + "in the ingress controller or service mesh in front of it (Envoy "
+                                                  + "max_connections, idle_timeout)") {
+            parity.append(limits)
         }
         parity.append(ParityRow("seccomp file", .approximate,
                                 "the cluster must provide \(seccompFile) on every node as "

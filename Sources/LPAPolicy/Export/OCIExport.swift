@@ -199,9 +199,9 @@ enum OCIExport {
             rows.append(ParityRow("connect unix:\(socket.hostPath)", .none,
                                   "no relay out of the container: bind-mount the socket (the container can then reach whatever it reaches) or run a proxy"))
         }
-        if let limits = RelayLimitsParity.text(plan) {
-            rows.append(ParityRow(limits, .none, "a bundle relays nothing: the engine's port mapping or proxy has its own "
-                                      + "connection limits and timeouts (set them there)"))
+        if let limits = RelayLimitsParity.row(plan, .none, "a bundle relays nothing: the engine's port mapping or "
+                                                  + "proxy has its own connection limits and timeouts (set them there)") {
+            rows.append(limits)
         }
         return rows
     }

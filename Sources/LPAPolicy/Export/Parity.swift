@@ -121,13 +121,17 @@ enum ExportNames {
     }
 }
 
-/// The relay's limits (`network: max-connections / idle-timeout`) as a parity row's
-/// setting: only when the plan relays something, and never dropped silently.
+/// The relay's limits (`network: max-connections / idle-timeout`) as a parity row: only
+/// when the plan relays something, and never dropped silently.
 enum RelayLimitsParity {
-    static func text(_ plan: IsolationPlan) -> String? {
+    static let setting = "relay limits"
+
+    /// The row, its note starting with the values, or nil when nothing is relayed.
+    static func row(_ plan: IsolationPlan, _ level: ParityRow.Level, _ note: String) -> ParityRow? {
         guard plan.network.hasRelays else { return nil }
         let idle = plan.network.idleTimeoutMilliseconds
-        return "relay limits (max-connections \(plan.network.maxConnections), idle-timeout "
-            + (idle == 0 ? "none" : NetworkPlan.describe(milliseconds: idle)) + ")"
+        let values = "max-connections \(plan.network.maxConnections), idle-timeout "
+            + (idle == 0 ? "none" : NetworkPlan.describe(milliseconds: idle))
+        return ParityRow(setting, level, values + ": " + note)
     }
 }

@@ -213,11 +213,13 @@ enum SystemdExport {
                                         + "systemd-socket-proxyd joins \(unit)'s network namespace (JoinsNamespaceOf=) "
                                         + "and connects to 127.0.0.1:\(port.sandboxPort)"))
         }
-        if let limits = RelayLimitsParity.text(plan) {
-            parity.append(ParityRow(limits, plan.network.publish.isEmpty ? .none : .approximate, plan.network.publish.isEmpty
-                ? "the unit relays no host endpoint or socket (see their rows): nothing carries these limits"
-                : "systemd-socket-proxyd --connections-max=\(plan.network.maxConnections) caps each published port; "
-                    + "it has no per-connection idle timeout (--exit-idle-time only ends an unused proxy)"))
+        if let limits = plan.network.publish.isEmpty
+            ? RelayLimitsParity.row(plan, .none, "the unit relays no host endpoint or socket (see their rows): nothing "
+                                        + "carries these limits")
+            : RelayLimitsParity.row(plan, .approximate, "systemd-socket-proxyd --connections-max=\(plan.network.maxConnections) "
+                                        + "caps each published port; it has no per-connection idle timeout "
+                                        + "(--exit-idle-time only ends an unused proxy)") {
+            parity.append(limits)
         }
         let service = (unitHeader + ["", "[Service]"] + lines + ["", "[Install]", "WantedBy=multi-user.target", ""])
             .joined(separator: "\n")
