@@ -30,6 +30,7 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -494,7 +495,9 @@ def cmd_soak(args):
     probe = listen(0)
     port = probe.getsockname()[1]
     probe.close()
+    report_path = os.path.join(work, "report.json")
     argv = ["prlimit", "--nofile=%d:%d" % (args.nofile, args.nofile), lpa_run, "--profile", profile,
+            "--report-json", report_path,
             "-p", "127.0.0.1:%d:9000" % port, "--connect", "127.0.0.1:%d:9100" % host_port,
             "/usr/bin/python3", script, "workload", "--port", "9000", "--connect-port", "9100",
             "--connect-connections", str(args.connections // 4), "--connect-silent", str(args.silent),
@@ -540,6 +543,17 @@ def cmd_soak(args):
         echo.kill()
         echo.wait()
         summary["lpa_run_exit"] = lpa.returncode
+        try:
+            # lpa-run's own count: connections relayed and refused (over the cap, out of
+            # descriptors, nothing listening), and the audited calls it answered.
+            with open(report_path) as f:
+                report = json.load(f)
+            summary["lpa_run_report"] = {"connections": report.get("connections"),
+                                         "blocked": report.get("blocked", {}).get("total")}
+        except (OSError, ValueError) as e:
+            summary["lpa_run_report"] = {"error": str(e)}
+        out.close()
+        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(summary, indent=2))
     ok = (summary.get("lpa_run_alive") and summary.get("published", {}).get("good", {}).get("failed") == 0
           and summary.get("connect") and summary["connect"].get("good", {}).get("failed") == 0)
