@@ -36,16 +36,46 @@ public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
+        // Messages quote values from the profile: a huge scalar is cut, not echoed whole.
+        let message = message.count > Self.messageWidth ? String(message.prefix(Self.messageWidth)) + "..." : message
         var text = line > 0
             ? "\(file):\(line):\(column): \(severity.rawValue): \(message)"
             : "\(file): \(severity.rawValue): \(message)"
         if let sourceLine, line > 0 {
+            let (quoted, caretColumn) = Self.window(of: sourceLine, around: column)
             // The caret keeps the quoted line's tabs so it lands under the column.
-            let lead = sourceLine.prefix(max(0, column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
-            text += "\n\(sourceLine)\n\(lead)^"
+            let lead = quoted.prefix(max(0, caretColumn - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
+            text += "\n\(quoted)\n\(lead)^"
         }
         if let hint { text += "\nhint: \(hint)" }
-        return text
+        return Self.printable(text)
+    }
+
+    /// The widest source line quoted whole; longer lines (a minified profile, a huge
+    /// scalar) are quoted around the column, marked with "...".
+    static let quotedWidth = 160
+    static let messageWidth = 400
+
+    private static func window(of line: String, around column: Int) -> (String, Int) {
+        let characters = Array(line)
+        guard characters.count > quotedWidth else { return (line, column) }
+        let start = max(0, min(column - 1 - quotedWidth / 2, characters.count - quotedWidth))
+        let end = min(characters.count, start + quotedWidth)
+        let head = start > 0 ? "..." : "", tail = end < characters.count ? "..." : ""
+        return (head + String(characters[start..<end]) + tail, column - start + head.count)
+    }
+
+    /// A profile may come from anyone, and its keys and values are quoted in messages
+    /// that reach a terminal: every control character but newline and tab becomes "?".
+    static func printable(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            let v = scalar.value
+            let control = (v < 0x20 && scalar != "\n" && scalar != "\t") || (0x7f...0x9f).contains(v)
+                || (0x2028...0x2029).contains(v) || (0x202a...0x202e).contains(v) || (0x2066...0x2069).contains(v)
+            out.append(control ? "?" : scalar)
+        }
+        return String(out)
     }
 }
 
