@@ -5,7 +5,7 @@ SWIFT   ?= swift
 APT_DEPS := libseccomp-dev libcap-dev pkg-config curl
 # What the tests run besides lpa-run: python3 (workloads, the pty tests), script(1)
 # (bsdutils), setpriv and prlimit (util-linux), hostname.
-TEST_DEPS := python3 bsdutils util-linux hostname
+TEST_DEPS := python3 python3-venv bsdutils util-linux hostname
 # Static Swift standard library: a dynamically linked Swift program spends ~15 ms
 # starting, a static one ~4 ms, and launcher start-up is a benchmarked figure.
 RELEASE_FLAGS := -c release --static-swift-stdlib

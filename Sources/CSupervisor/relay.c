@@ -4,6 +4,11 @@
 // both ways with splice(2) through a pipe per direction (zero-copy), honouring
 // half-close and backpressure. It returns when the init exits.
 //
+// Host endpoints may be unix sockets (--connect unix:…): the init listens at a path on
+// a tmpfs inside, and the launcher connects to the host socket it pinned at start.
+// Published unix sockets (-p unix:…) are ordinary host listeners here; NetworkSetup
+// made them.
+//
 // Published ports: the init hands out unconnected sockets made in the sandbox's
 // network namespace, in batches (a pool); the launcher connects one to
 // 127.0.0.1:PORT inside when a client arrives, so no round trip to the init sits on
@@ -26,6 +31,7 @@
 #include "lpa_fdpass.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -36,6 +42,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -441,6 +448,17 @@ static void answer_from_init(struct relay *r) {
     serve_pending(r);
 }
 
+// The length of a host endpoint's address. A unix one names the host socket through
+// the O_PATH descriptor lpa-run opened at start ("/proc/self/fd/N", NetworkSetup): the
+// socket is pinned, and nothing the sandbox writes can send the connect elsewhere.
+static socklen_t target_length(const struct sockaddr_storage *target) {
+    if (target->ss_family == AF_UNIX) {
+        const struct sockaddr_un *u = (const struct sockaddr_un *)target;
+        return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strnlen(u->sun_path, sizeof u->sun_path - 1) + 1);
+    }
+    return target->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
 // A connection from inside to a host endpoint: the connect to the host is non-blocking
 // (a busy or silent endpoint must not freeze the loop) and given up after
 // CONNECT_TIMEOUT_MS.
@@ -458,7 +476,7 @@ static void accept_endpoint(struct relay *r, size_t index) {
         }
         (*open_count)++;
         const struct sockaddr_storage *target = &r->spec->connect_targets[index];
-        socklen_t len = target->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        socklen_t len = target_length(target);
         int host = socket(target->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (host < 0) {
             int err = errno;

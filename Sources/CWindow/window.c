@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -539,20 +540,51 @@ static void loopback_address(struct sockaddr_in *a, uint16_t port) {
     a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 }
 
-// Host endpoints (--connect): listeners on the sandbox's loopback whose connections the
-// launcher relays to the host. Made here, in the sandbox's network namespace.
+// A unix-socket endpoint's listener at `path` inside: its parent directories are made
+// (0755; the compiler checked that the path lies on a tmpfs of the sandbox, so they are
+// the sandbox's own), then the socket is bound there. A name that exists already fails
+// the bind (EADDRINUSE): nothing is replaced.
+static int unix_listener(const struct lpa_spec *s, const char *path, size_t i) {
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (path[0] != '/' || n >= sizeof a.sun_path) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, ENAMETOOLONG);
+    memcpy(a.sun_path, path, n + 1);
+    for (size_t k = 1; k < n; k++) {
+        if (a.sun_path[k] != '/') continue;
+        a.sun_path[k] = 0;
+        if (mkdir(a.sun_path, 0755) != 0 && errno != EEXIST) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
+        a.sun_path[k] = '/';
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
+    if (bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1)) != 0)
+        fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
+    return fd;
+}
+
+// Host endpoints (--connect): listeners on the sandbox's loopback (or at a unix path
+// inside) whose connections the launcher relays to the host. Made here, in the
+// sandbox's network and mount namespaces.
 static void send_connect_listeners(const struct lpa_spec *s) {
     int fds[LPA_CONNECT_LISTENERS_MAX];
     size_t count = s->connect_port_count;
     if (count > LPA_CONNECT_LISTENERS_MAX) fail(s, LPA_STEP_CONNECT_LISTEN, LPA_CONNECT_LISTENERS_MAX, E2BIG);
     for (size_t i = 0; i < count; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        struct sockaddr_in a;
-        loopback_address(&a, s->connect_ports[i]);
-        if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
+        const char *path = s->connect_paths != NULL ? s->connect_paths[i] : NULL;
+        int fd;
+        if (path != NULL) {
+            fd = unix_listener(s, path, i);
+        } else {
+            fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
+            int one = 1;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            struct sockaddr_in a;
+            loopback_address(&a, s->connect_ports[i]);
+            if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
+        }
         if (listen(fd, 512) != 0) fail(s, LPA_STEP_CONNECT_LISTEN, (int)i, errno);
         fds[i] = fd;
     }

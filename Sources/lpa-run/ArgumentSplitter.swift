@@ -6,6 +6,8 @@ struct ArgumentSplitter {
     struct Split {
         var options: [String]
         var command: [String]
+        /// The command's first word's position in lpa-run's argv (argv[0] is lpa-run).
+        var commandPosition = 0
     }
 
     static func split(_ arguments: [String]) throws(RunOptionParser.Failure) -> Split {
@@ -14,7 +16,7 @@ struct ArgumentSplitter {
         while index < arguments.count {
             let word = arguments[index]
             if word == "--" {
-                return Split(options: options, command: Array(arguments[(index + 1)...]))
+                return Split(options: options, command: Array(arguments[(index + 1)...]), commandPosition: index + 2)
             }
             guard word.hasPrefix("-"), word != "-" else { break }
             options.append(word)
@@ -26,6 +28,6 @@ struct ArgumentSplitter {
             }
             index += 1
         }
-        return Split(options: options, command: Array(arguments[index...]))
+        return Split(options: options, command: Array(arguments[index...]), commandPosition: index + 1)
     }
 }

@@ -4,9 +4,13 @@ import Glibc
 import LPASandbox
 
 /// The short account lpa-run gives at exit (stderr with -v or when anything was
-/// blocked; JSON with --report-json): how long, how it ended, what was refused, and
-/// what was served through published ports. The JSON goes to a file opened up front
-/// (`HostOutputFile`, `.createNew`), never to a path resolved at exit.
+/// blocked; JSON with --report-json): how long, how it ended, what was refused (what
+/// matters first: where it tried to connect, files, privileges), and what was served
+/// through published ports. Refusals the plan expects (handled by design, like glibc's
+/// clone3 → clone fallback) are counted on a line of their own and never make a run
+/// "blocked": a report that always cries wolf teaches people to ignore it. The JSON
+/// goes to a file opened up front (`HostOutputFile`, `.createNew`), never to a path
+/// resolved at exit.
 struct ExitReport {
     var duration: Double
     var status: Int32
@@ -27,6 +31,14 @@ struct ExitReport {
 
     var text: String {
         var lines = ["lpa-run: report: ran \(seconds), exit status \(status)"]
+        if !audit.destinations.isEmpty {
+            var reached = audit.destinations.map { destination in
+                destination.address + (Self.isNameLookup(destination.address) ? " (name lookup)" : "")
+                    + (destination.count > 1 ? " ×\(destination.count)" : "")
+            }
+            if audit.otherDestinations > 0 { reached.append("\(audit.otherDestinations) more") }
+            lines.append("  tried to reach: " + reached.joined(separator: ", "))
+        }
         if audit.blocked == 0 {
             lines.append("  blocked: nothing")
         } else {
@@ -36,6 +48,10 @@ struct ExitReport {
             if audit.logSuppressed > 0 {
                 lines.append("  audit log: \(audit.logSuppressed) calls counted but not written (rate or size limit)")
             }
+        }
+        if audit.expected > 0 {
+            let kinds = audit.expectedBySyscall.map { "\($0.name) ×\($0.count)" }.joined(separator: ", ")
+            lines.append("  expected, handled by design: \(kinds)")
         }
         if let tmpfsBytes {
             lines.append("  discarded: \(Self.size(tmpfsBytes)) written to the sandbox's tmpfs")
@@ -50,15 +66,26 @@ struct ExitReport {
     var json: String {
         let kinds = audit.bySyscall.map { "\(AuditText.json($0.name)): \($0.count)" }.joined(separator: ", ")
         let examples = audit.examples.map(AuditText.json).joined(separator: ", ")
+        let reached = audit.destinations.map {
+            "{\"address\": \(AuditText.json($0.address)), \"count\": \($0.count), \"name_lookup\": \(Self.isNameLookup($0.address))}"
+        }.joined(separator: ", ")
+        let expectedKinds = audit.expectedBySyscall.map { "\(AuditText.json($0.name)): \($0.count)" }
+            .joined(separator: ", ")
         return """
             {"duration_s": \(duration), "exit_status": \(status), \
+            "tried_to_reach": [\(reached)], "tried_to_reach_others": \(audit.otherDestinations), \
             "blocked": {"total": \(audit.blocked), "by_syscall": {\(kinds)}, "examples": [\(examples)], \
             "log_suppressed": \(audit.logSuppressed)}, \
+            "expected": {"total": \(audit.expected), "by_syscall": {\(expectedKinds)}}, \
             "connections": {"served": \(relay.connectionsServed), "refused": \(relay.connectionsRefused)}, \
             "tmpfs_bytes_discarded": \(tmpfsBytes.map(String.init) ?? "null")}
 
             """
     }
+
+    /// Port 53: a DNS query, i.e. a name it tried to resolve (the name itself is payload,
+    /// which lpa-run never reads).
+    static func isNameLookup(_ address: String) -> Bool { address.hasSuffix(":53") }
 
     static func size(_ bytes: UInt64) -> String {
         if bytes < 1024 { return "\(bytes) B" }

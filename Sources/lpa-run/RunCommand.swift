@@ -52,6 +52,8 @@ enum RunCommand {
             }
         }
 
+        var overrides = options.overrides
+        overrides.commandPosition = split.commandPosition
         var compiler = PolicyCompiler(loader: FileProfileLoader(environment: context.environment, cwd: context.cwd),
                                       context: context)
         compiler.computesDigest = options.dryRun
@@ -59,7 +61,7 @@ enum RunCommand {
         do {
             let compilation = try compiler.compile(profile: options.profile,
                                                    command: CommandPlan(argv: split.command, executable: executable),
-                                                   overrides: options.overrides)
+                                                   overrides: overrides)
             plan = compilation.plan
             if !options.quiet {
                 for warning in compilation.warnings { printError(warning.description) }

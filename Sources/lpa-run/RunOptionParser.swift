@@ -31,6 +31,9 @@ enum RunOptionParser {
             case .flag(let set):
                 set(&options)  // a value after `=` is ignored, as it always was
             case .value(let apply):
+                // Words start at argv[1]: argv[0] is lpa-run.
+                options.position = index + 1
+                defer { options.position = 0 }
                 if let inline {
                     try apply(&options, inline)
                 } else {

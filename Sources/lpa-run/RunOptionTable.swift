@@ -9,6 +9,11 @@ struct RunOptions: Equatable {
     var connect: [String] = []
     var env: [String] = []
     var model: [String] = []
+    /// --ro, --rw, --tmpfs in argv order, each with its position.
+    var binds: [CommandLineBind] = []
+    /// Set by RunOptionParser while it applies an option: that option's position in
+    /// lpa-run's argv (0 after parsing, so equal options compare equal).
+    var position = 0
     var hostname: String?
     var allowNonLoopbackPublish = false
     var auditLog: String?
@@ -19,7 +24,7 @@ struct RunOptions: Equatable {
     var overrides: CommandLineOverrides {
         CommandLineOverrides(publish: publish, connect: connect, env: env,
                              allowNonLoopbackPublish: allowNonLoopbackPublish, hostname: hostname,
-                             models: model)
+                             models: model, binds: binds)
     }
 }
 
@@ -88,11 +93,15 @@ enum RunOptionTable {
             options.format = format
         },
         RunOption(["-p", "--publish"], value: "[HOST_IP:]HOST_PORT:SANDBOX_PORT",
-                  help: "Publish a sandbox port on the host (inbound only). HOST_IP defaults to 127.0.0.1.") {
+                  help: "Publish a sandbox port on the host (inbound only). HOST_IP defaults to 127.0.0.1. "
+                      + "Or unix:HOST_PATH:SANDBOX_PORT: a host unix socket instead (created mode 0600 in an existing "
+                      + "directory of yours, removed at exit).") {
             $0.publish.append($1)
         },
         RunOption(["--connect"], value: "HOST:PORT[:SANDBOX_PORT]",
-                  help: "Let the sandbox reach one host loopback endpoint at 127.0.0.1:PORT inside.") {
+                  help: "Let the sandbox reach one host loopback endpoint at 127.0.0.1:PORT inside. Or "
+                      + "unix:HOST_PATH[:SANDBOX_PATH]: one host unix socket, at SANDBOX_PATH inside (default HOST_PATH; "
+                      + "on a tmpfs such as /run or /tmp), relayed, never bound.") {
             $0.connect.append($1)
         },
         RunOption(["--env"], value: "NAME[=VALUE]",
@@ -100,6 +109,21 @@ enum RunOptionTable {
         RunOption(["--model"], value: "FILE",
                   help: "Bind a model file read-only into the sandbox at the same absolute path.") {
             $0.model.append($1)
+        },
+        RunOption(["--ro"], value: "PATH[:TARGET]",
+                  help: "Bind a host file or directory read-only, at TARGET or its own path (repeatable). "
+                      + "The same checks as profile binds.") {
+            $0.binds.append(CommandLineBind(.readOnly, $1, position: $0.position))
+        },
+        RunOption(["--rw"], value: "PATH[:TARGET]",
+                  help: "Bind a host directory read-write, at TARGET or its own path (repeatable). Never over "
+                      + "the home, /tmp, /run or lpa-run's config.") {
+            $0.binds.append(CommandLineBind(.readWrite, $1, position: $0.position))
+        },
+        RunOption(["--tmpfs"], value: "PATH[:SIZE]",
+                  help: "Mount a fresh tmpfs at PATH inside the sandbox (repeatable; SIZE such as 256M, "
+                      + "default tmpfs-size).") {
+            $0.binds.append(CommandLineBind(.tmpfs, $1, position: $0.position))
         },
         RunOption(["--hostname"], value: "hostname", help: "Hostname inside the sandbox.") { $0.hostname = $1 },
         RunOption(["--allow-non-loopback-publish"],

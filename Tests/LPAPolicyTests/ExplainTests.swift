@@ -53,6 +53,16 @@ struct ExplainTests {
         #expect(loopback[.exposure]?.answeredBy.first?.text.contains("127.0.0.1:8080") == true)
     }
 
+    @Test("unix-socket endpoints: a connected host socket weakens phoning home; a published one answers exposure")
+    func unixSocketEndpoints() throws {
+        let risks = try explain("extends: strict\n", overrides: .init(
+            publish: ["unix:/run/user/1000/llm.sock:8080"], connect: ["unix:/run/user/1000/tool.sock:/run/tool.sock"]))
+        #expect(risks[.phoneHome]?.verdict == .partial)
+        #expect(risks[.phoneHome]?.gaps.contains { $0.text.contains("/run/user/1000/tool.sock") } == true)
+        #expect(risks[.exposure]?.verdict == .answered)
+        #expect(risks[.exposure]?.answeredBy.contains { $0.text.contains("/run/user/1000/llm.sock") } == true)
+    }
+
     @Test("a writable bind of the home weakens persistence, tampering and host files, each with its line")
     func writableHomeBind() throws {
         let risks = try explain("""

@@ -6,7 +6,8 @@
 // endpoints connected:
 //   1. init -> launcher, once, before the workload starts (only with --connect):
 //      struct lpa_connect_listeners + `count` listening sockets, bound to
-//      127.0.0.1:connect_ports[i] in the sandbox's network namespace.
+//      127.0.0.1:connect_ports[i] in the sandbox's network namespace, or, for a
+//      unix-socket endpoint, to connect_paths[i] on a tmpfs of the sandbox.
 //   2. launcher -> init: struct lpa_socket_request, no descriptors.
 //      init -> launcher: struct lpa_socket_reply + `count` unconnected TCP sockets
 //      made in the sandbox's network namespace.

@@ -180,6 +180,10 @@ struct lpa_spec {
     int control_fd;
     const uint16_t *connect_ports;
     size_t connect_port_count;
+    // One per connect entry, or NULL: an entry that is not NULL is a unix-socket
+    // endpoint, whose listener the init binds at that sandbox path (on a tmpfs of the
+    // sandbox, parent directories made 0755) instead of 127.0.0.1:connect_ports[i].
+    const char *const *connect_paths;
 
     // Audit: when >= 0, the workload loads its filter with a notification listener and
     // sends the listener here just before execve (lpa_control.h, message 3).

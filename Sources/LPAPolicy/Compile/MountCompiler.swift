@@ -24,6 +24,8 @@ struct MountCompiler {
     let executable: String?
     /// Whether the resolved command is pinned: it is then bound from the hashed descriptor.
     let executablePinned: Bool
+    /// Command-line, model-argument and automatic mounts, after every profile mount.
+    var added = AddedMounts()
 
     var cwdMode: CwdMode { document.cwd?.value ?? .none }
     var homeMode: HomeMode { document.home?.value ?? .tmpfs }
@@ -40,7 +42,8 @@ struct MountCompiler {
                                           hint: "keep it in one list; use {replace: [...]} to drop an inherited entry"))
         }
 
-        checkBindSources(&diagnostics)
+        let added = checkAdded(&diagnostics)
+        checkBindSources(added, &diagnostics)
 
         for item in readOnly {
             mounts.append(bind(item, options: Self.roOptions))
@@ -49,8 +52,9 @@ struct MountCompiler {
         // file itself, never its directory (~/tool would expose the home, /tmp/t the
         // host's /tmp). What it needs besides (libraries, an interpreter) the profile names.
         if let executable, !executablePinned {
-            let covering = readOnly.map(\.value.path) + readWrite.map(\.value.path)
-                + (cwdMode == .none ? [] : [context.cwd])
+            var covering: [String] = readOnly.map(\.value.path) + readWrite.map(\.value.path)
+            if cwdMode != .none { covering.append(context.cwd) }
+            covering += added.binds.filter { $0.source == $0.target }.map(\.source)
             if !covering.contains(where: { PathNormalizer.isWithin(executable, $0) }) {
                 mounts.append(MountEntry(kind: .bind, source: executable, target: executable, options: Self.roOptions))
             }
@@ -95,6 +99,11 @@ struct MountCompiler {
                                      options: cwdMode == .readWrite ? Self.rwOptions : Self.roOptions,
                                      origin: cwd.position.origin))
         }
+        for bind in added.binds {
+            mounts.append(MountEntry(kind: .bind, source: bind.source, target: bind.target,
+                                     options: bind.readOnly ? Self.roOptions : Self.rwOptions,
+                                     origin: bind.position.origin))
+        }
         mounts.append(MountEntry(kind: .proc, target: "/proc", options: MountOptions(noExec: true)))
         if context.uid == 0 {
             for entry in Self.protectedProcEntries {
@@ -122,6 +131,9 @@ struct MountCompiler {
         }
         for item in document.tmpfs?.items ?? [] {
             mounts.append(tmpfs(item.value, defaultMode: 0o1777, origin: item.position.origin))
+        }
+        for (item, position) in added.tmpfs {
+            mounts.append(tmpfs(item, defaultMode: 0o1777, origin: position.origin))
         }
         let home = context.home
         if homeMode == .tmpfs, home != "/" {
@@ -173,13 +185,15 @@ struct MountCompiler {
     /// path, a working-directory bind over those or over lpa-run's own config, and any
     /// bind holding unix sockets (a read-only bind does not stop connect()) that
     /// `allow-sockets` does not name.
-    private func checkBindSources(_ diagnostics: inout [Diagnostic]) {
+    private func checkBindSources(_ added: AddedMounts, _ diagnostics: inout [Diagnostic]) {
         struct Source {
             var path: String
             var position: SourcePosition
-            /// Written in the profile as a path (not the working directory).
+            /// Written in the profile (or with --ro/--rw) as a path, not the working
+            /// directory nor a path lpa-run found.
             var named: Bool
             var writable = false
+            var added = false
         }
         var sources: [Source] = []
         sources += (document.readOnly?.items ?? []).map { Source(path: $0.value.path, position: $0.position, named: true) }
@@ -194,6 +208,9 @@ struct MountCompiler {
         if cwdMode != .none, let cwd = document.cwd {
             sources.append(Source(path: context.cwd, position: cwd.position, named: false,
                                   writable: cwdMode == .readWrite))
+        }
+        sources += added.binds.map {
+            Source(path: $0.source, position: $0.position, named: $0.named, writable: !$0.readOnly, added: true)
         }
         // lpa-run's config and cache, also where they really are (~/.config may be a link)
         // and also when they do not exist yet: a masked path that is missing cannot be
@@ -218,7 +235,15 @@ struct MountCompiler {
             if let hit = protected.first(where: { p in
                 forms.contains { PathNormalizer.isWithin(p.path, $0) } && !(source.named && source.path == p.path)
             }) {
-                if source.named {
+                if source.added {
+                    diagnostics.append(Diagnostic(
+                        at: source.position, "'\(source.path)' would expose \(hit.what) (\(hit.path)) to the sandbox",
+                        hint: source.named
+                            ? "bind narrower paths; to share \(hit.path) itself on purpose, give exactly "
+                                + "--ro \(hit.path) (or --rw)"
+                            : "lpa-run binds an environment or a model argument only when it is narrower; "
+                                + "bind what the command needs with --ro PATH"))
+                } else if source.named {
                     diagnostics.append(Diagnostic(
                         at: source.position, "'\(source.path)' would expose \(hit.what) (\(hit.path)) to the sandbox",
                         hint: "bind narrower paths; to share \(hit.path) itself on purpose, list exactly '\(hit.path)' "
@@ -240,7 +265,7 @@ struct MountCompiler {
                     at: source.position,
                     (source.named ? "'\(source.path)' read-write" : "cwd: read-write")
                         + " would let the sandbox write lpa-run's own configuration or cache (\(anchor))",
-                    hint: source.named ? "bind narrower paths: a sandbox that can write a parent of lpa-run's config "
+                    hint: source.named || source.added ? "bind narrower paths: a sandbox that can write a parent of lpa-run's config "
                         + "or cache can replace them for every later run"
                         : "run lpa-run from another directory, or use `cwd: read-only`"))
                 continue
@@ -254,9 +279,63 @@ struct MountCompiler {
                     at: source.position,
                     "'\(source.path)' holds a unix socket (\(socket)\(more)): a bind, even read-only, lets the sandbox "
                         + "connect() to it with your credentials",
-                    hint: "bind a narrower path, or allow it on purpose with `filesystem: {allow-sockets: [\(socket)]}`"))
+                    hint: "bind a narrower path, or allow it on purpose with `filesystem: {allow-sockets: [\(socket)]}` "
+                        + "in a profile"))
             }
         }
+    }
+
+    /// An added mount whose target a profile mount (or an earlier added one) already
+    /// uses is refused at the added one's position (the later mount would silently win),
+    /// except an exact repeat, which is dropped with a warning.
+    private func checkAdded(_ diagnostics: inout [Diagnostic]) -> AddedMounts {
+        enum Use: Equatable { case bind(source: String, readOnly: Bool), tmpfs, other }
+        var used: [String: (use: Use, what: String)] = [:]
+        func note(_ target: String, _ use: Use, _ what: String) { if used[target] == nil { used[target] = (use, what) } }
+        func at(_ position: SourcePosition) -> String { position.origin.description }
+        for item in document.readOnly?.items ?? [] {
+            note(item.value.path, .bind(source: item.value.path, readOnly: true), "read-only at " + at(item.position))
+        }
+        for item in document.readWrite?.items ?? [] {
+            note(item.value.path, .bind(source: item.value.path, readOnly: false), "read-write at " + at(item.position))
+        }
+        for item in document.models?.items ?? [] {
+            note(item.value.path, .bind(source: item.value.path, readOnly: true), "a model at " + at(item.position))
+        }
+        for item in (document.tmpfs?.items ?? []) + (document.caches?.items ?? []) {
+            note(item.value.path, .tmpfs, "a tmpfs at " + at(item.position))
+        }
+        if cwdMode != .none, let cwd = document.cwd {
+            note(context.cwd, .bind(source: context.cwd, readOnly: cwdMode == .readOnly),
+                 "the working directory (cwd: \(cwdMode.rawValue) at \(at(cwd.position)))")
+        }
+        var kept = AddedMounts()
+        for bind in added.binds {
+            let use = Use.bind(source: bind.source, readOnly: bind.readOnly)
+            if let previous = used[bind.target] {
+                if previous.use == use {
+                    diagnostics.append(Diagnostic(at: bind.position, severity: .warning,
+                                                  "'\(bind.target)' is already \(previous.what); ignored"))
+                } else {
+                    diagnostics.append(Diagnostic(at: bind.position, "'\(bind.target)' is already \(previous.what)",
+                                                  hint: "give each path inside the sandbox one mount"))
+                }
+                continue
+            }
+            note(bind.target, use, (bind.readOnly ? "read-only" : "read-write") + " at " + at(bind.position))
+            kept.binds.append(bind)
+        }
+        if homeMode == .tmpfs, context.home != "/" { note(context.home, .tmpfs, "the sandbox's tmpfs home") }
+        for entry in added.tmpfs {
+            if let previous = used[entry.item.path] {
+                diagnostics.append(Diagnostic(at: entry.position, "'\(entry.item.path)' is already \(previous.what)",
+                                              hint: "give each path inside the sandbox one mount"))
+                continue
+            }
+            note(entry.item.path, .tmpfs, "a tmpfs at " + at(entry.position))
+            kept.tmpfs.append(entry)
+        }
+        return kept
     }
 
     /// Stable: entries at the same depth keep their order; hides stay after everything.

@@ -23,6 +23,10 @@ enum PlanDigest {
             .map { var r = $0; r.mount = nil; return r }
         policy.network.publish = plan.network.publish.map { var p = $0; p.origin = nil; return p }
         policy.network.connect = plan.network.connect.map { var c = $0; c.origin = nil; return c }
+        // How the report words a refusal changes no outcome: not part of the policy.
+        policy.audit.calls = plan.audit.calls.map { var c = $0; c.expected = nil; return c }
+        policy.network.publishSockets = plan.network.publishSockets.map { var p = $0; p.origin = nil; return p }
+        policy.network.connectSockets = plan.network.connectSockets.map { var c = $0; c.origin = nil; return c }
         policy.seccomp.rules = plan.seccomp.rules.map { var r = $0; r.origin = nil; r.reason = nil; return r }
         policy.rlimits = plan.rlimits.map { var r = $0; r.origin = nil; return r }
         policy.models = plan.models.map { var m = $0; m.origin = nil; return m }

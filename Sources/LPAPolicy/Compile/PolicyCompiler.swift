@@ -49,10 +49,34 @@ public struct PolicyCompiler: Sendable {
         checkCapabilities(document, &diagnostics)
         let network = NetworkCompiler(document: document, overrides: overrides).compile(&diagnostics)
         let identity = IdentityCompiler.identity(runAs: document.runAs?.value ?? .caller, context: context)
-        let mounts = MountCompiler(document: document, context: context, executable: command.executable,
-                                   executablePinned: document.pinExecutable != nil)
-            .compile(&diagnostics)
+        let cwdMode = document.cwd?.value ?? .none
+        let homeMode = document.home?.value ?? .tmpfs
+        let workingDirectory = cwdMode != .none ? context.cwd : (homeMode == .tmpfs ? context.home : "/")
+
+        // Mounts no profile wrote: --ro/--rw/--tmpfs, the command's Python environment,
+        // the preset's model arguments. Each is skipped when a bind already covers it.
+        var added = AddedMounts()
+        CommandLineBindReader(context: context).read(overrides.binds, into: &added, &diagnostics)
+        let commandPaths = CommandPaths(document: document, context: context, command: command,
+                                        overrides: overrides, workingDirectory: workingDirectory)
+        var bound: [String] = (document.readOnly?.items ?? []).map(\.value.path)
+        bound += (document.readWrite?.items ?? []).map(\.value.path)
+        bound += (document.models?.items ?? []).map(\.value.path)
+        if cwdMode != .none { bound.append(context.cwd) }
+        bound += added.binds.filter { $0.source == $0.target }.map(\.source)
+        let pythonEnvironment = commandPaths.pythonEnvironment(alreadyBound: bound, &diagnostics)
+        if let pythonEnvironment { added.binds.append(pythonEnvironment.bind) }
+        let modelArguments = commandPaths.modelArguments(alreadyBound: bound, &diagnostics)
+        added.binds += modelArguments.binds
+
+        var mountCompiler = MountCompiler(document: document, context: context, executable: command.executable,
+                                          executablePinned: document.pinExecutable != nil)
+        mountCompiler.added = added
+        let mounts = mountCompiler.compile(&diagnostics)
+        if let pythonEnvironment { commandPaths.checkInterpreter(pythonEnvironment, mounts, &diagnostics) }
+        commandPaths.checkVisibility(mounts, skipping: modelArguments.consumed, &diagnostics)
         checkProfilesOutsideWritableBinds(resolution.documents.map(\.profile.path), mounts, &diagnostics)
+        NetworkCompiler.checkSockets(network, mounts: mounts, resolveLinks: context.resolveLinks, &diagnostics)
         let compiledSeccomp = SeccompCompiler(document: document, steps: merged.seccompSteps).compile(&diagnostics)
         let seccomp = compiledSeccomp.plan
         checkNetworkNamespace(network, namespaces, document, &diagnostics)
@@ -71,10 +95,6 @@ public struct PolicyCompiler: Sendable {
                 diagnostics.append(Diagnostic(at: .commandLine("--hostname"), "bad hostname '\(requested)': use 1-63 letters, digits and '-'"))
             }
         }
-        let cwdMode = document.cwd?.value ?? .none
-        let homeMode = document.home?.value ?? .tmpfs
-        let workingDirectory = cwdMode != .none ? context.cwd : (homeMode == .tmpfs ? context.home : "/")
-
         var plan = IsolationPlan(
             command: command,
             namespaces: network.mode == .host ? namespaces.filter { $0 != .net } : namespaces,

@@ -155,6 +155,10 @@ public struct CoverageExplainer: Sendable {
                       + "whatever listens there can pass data on", endpoint.origin,
                       fix: "remove the endpoint unless the workload needs that service")
         }
+        for socket in plan.network.connectSockets {
+            f.weakens("\(socket.sandboxPath) reaches the host socket \(socket.hostPath): whatever listens there can pass data on",
+                      socket.origin, fix: "remove the endpoint unless the workload needs that service")
+        }
         let switches = plan.environment.set.filter { Self.offlineSwitches.contains($0.name) }
         for variable in switches {
             f.answer("\(variable.name)=\(variable.value) (the program's own off switch)", variable.origin)
@@ -313,10 +317,14 @@ public struct CoverageExplainer: Sendable {
     }
 
     private func exposure(_ f: inout Finding) {
+        for socket in plan.network.publishSockets {
+            f.answer("port \(socket.sandboxPort) is published as the unix socket \(socket.hostPath) (mode 0600: your uid only)",
+                     socket.origin)
+        }
         if hostNetwork {
             f.opens("the workload can listen on any host interface", origins.networkMode,
                     fix: "network: {mode: none} and publish the port on 127.0.0.1 with -p")
-        } else if plan.network.publish.isEmpty {
+        } else if plan.network.publish.isEmpty && plan.network.publishSockets.isEmpty {
             f.answer("nothing is published: nothing outside the sandbox can connect", origins.networkMode)
         }
         for port in plan.network.publish {

@@ -23,13 +23,25 @@ public struct HostContext: Sendable {
     /// The kernel's Landlock ABI (0: no Landlock), when the caller asked it (lpa-run);
     /// nil leaves the plan unmasked (tests, goldens).
     public var landlockABI: Int?
+    /// What a host path is, never following a link at its last component (lstat); nil
+    /// when it does not exist. When the caller can look (lpa-run); nil skips what needs
+    /// it: virtual environments, model arguments, arguments the sandbox cannot see.
+    public var pathKind: (@Sendable (String) -> HostPathKind?)?
+    /// The interpreter a script's `#!` line names (its first word), read from a regular
+    /// file only, never through a link, and at most a few hundred bytes: the script may
+    /// be hostile. When the caller can look (lpa-run).
+    public var shebang: (@Sendable (String) -> String?)?
 
     public init(environment: [String: String], cwd: String, uid: UInt32, gid: UInt32,
                 devices: (@Sendable (String) -> [String])? = nil,
                 resolveLinks: (@Sendable (String) -> String?)? = nil,
                 unixSockets: (@Sendable (String) -> [String])? = nil,
-                landlockABI: Int? = nil) {
+                landlockABI: Int? = nil,
+                pathKind: (@Sendable (String) -> HostPathKind?)? = nil,
+                shebang: (@Sendable (String) -> String?)? = nil) {
         self.landlockABI = landlockABI
+        self.pathKind = pathKind
+        self.shebang = shebang
         self.environment = environment
         self.cwd = cwd
         self.uid = uid
@@ -71,11 +83,33 @@ public struct HostContext: Sendable {
     }
 }
 
+/// What `lstat` says a host path is.
+public enum HostPathKind: Sendable, Equatable {
+    case file, directory, link, other
+}
+
+/// `--ro PATH[:TARGET]`, `--rw PATH[:TARGET]` or `--tmpfs PATH[:SIZE]`, as typed, with
+/// the option's position in lpa-run's argv (0 is lpa-run itself) for provenance and errors.
+public struct CommandLineBind: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case readOnly = "--ro", readWrite = "--rw", tmpfs = "--tmpfs"
+    }
+    public var kind: Kind
+    public var value: String
+    public var position: Int
+
+    public init(_ kind: Kind, _ value: String, position: Int) {
+        self.kind = kind
+        self.value = value
+        self.position = position
+    }
+}
+
 /// Settings given on the command line; they apply after every profile.
 public struct CommandLineOverrides: Sendable {
-    /// --publish [HOST_IP:]HOST_PORT:SANDBOX_PORT
+    /// --publish [HOST_IP:]HOST_PORT:SANDBOX_PORT or unix:HOST_PATH:SANDBOX_PORT
     public var publish: [String]
-    /// --connect HOST:PORT[:SANDBOX_PORT]
+    /// --connect HOST:PORT[:SANDBOX_PORT] or unix:HOST_PATH[:SANDBOX_PATH]
     public var connect: [String]
     /// --env NAME (copy the host value, secrets included) or NAME=VALUE.
     public var env: [String]
@@ -85,10 +119,18 @@ public struct CommandLineOverrides: Sendable {
     public var hostname: String?
     /// --model FILE: model files bound read-only (relative to the working directory).
     public var models: [String]
+    /// --ro, --rw and --tmpfs in argv order: mounted after every profile mount.
+    public var binds: [CommandLineBind]
+    /// Position of the command's first word in lpa-run's argv (0: unknown), so that a
+    /// model argument's provenance can name its word.
+    public var commandPosition: Int
 
     public init(publish: [String] = [], connect: [String] = [], env: [String] = [],
-                allowNonLoopbackPublish: Bool = false, hostname: String? = nil, models: [String] = []) {
+                allowNonLoopbackPublish: Bool = false, hostname: String? = nil, models: [String] = [],
+                binds: [CommandLineBind] = [], commandPosition: Int = 0) {
         self.models = models
+        self.binds = binds
+        self.commandPosition = commandPosition
         self.publish = publish
         self.connect = connect
         self.env = env

@@ -4,8 +4,93 @@ import Glibc
 import Musl
 #endif
 
+/// One `publish` entry: a TCP port, or a host unix socket (`unix:HOST_PATH:SANDBOX_PORT`).
+enum PublishSpec: Equatable, Sendable {
+    case port(PublishedPort)
+    case socket(PublishedSocket)
+
+    /// Two entries with one key cannot both work: merging profiles keeps the first (ListMerge).
+    var mergeKey: String {
+        switch self {
+        case .port(let p): "\(p.hostAddress):\(p.hostPort)"
+        case .socket(let s): "unix:\(s.hostPath)"
+        }
+    }
+}
+
+/// One `connect` entry: a host loopback TCP port, or a host unix socket
+/// (`unix:HOST_PATH[:SANDBOX_PATH]`).
+enum ConnectSpec: Equatable, Sendable {
+    case port(HostEndpoint)
+    case socket(SocketEndpoint)
+
+    var mergeKey: String {
+        switch self {
+        case .port(let e): "\(e.sandboxPort)"
+        case .socket(let s): "unix:\(s.sandboxPath)"
+        }
+    }
+}
+
 /// Parses `--publish`/`network.publish` and `--connect`/`network.connect` values.
 enum EndpointParser {
+    static let unixPrefix = "unix:"
+    /// sun_path holds 108 bytes with its NUL: the sandbox-side path is bound by name.
+    static let sandboxSocketPathMax = 107
+
+    static func publishSpec(_ text: String) throws(Failure) -> PublishSpec {
+        text.hasPrefix(unixPrefix) ? .socket(try publishSocket(text)) : .port(try publish(text))
+    }
+
+    static func connectSpec(_ text: String) throws(Failure) -> ConnectSpec {
+        text.hasPrefix(unixPrefix) ? .socket(try connectSocket(text)) : .port(try connect(text))
+    }
+
+    /// `unix:HOST_PATH:SANDBOX_PORT`: the port follows the last ':'.
+    static func publishSocket(_ text: String) throws(Failure) -> PublishedSocket {
+        let body = text.dropFirst(unixPrefix.count)
+        guard let colon = body.lastIndex(of: ":") else {
+            throw Failure(message: "bad publish '\(text)': expected unix:HOST_PATH:SANDBOX_PORT",
+                          hint: "for example -p unix:/run/user/1000/llama.sock:8080")
+        }
+        let path = try socketPath(String(body[..<colon]), in: text, role: "host")
+        return PublishedSocket(hostPath: path, sandboxPort: try port(String(body[body.index(after: colon)...]), in: text))
+    }
+
+    /// `unix:HOST_PATH[:SANDBOX_PATH]`: SANDBOX_PATH is absolute, so it starts at the
+    /// first ":/" (a host path may hold ':' but not ":/"). It defaults to HOST_PATH.
+    static func connectSocket(_ text: String) throws(Failure) -> SocketEndpoint {
+        let body = String(text.dropFirst(unixPrefix.count))
+        let host: String, sandbox: String?
+        if let split = body.range(of: ":/") {
+            host = String(body[..<split.lowerBound])
+            sandbox = String(body[body.index(after: split.lowerBound)...])
+        } else {
+            host = body
+            sandbox = nil
+        }
+        let hostPath = try socketPath(host, in: text, role: "host")
+        let sandboxPath = try sandbox.map { path throws(Failure) in try socketPath(path, in: text, role: "sandbox") } ?? hostPath
+        guard sandboxPath.utf8.count <= sandboxSocketPathMax else {
+            throw Failure(message: "sandbox socket path '\(sandboxPath)' in '\(text)' is longer than \(sandboxSocketPathMax) bytes",
+                          hint: "name a shorter SANDBOX_PATH: unix:HOST_PATH:/run/NAME.sock")
+        }
+        return SocketEndpoint(hostPath: hostPath, sandboxPath: sandboxPath)
+    }
+
+    private static func socketPath(_ path: String, in whole: String, role: String) throws(Failure) -> String {
+        guard !path.contains("\0") else { throw Failure(message: "bad \(role) path in '\(whole)': it holds a NUL byte") }
+        let normalized: String
+        do throws(PathNormalizer.Failure) {
+            normalized = try PathNormalizer.normalize(path)
+        } catch {
+            throw Failure(message: "bad \(role) socket path in '\(whole)': \(error.message)",
+                          hint: "unix socket paths are absolute: unix:/run/user/1000/app.sock")
+        }
+        guard normalized != "/" else { throw Failure(message: "bad \(role) socket path in '\(whole)': '/' is a directory") }
+        return normalized
+    }
+
     struct Failure: Error, Equatable {
         var message: String
         var hint: String?

@@ -31,3 +31,15 @@ extension NodeReader {
         return ModelItem(path: path, sha256: sha)
     }
 }
+
+extension NodeReader {
+    /// A `model-arguments` entry: one word of a command line (`-m`, `--model`, `serve`).
+    mutating func modelArgument(_ node: Node) -> String? {
+        guard let text = string(node, key: "model-arguments") else { return nil }
+        guard !text.value.isEmpty, !text.value.contains(where: \.isWhitespace), !text.value.contains("=") else {
+            error(node, "bad model argument '\(text.value)': expected one word such as -m or --model")
+            return nil
+        }
+        return text.value
+    }
+}

@@ -9,8 +9,8 @@ struct ProfileDocument: Sendable {
     var runAs: Located<Identity.RunAs>?
 
     var networkMode: Located<NetworkPlan.Mode>?
-    var publish: ListValue<PublishedPort>?
-    var connect: ListValue<HostEndpoint>?
+    var publish: ListValue<PublishSpec>?
+    var connect: ListValue<ConnectSpec>?
 
     var readOnly: ListValue<PathItem>?
     var readWrite: ListValue<PathItem>?
@@ -49,6 +49,9 @@ struct ProfileDocument: Sendable {
     var allowSecrets: ListValue<String>?
 
     var models: ListValue<ModelItem>?
+    /// `model-arguments:` words of the command line after which a model path follows
+    /// (`-m`, `--model`, vllm's `serve`): that file is bound read-only automatically.
+    var modelArguments: ListValue<String>?
 
     /// `pins:` SHA-256 of the resolved command, of single files, of whole directories.
     var pinExecutable: Located<String>?

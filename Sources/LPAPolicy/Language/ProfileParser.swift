@@ -40,6 +40,8 @@ struct ProfileParser {
                 let e = expander
                 doc.models = r.list(value, key: key) { r, n in r.model(n, expander: e) }
             case "pins": parsePins(value, into: &doc, &r)
+            case "model-arguments":
+                doc.modelArguments = r.list(value, key: key) { r, n in r.modelArgument(n) }
             case "landlock":
                 doc.landlock = r.choice(value, key: key, LandlockPlan.Mode.self, LandlockPlan.Mode.allCases)
             case "landlock-exclude":
@@ -55,8 +57,8 @@ struct ProfileParser {
         for (key, _, value) in r.entries(of: node, in: "'network'", keys: ProfileSchema.network) {
             switch key {
             case "mode": doc.networkMode = r.choice(value, key: key, NetworkPlan.Mode.self, [.none, .host])
-            case "publish": doc.publish = r.list(value, key: key) { r, n in r.endpoint(n, key: "publish", EndpointParser.publish) }
-            case "connect": doc.connect = r.list(value, key: key) { r, n in r.endpoint(n, key: "connect", EndpointParser.connect) }
+            case "publish": doc.publish = r.list(value, key: key) { r, n in r.endpoint(n, key: "publish", EndpointParser.publishSpec) }
+            case "connect": doc.connect = r.list(value, key: key) { r, n in r.endpoint(n, key: "connect", EndpointParser.connectSpec) }
             default: break
             }
         }

@@ -3,7 +3,7 @@
 enum ProfileSchema {
     static let top = ["description", "extends", "namespaces", "hostname", "run-as", "network", "filesystem",
                       "seccomp", "capabilities", "rlimits", "environment", "models", "pins",
-                      "landlock", "landlock-exclude"]
+                      "landlock", "landlock-exclude", "model-arguments"]
     static let network = ["mode", "publish", "connect"]
     static let filesystem = ["read-only", "read-write", "hide", "tmpfs", "home", "caches", "noswap", "tmpfs-size",
                              "cwd", "devices", "shm-size", "allow-sockets"]

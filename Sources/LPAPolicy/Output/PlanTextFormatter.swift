@@ -44,6 +44,14 @@ extension PlanFormatter {
             row("connect", "sandbox 127.0.0.1:\(endpoint.sandboxPort) -> \(endpoint.hostAddress):\(endpoint.hostPort)",
                 endpoint.origin)
         }
+        for socket in plan.network.publishSockets {
+            row("publish", "unix:\(socket.hostPath) (created 0600, removed at exit) -> sandbox :\(socket.sandboxPort)",
+                socket.origin)
+        }
+        for endpoint in plan.network.connectSockets {
+            row("connect", "sandbox unix:\(endpoint.sandboxPath) -> unix:\(endpoint.hostPath) (relayed, not bound)",
+                endpoint.origin)
+        }
 
         section("seccomp")
         row("default", "\(plan.seccomp.defaultAction), other ABIs \(plan.seccomp.otherArchitectures) (\(plan.seccomp.architecture))")
@@ -79,6 +87,9 @@ extension PlanFormatter {
         if order.isEmpty { row("notify", "nothing (every refusal stays in the kernel, unlogged)") }
         for answer in order {
             row("notify", "\(answer): " + (answers[answer] ?? []).map(\.syscall).joined(separator: " "))
+        }
+        for call in plan.audit.calls {
+            if let reason = call.expected { row("expected", "\(call.syscall) (\(call.answer)): \(reason), not reported as blocked") }
         }
 
         section("process")

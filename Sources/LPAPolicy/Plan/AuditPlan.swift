@@ -8,10 +8,16 @@ public struct AuditPlan: Codable, Equatable, Sendable {
         /// Native syscall number (libseccomp).
         public var number: Int32
         public var answer: Answer
-        public init(syscall: String, number: Int32, answer: Answer) {
+        /// Why this refusal is expected, when programs meet it on every run and handle it
+        /// by design (glibc's clone3 → clone fallback): the log marks it "expected" and the
+        /// exit report counts it apart instead of calling the run "blocked". Policy, so
+        /// it lives here and the log and the report cannot disagree.
+        public var expected: String?
+        public init(syscall: String, number: Int32, answer: Answer, expected: String? = nil) {
             self.syscall = syscall
             self.number = number
             self.answer = answer
+            self.expected = expected
         }
     }
 

@@ -74,14 +74,29 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
 }
 
 /// Where a setting came from, so a user can see why something is allowed.
+/// A profile line; or `command line` with `line` the option's position in lpa-run's
+/// argv and `detail` the option as typed; or `automatic` with `detail` the reason.
 public struct Origin: Codable, Equatable, Hashable, Sendable, CustomStringConvertible {
+    public static let commandLine = "command line"
+    public static let automatic = "automatic"
+
     public var file: String
     public var line: Int
-    public init(file: String, line: Int) {
+    /// Absent for profile lines (the JSON omits it).
+    public var detail: String?
+    public init(file: String, line: Int, detail: String? = nil) {
         self.file = file
         self.line = line
+        self.detail = detail
     }
-    public var description: String { "\(file):\(line)" }
+    public var description: String {
+        switch (file, detail) {
+        case (Self.automatic, let detail?): "automatic: \(detail)"
+        case (Self.commandLine, let detail?): "command line, argv[\(line)]: \(detail)"
+        case (_, let detail?): "\(file):\(line): \(detail)"
+        default: "\(file):\(line)"
+        }
+    }
 }
 
 public struct CommandPlan: Codable, Equatable, Sendable {
@@ -288,10 +303,72 @@ public struct NetworkPlan: Codable, Equatable, Sendable {
     public var mode: Mode
     public var publish: [PublishedPort]
     public var connect: [HostEndpoint]
-    public init(mode: Mode, publish: [PublishedPort] = [], connect: [HostEndpoint] = []) {
+    /// `-p unix:HOST_PATH:SANDBOX_PORT`: host unix sockets relayed to sandbox ports.
+    public var publishSockets: [PublishedSocket]
+    /// `--connect unix:HOST_PATH[:SANDBOX_PATH]`: host unix sockets reachable inside.
+    public var connectSockets: [SocketEndpoint]
+    public init(mode: Mode, publish: [PublishedPort] = [], connect: [HostEndpoint] = [],
+                publishSockets: [PublishedSocket] = [], connectSockets: [SocketEndpoint] = []) {
         self.mode = mode
         self.publish = publish
         self.connect = connect
+        self.publishSockets = publishSockets
+        self.connectSockets = connectSockets
+    }
+
+    private enum CodingKeys: String, CodingKey { case mode, publish, connect, publishSockets, connectSockets }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        mode = try c.decode(Mode.self, forKey: .mode)
+        publish = try c.decode([PublishedPort].self, forKey: .publish)
+        connect = try c.decode([HostEndpoint].self, forKey: .connect)
+        publishSockets = try c.decodeIfPresent([PublishedSocket].self, forKey: .publishSockets) ?? []
+        connectSockets = try c.decodeIfPresent([SocketEndpoint].self, forKey: .connectSockets) ?? []
+    }
+
+    /// The unix-socket lists only when used: plans without them read as before.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(publish, forKey: .publish)
+        try c.encode(connect, forKey: .connect)
+        if !publishSockets.isEmpty { try c.encode(publishSockets, forKey: .publishSockets) }
+        if !connectSockets.isEmpty { try c.encode(connectSockets, forKey: .connectSockets) }
+    }
+
+    /// Everything the relay serves.
+    public var hasRelays: Bool {
+        !publish.isEmpty || !connect.isEmpty || !publishSockets.isEmpty || !connectSockets.isEmpty
+    }
+}
+
+/// A unix socket lpa-run creates on the host (mode 0600, owned by the caller) whose
+/// connections go to 127.0.0.1:sandboxPort inside. Removed at exit if it is still the
+/// socket lpa-run made.
+public struct PublishedSocket: Codable, Equatable, Sendable {
+    public var hostPath: String
+    public var sandboxPort: UInt16
+    public var origin: Origin?
+    public init(hostPath: String, sandboxPort: UInt16, origin: Origin? = nil) {
+        self.hostPath = hostPath
+        self.sandboxPort = sandboxPort
+        self.origin = origin
+    }
+}
+
+/// A host unix socket the sandbox may reach: the init listens at sandboxPath (on one of
+/// the sandbox's tmpfs mounts) and lpa-run relays each connection to the host socket,
+/// which it opened once at start (the sandbox cannot redirect it to another socket).
+/// Never a bind of the host socket or its directory.
+public struct SocketEndpoint: Codable, Equatable, Sendable {
+    public var hostPath: String
+    public var sandboxPath: String
+    public var origin: Origin?
+    public init(hostPath: String, sandboxPath: String, origin: Origin? = nil) {
+        self.hostPath = hostPath
+        self.sandboxPath = sandboxPath
+        self.origin = origin
     }
 }
 

@@ -106,8 +106,13 @@ filesystem:
 # `models:` with a sha256 pin). Pass --no-slots and --cors-origins yourself:
 # they are flags. The seccomp filter does not restrict memfd_create (CUDA) or
 # writable+executable memory.
+#
+# The files after -m/--model (and the draft and multimodal projector models)
+# are bound read-only automatically (model-arguments), so
+# `llama-server -m ~/models/m.gguf` works as typed.
 description: "llama.cpp's llama-server: offline, loopback, no host config\nGPU devices when present; models read-only; caches in tmpfs."
 extends: builtin:gpu
+model-arguments: [-m, --model, -md, --model-draft, --mmproj]
 filesystem:
   read-only:
     - {path: "${HOME}/models", optional: true}
@@ -258,8 +263,12 @@ environment:
 # anyway) and publish with -p 8000:8000. Never pass --trust-remote-code.
 # PyTorch needs writable+executable memory and CUDA needs memfd_create: the
 # seccomp filter restricts neither. UV_USE_IO_URING=0 because io_uring is denied.
+#
+# The model after `serve` (or --model), when it is a local file or directory,
+# is bound read-only automatically (model-arguments); a hub name binds nothing.
 description: "vLLM serve: offline, no usage stats, 2G /dev/shm\nCaches in tmpfs (exec allowed), HF hub cache read-only, GPU devices."
 extends: builtin:gpu
+model-arguments: [serve, --model]
 filesystem:
   read-only:
     - {path: "${XDG_CACHE_HOME}/huggingface/hub", optional: true}
@@ -297,8 +306,11 @@ environment:
 # files; the default port 8080 collides with llama-server: pass --port and
 # publish it with -p. For a GPU build, write a profile that extends
 # [whisper-server, gpu].
+#
+# The file after -m/--model is bound read-only automatically (model-arguments).
 description: "whisper.cpp's whisper-server: uploads stay in tmpfs\nNo network; models read-only; ffmpeg from /usr for --convert."
 extends: builtin:strict
+model-arguments: [-m, --model]
 filesystem:
   read-only:
     - {path: "${HOME}/models", optional: true}

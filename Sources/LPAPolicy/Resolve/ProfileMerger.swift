@@ -33,8 +33,8 @@ extension ProfileDocument {
         scalar(&hostname, child.hostname)
         scalar(&runAs, child.runAs)
         scalar(&networkMode, child.networkMode)
-        publish = ListMerge.merge(publish, child.publish) { "\($0.hostAddress):\($0.hostPort)" }
-        connect = ListMerge.merge(connect, child.connect) { "\($0.sandboxPort)" }
+        publish = ListMerge.merge(publish, child.publish) { $0.mergeKey }
+        connect = ListMerge.merge(connect, child.connect) { $0.mergeKey }
         readOnly = ListMerge.merge(readOnly, child.readOnly) { $0.path }
         readWrite = ListMerge.merge(readWrite, child.readWrite) { $0.path }
         hide = ListMerge.merge(hide, child.hide) { $0.path }
@@ -61,6 +61,7 @@ extension ProfileDocument {
         set.merge(child.set) { _, new in new }
         allowSecrets = ListMerge.merge(allowSecrets, child.allowSecrets) { $0 }
         models = ListMerge.merge(models, child.models) { $0.path }
+        modelArguments = ListMerge.merge(modelArguments, child.modelArguments) { $0 }
         scalar(&pinExecutable, child.pinExecutable)
         // A child re-pinning a path (a new release) must win, not be dropped as a duplicate.
         pinFiles = ListMerge.merge(pinFiles, child.pinFiles, laterWins: true) { $0.path }

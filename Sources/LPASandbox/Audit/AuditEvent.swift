@@ -14,6 +14,8 @@ struct AuditEvent: Equatable, Sendable {
     var hostPid: UInt32
     var executable: String
     var detail: String
+    /// Handled by design (`AuditRule.expected`): logged with action "expected".
+    var expected = false
 
     /// The report keeps the first few examples, each at most this many bytes.
     static let exampleLimit = 5
@@ -21,7 +23,7 @@ struct AuditEvent: Equatable, Sendable {
 
     /// One JSON line (with its newline) for `--audit-log`.
     var jsonLine: String {
-        "{\"time\":\(AuditText.json(time)),\"action\":\"blocked\",\"syscall\":\(AuditText.json(syscall)),"
+        "{\"time\":\(AuditText.json(time)),\"action\":\"\(expected ? "expected" : "blocked")\",\"syscall\":\(AuditText.json(syscall)),"
             + "\"errno\":\(AuditText.json(errnoName)),\"pid\":\(pid),\"host_pid\":\(hostPid),"
             + "\"exe\":\(AuditText.json(executable)),\"detail\":\(AuditText.json(detail))}\n"
     }

@@ -18,6 +18,12 @@ struct AuditRule: Equatable {
     var errno: Int32
     var syscall: String
     var errnoName: String
+    /// The plan's reason when this refusal is handled by design (`AuditPlan.Call.expected`):
+    /// counted apart, logged as "expected", never "blocked".
+    var expected: String? = nil
+
+    /// What the exit report leads with: connections first, then files, then privileges.
+    var category: AuditCategory { AuditCategory(syscall: syscall) }
 
     /// What the supervisor reads of this call and how its log entry describes it.
     var detail: AuditDetail { AuditDetail(syscall: syscall) }
@@ -33,6 +39,43 @@ struct AuditRule: Equatable {
             for (i, role) in roles.enumerated() where i < raw.count { raw[i] = role }
         }
         return rule
+    }
+}
+
+/// How the exit report groups refusals, most telling first: where it tried to connect,
+/// which files, which privileges; then everything else.
+enum AuditCategory: Int, Comparable, Sendable {
+    case network = 0, files, privilege, other
+
+    init(syscall: String) {
+        switch syscall {
+        case "connect", "sendto", "sendmsg", "sendmmsg", "socket", "socketpair", "bind", "listen":
+            self = .network
+        case "open", "openat", "openat2", "creat", "mount", "umount2", "pivot_root", "swapon", "swapoff",
+             "chroot", "mknod", "mknodat", "open_by_handle_at", "name_to_handle_at", "fsopen", "fsmount",
+             "move_mount", "open_tree", "fspick", "fsconfig", "mount_setattr", "quotactl", "acct":
+            self = .files
+        case "ptrace", "unshare", "clone", "setns", "keyctl", "add_key", "request_key", "bpf", "perf_event_open",
+             "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot",
+             "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "userfaultfd", "iopl", "ioperm",
+             "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "capset", "personality",
+             "ioctl", "seccomp", "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "sethostname",
+             "setdomainname", "syslog", "vhangup", "lookup_dcookie", "nfsservctl":
+            self = .privilege
+        default:
+            self = .other
+        }
+    }
+
+    static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    var label: String {
+        switch self {
+        case .network: "network"
+        case .files: "files"
+        case .privilege: "privilege"
+        case .other: "other"
+        }
     }
 }
 

@@ -6,13 +6,24 @@ import LPAPolicy
 
 /// What the sandbox tried and was refused, for the exit report.
 public struct AuditReport: Sendable {
+    /// Refusals that matter: everything but what the plan expects (`expected`).
     public var blocked: UInt64 = 0
-    /// Blocked calls per syscall name, in first-seen order of the rules.
+    /// Blocked calls per syscall name, what matters first (connections, files,
+    /// privileges, then the rest), in rule order within each group.
     public var bySyscall: [(name: String, count: UInt64)] = []
-    /// The first few blocked calls, one line each.
+    /// The first few blocked calls, one line each, in the same order of importance.
     public var examples: [String] = []
+    /// Refusals the plan marks as handled by design (glibc's clone3 → clone): counted
+    /// here and never in `blocked`.
+    public var expected: UInt64 = 0
+    public var expectedBySyscall: [(name: String, count: UInt64)] = []
     /// Blocked calls counted but not written to the log (rate or size limit).
     public var logSuppressed: UInt64 = 0
+    /// Where it tried to connect or send (refused egress), first seen first, at most
+    /// `AuditSupervisor.destinationLimit` addresses; the rest are counted in
+    /// `otherDestinations`. Printable text (the sandbox chose these addresses).
+    public var destinations: [(address: String, count: UInt64)] = []
+    public var otherDestinations: UInt64 = 0
 }
 
 /// The audit concern: a socket pair over which the workload sends its seccomp
@@ -28,6 +39,9 @@ final class AuditSupervisor {
     /// `finishLog` writes one "suppressed" line per syscall with the count.
     static let linesPerSecond = 100
     static let logBytesMax = 10 << 20
+    /// Distinct destinations the report names; a sandbox scanning addresses must not
+    /// grow the report (or lpa-run's memory) without bound.
+    static let destinationLimit = 16
 
     let rules: [AuditRule]
     /// Launcher end, workload end.
@@ -38,8 +52,13 @@ final class AuditSupervisor {
     private let log: HostOutputFile?
     private let cRules: [lpa_audit_rule]
     private var blocked: UInt64 = 0
+    private var expected: UInt64 = 0
     private var counters: [UInt64]
-    private var examples: [String] = []
+    /// Up to `AuditEvent.exampleLimit` per category, so that a flood of minor refusals
+    /// cannot push the connection attempt out of the report.
+    private var examples: [AuditCategory: [String]] = [:]
+    private var destinations: [(address: String, count: UInt64)] = []
+    private var otherDestinations: UInt64 = 0
     // The log's limits, per rule: the second of the current window, lines written in it,
     // and calls not written.
     private var windowSecond: [Int64]
@@ -96,9 +115,11 @@ final class AuditSupervisor {
     private func record(_ raw: lpa_audit_record) {
         let index = Int(raw.rule)
         guard rules.indices.contains(index) else { return }
-        blocked += 1
+        let rule = rules[index]
+        let isExpected = rule.expected != nil
+        if isExpected { expected += 1 } else { blocked += 1 }
         counters[index] += 1
-        let wantsExample = examples.count < AuditEvent.exampleLimit
+        let wantsExample = !isExpected && examples[rule.category, default: []].count < AuditEvent.exampleLimit
         var logs = false
         if log != nil {
             if windowSecond[index] != raw.time_sec {
@@ -108,9 +129,12 @@ final class AuditSupervisor {
             logs = linesInWindow[index] < Self.linesPerSecond
             if !logs { suppressed[index] += 1 }
         }
-        guard wantsExample || logs else { return }
-        let event = Self.event(raw, rule: rules[index])
-        if wantsExample { examples.append(event.example) }
+        // A refused connection is what the report leads with: its address, always.
+        let isEgress = rule.kind == .egress && !isExpected
+        guard wantsExample || logs || isEgress else { return }
+        let event = Self.event(raw, rule: rule)
+        if wantsExample { examples[rule.category, default: []].append(event.example) }
+        if isEgress { countDestination(AuditText.truncated(AuditText.printable(event.detail), toBytes: 80)) }
         guard logs, let log else { return }
         let line = Array(event.jsonLine.utf8)
         guard logBytes + line.count <= Self.logBytesMax else {
@@ -120,6 +144,16 @@ final class AuditSupervisor {
         linesInWindow[index] += 1
         logBytes += line.count
         _ = log.write(line)
+    }
+
+    private func countDestination(_ address: String) {
+        if let i = destinations.firstIndex(where: { $0.address == address }) {
+            destinations[i].count += 1
+        } else if destinations.count < Self.destinationLimit {
+            destinations.append((address, 1))
+        } else {
+            otherDestinations += 1
+        }
     }
 
     /// After the audit thread ended: one line per syscall whose calls were not all
@@ -163,15 +197,24 @@ final class AuditSupervisor {
         return AuditEvent(seconds: raw.time_sec, nanoseconds: raw.time_nsec, syscall: rule.syscall,
                           errnoName: rule.errnoName, pid: raw.pid, hostPid: raw.host_pid,
                           executable: AuditText.decode(exe),
-                          detail: rule.detail.describe(arguments: arguments, data: data))
+                          detail: rule.detail.describe(arguments: arguments, data: data),
+                          expected: rule.expected != nil)
     }
 
     var report: AuditReport {
         var result = AuditReport()
         result.blocked = blocked
-        result.bySyscall = Self.bySyscall(rules, counters)
-        result.examples = examples
+        result.expected = expected
+        // Stable: rule order within each category.
+        let ranked = rules.indices.sorted { (rules[$0].category, $0) < (rules[$1].category, $1) }
+        let blockedRules = ranked.filter { rules[$0].expected == nil }
+        result.bySyscall = Self.bySyscall(blockedRules.map { rules[$0] }, blockedRules.map { counters[$0] })
+        let expectedRules = rules.indices.filter { rules[$0].expected != nil }
+        result.expectedBySyscall = Self.bySyscall(expectedRules.map { rules[$0] }, expectedRules.map { counters[$0] })
+        result.examples = Array(examples.sorted { $0.key < $1.key }.flatMap(\.value).prefix(AuditEvent.exampleLimit))
         result.logSuppressed = suppressed.reduce(0, +)
+        result.destinations = destinations
+        result.otherDestinations = otherDestinations
         return result
     }
 

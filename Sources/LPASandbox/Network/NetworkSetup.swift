@@ -9,6 +9,11 @@ import LPAPolicy
 /// leads anywhere, so nothing inside can phone home. Published ports and host endpoints
 /// add no interface: lpa-run relays connections itself (relay.c), and the init makes
 /// the sockets that must live in the sandbox's namespace.
+///
+/// Unix sockets (docs/plan.md, "Unix-socket endpoints"): a published one is a host
+/// listener this class creates safely (`UnixSocketFile`) and removes at exit; a
+/// connected one is opened once here (O_PATH) and reached through /proc/self/fd/N, so
+/// the relay always talks to the socket the caller named when the run started.
 final class NetworkSetup {
     let newNamespace: Bool
     /// Host listeners, one per published port: bound before clone, so a port in use
@@ -16,7 +21,16 @@ final class NetworkSetup {
     private(set) var publishFds: [Int32] = []
     let publishSandboxPorts: [UInt16]
     private(set) var connectTargets: [sockaddr_storage] = []
+    /// TCP endpoints first, then unix ones (port 0): the order of `connectSandboxPaths`,
+    /// `connectTargets` and the listeners the init sends.
     let connectSandboxPorts: [UInt16]
+    /// nil for a TCP endpoint; the path inside for a unix-socket one.
+    let connectSandboxPaths: [String?]
+    /// O_PATH descriptors of the host sockets of unix-socket endpoints, held open for
+    /// the run: the relay connects to "/proc/self/fd/N".
+    private var pinnedSockets: [Int32] = []
+    /// Published unix sockets lpa-run created, removed at exit if still theirs.
+    private var createdSockets: [UnixSocketFile] = []
     /// The control socket pair (launcher end, init end), when any relay is planned.
     private(set) var control: (launcher: Int32, sandbox: Int32)?
 
@@ -29,9 +43,10 @@ final class NetworkSetup {
                               hint: "add `net` to `namespaces`, or choose `network: {mode: host}` explicitly")
         }
         newNamespace = wantsNetNamespace
-        publishSandboxPorts = plan.network.publish.map(\.sandboxPort)
-        connectSandboxPorts = plan.network.connect.map(\.sandboxPort)
-        guard !plan.network.publish.isEmpty || !plan.network.connect.isEmpty else { return }
+        publishSandboxPorts = plan.network.publish.map(\.sandboxPort) + plan.network.publishSockets.map(\.sandboxPort)
+        connectSandboxPorts = plan.network.connect.map(\.sandboxPort) + plan.network.connectSockets.map { _ in 0 }
+        connectSandboxPaths = plan.network.connect.map { _ in nil } + plan.network.connectSockets.map(\.sandboxPath)
+        guard plan.network.hasRelays else { return }
         guard wantsNetNamespace else {
             throw LaunchError(step: "network", message: "published ports and host endpoints need the `net` namespace")
         }
@@ -39,8 +54,18 @@ final class NetworkSetup {
             for port in plan.network.publish {
                 publishFds.append(try Self.listen(on: port))
             }
+            for socket in plan.network.publishSockets {
+                let (fd, file) = try UnixSocketFile.create(socket.hostPath)
+                publishFds.append(fd)
+                createdSockets.append(file)
+            }
             for endpoint in plan.network.connect {
                 connectTargets.append(Self.address(endpoint.hostAddress, endpoint.hostPort))
+            }
+            for endpoint in plan.network.connectSockets {
+                let pinned = try UnixSocketFile.pin(endpoint.hostPath)
+                pinnedSockets.append(pinned)
+                connectTargets.append(UnixSocketFile.address("/proc/self/fd/\(pinned)"))
             }
             var pair: [Int32] = [-1, -1]
             try sys("network: control socket") {
@@ -64,6 +89,11 @@ final class NetworkSetup {
     func closeAll() {
         publishFds.forEach { close($0) }
         publishFds = []
+        pinnedSockets.forEach { close($0) }
+        pinnedSockets = []
+        // Only what this run created, and only while it is still that socket.
+        createdSockets.forEach { $0.remove() }
+        createdSockets = []
         if let control {
             close(control.launcher)
             if control.sandbox >= 0 { close(control.sandbox) }

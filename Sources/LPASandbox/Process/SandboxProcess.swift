@@ -112,6 +112,12 @@ final class SandboxProcess {
         spec.usage_fd = usage.write
         spec.connect_ports = UnsafePointer(arena.array(parts.network.connectSandboxPorts))
         spec.connect_port_count = parts.network.connectSandboxPorts.count
+        if parts.network.connectSandboxPaths.contains(where: { $0 != nil }) {
+            let paths: [UnsafePointer<CChar>?] = parts.network.connectSandboxPaths.map { path in
+                path.map { UnsafePointer(arena.string($0)) }
+            }
+            spec.connect_paths = UnsafePointer(arena.array(paths))
+        }
 
         let pid = withUnsafePointer(to: &program) { prog -> pid_t in
             spec.seccomp = prog

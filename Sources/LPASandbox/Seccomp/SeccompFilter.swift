@@ -51,7 +51,7 @@ struct SeccompFilter {
             switch call.answer {
             case .errno(let name, let number):
                 auditRules.append(AuditRule(number: call.number, kind: .deny, errno: number, syscall: call.syscall,
-                                            errnoName: name))
+                                            errnoName: name, expected: call.expected))
             case .egress:
                 auditRules.append(AuditRule(number: call.number, kind: .egress, errno: ENETUNREACH,
                                             syscall: call.syscall, errnoName: "ENETUNREACH"))
