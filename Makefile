@@ -4,8 +4,10 @@ SWIFT   ?= swift
 # Debian packages the build needs (headers and pkg-config files for the system targets).
 APT_DEPS := libseccomp-dev libcap-dev pkg-config curl
 # What the tests run besides lpa-run: python3 (workloads, the pty tests), script(1)
-# (bsdutils), setpriv and prlimit (util-linux), hostname.
-TEST_DEPS := python3 python3-venv bsdutils util-linux hostname
+# (bsdutils), setpriv and prlimit (util-linux), hostname; for `lpa-run export`: crun and
+# runc (run the exported OCI bundle), systemd (systemd-analyze verify/security) and
+# python3-venv (kubernetes-validate, below).
+TEST_DEPS := python3 bsdutils util-linux hostname crun runc systemd python3-venv
 # Static Swift standard library: a dynamically linked Swift program spends ~15 ms
 # starting, a static one ~4 ms, and launcher start-up is a benchmarked figure.
 RELEASE_FLAGS := -c release --static-swift-stdlib
@@ -19,6 +21,10 @@ LPA_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/lpa-run-dev
 export LPA_CACHE
 LLAMA_SERVER := $(LPA_CACHE)/llama/bin/llama-server
 TINY_MODEL := $(LPA_CACHE)/llama/tiny.gguf
+# kubernetes-validate (PyPI) checks the Kubernetes export offline against the schemas it
+# ships; pinned, in a virtual environment of the cache.
+KUBE_VALIDATE_VERSION := 1.37.0
+KUBE_VALIDATE := $(LPA_CACHE)/venv-tools/bin/kubernetes-validate
 
 all: build
 
@@ -28,6 +34,11 @@ deps:
 	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: missing$$missing; run: sudo apt-get install -y$$missing"; exit 1; fi
+	@if ! $(KUBE_VALIDATE) --version 2>/dev/null | grep -qx '$(KUBE_VALIDATE_VERSION)'; then \
+	  echo "deps: installing kubernetes-validate $(KUBE_VALIDATE_VERSION) into $(LPA_CACHE)/venv-tools"; \
+	  python3 -m venv $(LPA_CACHE)/venv-tools && \
+	  $(LPA_CACHE)/venv-tools/bin/pip install -q 'kubernetes-validate==$(KUBE_VALIDATE_VERSION)'; \
+	fi
 
 build: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product lpa-run
@@ -64,9 +75,9 @@ demo: build llama
 bench: build llama
 	bench/run.sh
 
-# Rewrite the golden plans after a deliberate change; review the diff before committing.
+# Rewrite the golden plans and exports after a deliberate change; review the diff before committing.
 goldens:
-	LPA_UPDATE_GOLDENS=1 $(SWIFT) test --filter GoldenTests
+	LPA_UPDATE_GOLDENS=1 $(SWIFT) test --filter 'GoldenTests|ExportTests'
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/lpa-run

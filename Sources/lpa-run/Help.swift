@@ -58,6 +58,7 @@ enum Help {
           lpa-run doctor
           lpa-run explain [--profile NAME|FILE] [--format text|json]
           lpa-run hash FILE|DIR...
+          lpa-run export --to oci|seccomp|kubernetes|systemd [OPTIONS] [-o DIR] [--] COMMAND [ARG...]
 
         The first word that is not an option starts COMMAND; everything after it is
         passed to COMMAND untouched. To run a program named like a subcommand, write
@@ -76,6 +77,8 @@ enum Help {
           probe           \(ProbeCommand.configuration.abstract)
           doctor          \(DoctorCommand.configuration.abstract)
           explain         \(ExplainCommand.configuration.abstract)
+          export          Write the plan for crun/runc (OCI), Kubernetes, systemd or as a seccomp
+                          profile, with a parity table (lpa-run export --help).
 
         EXIT STATUS:
           the command's own status; 128+N when it died from signal N;

@@ -30,45 +30,11 @@ enum RunCommand {
         }
 
         let context = HostFacts.context()
-        var executable: String?
-        if let name = split.command.first {
-            switch ExecutableLookup.resolve(name, path: context.environment["PATH"], cwd: context.cwd) {
-            case .found(let path):
-                executable = path
-            case .notExecutable(let path):
-                if !options.dryRun {
-                    printError("lpa-run: error: \(path): permission denied (not an executable file)")
-                    return LPAExitCode.notExecutable
-                }
-                printError("lpa-run: warning: \(path) is not executable; the plan marks the command unresolved")
-            case .notFound:
-                if !options.dryRun {
-                    printError("lpa-run: error: \(name): command not found")
-                    return LPAExitCode.notFound
-                }
-                if !options.quiet {
-                    printError("lpa-run: warning: \(name): command not found; the plan marks it unresolved")
-                }
-            }
-        }
-
-        var overrides = options.overrides
-        overrides.commandPosition = split.commandPosition
-        var compiler = PolicyCompiler(loader: FileProfileLoader(environment: context.environment, cwd: context.cwd),
-                                      context: context)
-        compiler.computesDigest = options.dryRun
         let plan: IsolationPlan
-        do {
-            let compilation = try compiler.compile(profile: options.profile,
-                                                   command: CommandPlan(argv: split.command, executable: executable),
-                                                   overrides: overrides)
-            plan = compilation.plan
-            if !options.quiet {
-                for warning in compilation.warnings { printError(warning.description) }
-            }
-        } catch {
-            printError(error.description)
-            return LPAExitCode.ownError
+        switch compilePlan(command: split.command, options: options, context: context, planOnly: options.dryRun,
+                            commandPosition: split.commandPosition) {
+        case .success(let compiled): plan = compiled
+        case .failure(let failure): return failure.status
         }
 
         if options.dryRun {
@@ -106,6 +72,58 @@ enum RunCommand {
             reportFile?.removeCreated()
             printError(error.description)
             return error.exitCode
+        }
+    }
+
+    /// Why `compilePlan` gave no plan: it has printed the reason; exit with `status`.
+    struct PlanFailure: Error {
+        let status: Int32
+    }
+
+    /// Resolves COMMAND and compiles the plan exactly as a run does; shared by run,
+    /// `--dry-run` and `lpa-run export`, so all three see the same plan. `planOnly`
+    /// (nothing will run) tolerates an unresolved command and computes the digest.
+    static func compilePlan(command: [String], options: RunOptions, context: HostContext,
+                            planOnly: Bool, commandPosition: Int = 0) -> Result<IsolationPlan, PlanFailure> {
+        var executable: String?
+        if let name = command.first {
+            switch ExecutableLookup.resolve(name, path: context.environment["PATH"], cwd: context.cwd) {
+            case .found(let path):
+                executable = path
+            case .notExecutable(let path):
+                if !planOnly {
+                    printError("lpa-run: error: \(path): permission denied (not an executable file)")
+                    return .failure(PlanFailure(status: LPAExitCode.notExecutable))
+                }
+                printError("lpa-run: warning: \(path) is not executable; the plan marks the command unresolved")
+            case .notFound:
+                if !planOnly {
+                    printError("lpa-run: error: \(name): command not found")
+                    return .failure(PlanFailure(status: LPAExitCode.notFound))
+                }
+                if !options.quiet {
+                    printError("lpa-run: warning: \(name): command not found; the plan marks it unresolved")
+                }
+            }
+        }
+
+        var overrides = options.overrides
+        // Where COMMAND starts in lpa-run's argv: warnings about its arguments name positions.
+        overrides.commandPosition = commandPosition
+        var compiler = PolicyCompiler(loader: FileProfileLoader(environment: context.environment, cwd: context.cwd),
+                                      context: context)
+        compiler.computesDigest = planOnly
+        do {
+            let compilation = try compiler.compile(profile: options.profile,
+                                                   command: CommandPlan(argv: command, executable: executable),
+                                                   overrides: overrides)
+            if !options.quiet {
+                for warning in compilation.warnings { printError(warning.description) }
+            }
+            return .success(compilation.plan)
+        } catch {
+            printError(error.description)
+            return .failure(PlanFailure(status: LPAExitCode.ownError))
         }
     }
 }

@@ -30,6 +30,7 @@ case "hash": status = runSubcommand(HashCommand.self, Array(arguments.dropFirst(
 case "probe": status = runSubcommand(ProbeCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "explain": status = runSubcommand(ExplainCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "doctor": status = runSubcommand(DoctorCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
+case "export": status = ExportCommand.main(Array(arguments.dropFirst()))
 case "help": print(Help.text); status = 0
 case "--version": print("lpa-run 0.1.0"); status = 0
 default: status = RunCommand.main(arguments)
