@@ -62,7 +62,9 @@ struct BadInputTests {
     static func judge(_ result: Runner.Result, _ option: Option, _ what: String) {
         #expect(result.status == 0 || result.status == 125, "\(what): status \(result.status)\n\(result.stderr.prefix(600))")
         if result.status == 125 {
-            #expect(option.names.contains { result.stderr.contains($0) } || result.stderr.contains("command line"),
+            // The option by name, or the file:line:col of the profile it named.
+            let positioned = result.stderr.range(of: #":[0-9]+:[0-9]+: error: "#, options: .regularExpression) != nil
+            #expect(option.names.contains { result.stderr.contains($0) } || result.stderr.contains("command line") || positioned,
                     "\(what): the error does not name the option:\n\(result.stderr.prefix(600))")
         }
         for scalar in (result.stderr).unicodeScalars

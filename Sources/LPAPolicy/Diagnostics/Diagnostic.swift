@@ -36,8 +36,11 @@ public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        // Messages quote values from the profile: a huge scalar is cut, not echoed whole.
-        let message = message.count > Self.messageWidth ? String(message.prefix(Self.messageWidth)) + "..." : message
+            // Messages and hints quote values from the profile: a huge scalar is cut, not echoed whole.
+        func clipped(_ text: String) -> String {
+            text.count > Self.messageWidth ? String(text.prefix(Self.messageWidth)) + "..." : text
+        }
+        let message = clipped(message)
         var text = line > 0
             ? "\(file):\(line):\(column): \(severity.rawValue): \(message)"
             : "\(file): \(severity.rawValue): \(message)"
@@ -47,7 +50,7 @@ public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
             let lead = quoted.prefix(max(0, caretColumn - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
             text += "\n\(quoted)\n\(lead)^"
         }
-        if let hint { text += "\nhint: \(hint)" }
+        if let hint { text += "\nhint: \(clipped(hint))" }
         return Self.printable(text)
     }
 
@@ -66,17 +69,8 @@ public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A profile may come from anyone, and its keys and values are quoted in messages
-    /// that reach a terminal: every control character but newline and tab becomes "?".
-    static func printable(_ text: String) -> String {
-        var out = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            let v = scalar.value
-            let control = (v < 0x20 && scalar != "\n" && scalar != "\t") || (0x7f...0x9f).contains(v)
-                || (0x2028...0x2029).contains(v) || (0x202a...0x202e).contains(v) || (0x2066...0x2069).contains(v)
-            out.append(control ? "?" : scalar)
-        }
-        return String(out)
-    }
+    /// that reach a terminal.
+    static func printable(_ text: String) -> String { TerminalText.printable(text, keepingLines: true) }
 }
 
 /// Every error found while compiling, in the order found; never only the first.

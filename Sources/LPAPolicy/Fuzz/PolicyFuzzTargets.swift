@@ -39,9 +39,11 @@ public enum PolicyFuzzTargets {
         for diagnostic in compiler.check(file: "a.yaml") { check(diagnostic.description) }
     }
 
-    /// `--publish` and `--connect` values.
+    /// `--publish` and `--connect` values, TCP and `unix:`.
     public static func endpoint(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
+        _ = try? EndpointParser.publishSpec(text)
+        _ = try? EndpointParser.connectSpec(text)
         if let port = try? EndpointParser.publish(text) {
             let again = try? EndpointParser.publish(canonical(port.hostAddress) + ":\(port.hostPort):\(port.sandboxPort)")
             guard again == port else { fatalError("publish '\(text)' does not round-trip") }
