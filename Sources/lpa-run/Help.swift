@@ -52,13 +52,14 @@ enum Help {
 
         USAGE:
           lpa-run [OPTIONS] [--] COMMAND [ARG...]
-          lpa-run check FILE...
+          lpa-run check [--format json] FILE...
           lpa-run profiles
           lpa-run probe [--profile NAME|FILE] [--expect NAME|FILE]
           lpa-run doctor
           lpa-run explain [--profile NAME|FILE] [--format text|json]
           lpa-run hash FILE|DIR...
           lpa-run export --to oci|seccomp|kubernetes|systemd [OPTIONS] [-o DIR] [--] COMMAND [ARG...]
+          lpa-run schema | completions bash|zsh|fish | man
 
         The first word that is not an option starts COMMAND; everything after it is
         passed to COMMAND untouched. To run a program named like a subcommand, write
@@ -79,6 +80,9 @@ enum Help {
           explain         \(ExplainCommand.configuration.abstract)
           export          Write the plan for crun/runc (OCI), Kubernetes, systemd or as a seccomp
                           profile, with a parity table (lpa-run export --help).
+          schema          \(SchemaCommand.configuration.abstract)
+          completions SHELL  \(CompletionsCommand.configuration.abstract)
+          man             \(ManCommand.configuration.abstract)
 
         EXIT STATUS:
           the command's own status; 128+N when it died from signal N;

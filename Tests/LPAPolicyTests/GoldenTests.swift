@@ -5,7 +5,7 @@ import Testing
 /// Each profile compiles, with fixed inputs, to the checked-in JSON in
 /// Fixtures/golden. `LPA_UPDATE_GOLDENS=1` rewrites them (make goldens).
 struct GoldenTests {
-    static let builtins = ["strict", "agent", "gpu", "llama-server", "ollama", "vllm", "whisper-server", "agent-python"]
+    static let builtins = ["strict", "agent", "gpu", "llama-server", "ollama", "vllm", "whisper-server", "agent-python", "python-server"]
     static let fixtures = ["server", "relaxed", "allowlist"]
 
     static func check(_ name: String, _ loader: any ProfileLoader, reference: String) throws {

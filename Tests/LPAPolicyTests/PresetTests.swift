@@ -5,7 +5,7 @@ import Testing
 /// The presets for real servers: each compiles cleanly, keeps the sandbox's defaults,
 /// and turns off what phones home.
 struct PresetTests {
-    static let presets = ["llama-server", "ollama", "vllm", "whisper-server", "agent-python"]
+    static let presets = ["llama-server", "ollama", "vllm", "whisper-server", "agent-python", "python-server"]
 
     static func plan(_ name: String) throws -> IsolationPlan {
         try PolicyCompiler(loader: InMemoryProfileLoader(), context: Fixture.context)

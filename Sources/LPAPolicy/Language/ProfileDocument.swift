@@ -72,10 +72,10 @@ struct ListValue<Item: Sendable>: Sendable {
     var position: SourcePosition
 }
 
-enum HomeMode: String, Sendable { case tmpfs, none }
-enum CwdMode: String, Sendable { case none, readOnly = "read-only", readWrite = "read-write" }
-enum SeccompDefault: String, Sendable { case allow, deny, kill, log }
-enum OtherArchitectures: String, Sendable { case kill, deny }
+enum HomeMode: String, Sendable, CaseIterable { case tmpfs, none }
+enum CwdMode: String, Sendable, CaseIterable { case none, readOnly = "read-only", readWrite = "read-write" }
+enum SeccompDefault: String, Sendable, CaseIterable { case allow, deny, kill, log }
+enum OtherArchitectures: String, Sendable, CaseIterable { case kill, deny }
 
 struct PathItem: Sendable, Equatable {
     var path: String

@@ -135,7 +135,7 @@ public enum Namespace: String, Codable, CaseIterable, Sendable, Comparable {
 }
 
 public struct Identity: Codable, Equatable, Sendable {
-    public enum RunAs: String, Codable, Sendable { case caller, root }
+    public enum RunAs: String, Codable, Sendable, CaseIterable { case caller, root }
     public var runAs: RunAs
     /// The host ids the sandbox user is (the caller's; for a root caller the sudo user's
     /// or nobody's, never 0: see IdentityCompiler), and the ids inside the user namespace.
@@ -295,7 +295,7 @@ public struct MountOptions: Codable, Equatable, Sendable {
 }
 
 public struct NetworkPlan: Codable, Equatable, Sendable {
-    public enum Mode: String, Codable, Sendable {
+    public enum Mode: String, Codable, Sendable, CaseIterable {
         /// A fresh network namespace with only loopback, brought up.
         case none
         /// The host's network: only by explicit choice.

@@ -87,7 +87,7 @@ public struct SeccompRule: Codable, Equatable, Sendable {
 }
 
 public struct ArgCondition: Codable, Equatable, Sendable {
-    public enum Op: String, Codable, Sendable {
+    public enum Op: String, Codable, Sendable, CaseIterable {
         case eq, ne, lt, le, gt, ge
         /// (arg & mask) == value
         case maskedEq = "masked-eq"

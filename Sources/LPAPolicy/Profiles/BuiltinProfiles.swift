@@ -163,6 +163,52 @@ environment:
     DO_NOT_TRACK: "1"
 
 """#####,
+        "python-server": #####"""
+# python-server: a model server written in Python and run from its virtualenv:
+# llama-cpp-python (`python -m llama_cpp.server`), and the same shape of server
+# on transformers, FastAPI or uvicorn (text-generation, embedding, whisper).
+#
+# What it writes: the Hugging Face cache (HF_HOME, ~/.cache/huggingface) on
+# downloads, __pycache__ next to the sources, pip and uv caches, and with
+# llama-cpp-python's `--cache` on disk a diskcache in ./.cache/llama_cache.
+# Its settings also come from environment variables (pydantic-settings reads
+# MODEL, HOST, PORT, N_CTX...).
+# Where it would phone home: Hugging Face (`--hf_model_repo_id` and
+# from_pretrained download and re-check etags), Hugging Face and Gradio
+# telemetry, PyPI update checks.
+#
+# What this preset does: no network (strict), HF_HUB_OFFLINE=1,
+# TRANSFORMERS_OFFLINE=1, HF_DATASETS_OFFLINE=1, HF_HUB_DISABLE_TELEMETRY=1,
+# DO_NOT_TRACK=1 and GRADIO_ANALYTICS_ENABLED=False, so downloads fail fast
+# and say why; the home and the caches (HF, pip, torch) are tmpfs that vanish
+# at exit; no bytecode is written (the virtualenv is read-only); the host's
+# environment does not pass (MODEL, HOST, PORT... configure nothing unless you
+# pass them with --env); ~/models and the host's Hugging Face hub cache are
+# bound read-only when they exist (or use --model FILE). Listen on loopback:
+# pass --host 127.0.0.1 and publish with -p 8000:8000. The virtualenv must be
+# visible inside: bind its root read-only. GPU devices when present.
+description: "A Python model server from its virtualenv (llama-cpp-python...)\nOffline, no telemetry; caches in tmpfs; models read-only; loopback only."
+extends: builtin:gpu
+filesystem:
+  read-only:
+    - {path: "${HOME}/models", optional: true}
+    - {path: "${XDG_CACHE_HOME}/huggingface/hub", optional: true}
+environment:
+  set:
+    HF_HUB_OFFLINE: "1"
+    TRANSFORMERS_OFFLINE: "1"
+    HF_DATASETS_OFFLINE: "1"
+    HF_HUB_DISABLE_TELEMETRY: "1"
+    HF_HUB_DISABLE_IMPLICIT_TOKEN: "1"
+    HF_HUB_CACHE: "${XDG_CACHE_HOME}/huggingface/hub"
+    DO_NOT_TRACK: "1"
+    GRADIO_ANALYTICS_ENABLED: "False"
+    PYTHONDONTWRITEBYTECODE: "1"
+    PIP_DISABLE_PIP_VERSION_CHECK: "1"
+    PIP_NO_INPUT: "1"
+    UV_USE_IO_URING: "0"
+
+"""#####,
         "strict": #####"""
 # strict: the default profile.
 #
