@@ -204,6 +204,9 @@ final class SandboxProcess {
         return killed ? .interrupted(interrupted) : .started
     }
 
+    /// SIGINT, SIGTERM, SIGHUP or SIGQUIT received while the sandbox was being set up, or 0.
+    var stopSignalDuringSetup: Int32 { lpa_launcher_interruption() }
+
     /// The pty's master, sent by the init before it forked the workload.
     func receiveTerminal() throws(LaunchError) -> Int32 {
         defer {
