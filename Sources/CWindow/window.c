@@ -56,12 +56,17 @@
 #define LPA_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
 #define LPA_LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
 #define LPA_LANDLOCK_RULE_PATH_BENEATH 1
+#define LPA_LANDLOCK_RULE_NET_PORT 2
 #ifndef SYS_landlock_add_rule
 #define SYS_landlock_add_rule 445
 #endif
 struct lpa_landlock_path_beneath_attr {
     uint64_t allowed_access;
     int32_t parent_fd;
+} __attribute__((packed));
+struct lpa_landlock_net_port_attr {
+    uint64_t allowed_access;
+    uint64_t port;
 } __attribute__((packed));
 struct lpa_landlock_ruleset_attr {
     uint64_t handled_access_fs;
@@ -406,9 +411,14 @@ static void apply_landlock(const struct lpa_spec *s) {
     }
     uint64_t fs = s->landlock_mode != 0 ? s->landlock_handled & landlock_fs_rights(abi) : 0;
     uint64_t scoped = abi >= 6 ? (LPA_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LPA_LANDLOCK_SCOPE_SIGNAL) : 0;
-    if (fs == 0 && scoped == 0) return;
-    int step = fs != 0 ? LPA_STEP_LANDLOCK_RULES : LPA_STEP_LANDLOCK;
-    struct lpa_landlock_ruleset_attr attr = {fs, 0, scoped};
+    // TCP bind/connect rules (ABI 4): a handled direction allows only the listed ports.
+    uint64_t net = abi >= 4 ? s->landlock_handled_net & 3 : 0;
+    // `required` (and the degraded mode, whose only network wall this is) never drops
+    // port rules silently.
+    if (s->landlock_mode == 2 && s->landlock_handled_net != 0 && abi < 4) fail(s, LPA_STEP_LANDLOCK_RULES, -1, EOPNOTSUPP);
+    if (fs == 0 && net == 0 && scoped == 0) return;
+    int step = fs != 0 || net != 0 ? LPA_STEP_LANDLOCK_RULES : LPA_STEP_LANDLOCK;
+    struct lpa_landlock_ruleset_attr attr = {fs, net, scoped};
     int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
     if (ruleset < 0) fail(s, step, -1, errno);
     for (size_t i = 0; fs != 0 && i < s->landlock_rule_count; i++) {
@@ -451,6 +461,12 @@ static void apply_landlock(const struct lpa_spec *s) {
         struct lpa_landlock_path_beneath_attr beneath = {access & fs, fd};
         if (beneath.allowed_access != 0)
             syscall(SYS_landlock_add_rule, ruleset, LPA_LANDLOCK_RULE_PATH_BENEATH, &beneath, 0);
+    }
+    for (size_t i = 0; net != 0 && i < s->landlock_port_count; i++) {
+        struct lpa_landlock_net_port_attr port = {s->landlock_ports[i].access & net, s->landlock_ports[i].port};
+        if (port.allowed_access != 0
+            && syscall(SYS_landlock_add_rule, ruleset, LPA_LANDLOCK_RULE_NET_PORT, &port, 0) != 0)
+            fail(s, LPA_STEP_LANDLOCK_RULES, (int)(s->landlock_rule_count + i), errno);
     }
     if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) fail(s, step, -1, errno);
     close(ruleset);
@@ -496,13 +512,13 @@ __attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s, in
 
     // Capabilities: bounding set first (needs CAP_SETPCAP, which we still hold), then
     // ambient, then permitted/effective/inheritable in one capset.
-    for (int cap = 0; cap <= s->last_cap; cap++) {
+    for (int cap = 0; s->caps != NULL && cap <= s->last_cap; cap++) {
         int keep = 0;
         for (size_t k = 0; k < s->keep_cap_count; k++) if (s->keep_caps[k] == cap) keep = 1;
         if (!keep && cap_drop_bound((cap_value_t)cap) != 0) fail(s, LPA_STEP_CAPS_BOUNDING, cap, errno);
     }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) fail(s, LPA_STEP_CAPS_AMBIENT, -1, errno);
-    if (cap_set_proc((cap_t)s->caps) != 0) fail(s, LPA_STEP_CAPS_SET, -1, errno);
+    if (s->caps != NULL && cap_set_proc((cap_t)s->caps) != 0) fail(s, LPA_STEP_CAPS_SET, -1, errno);
     for (size_t k = 0; k < s->keep_cap_count; k++) {
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, s->keep_caps[k], 0, 0) != 0)
             fail(s, LPA_STEP_CAPS_AMBIENT, s->keep_caps[k], errno);
@@ -511,6 +527,10 @@ __attribute__((noreturn)) static void exec_workload(const struct lpa_spec *s, in
     // Neither setuid binaries nor file capabilities may raise privileges again.
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(s, LPA_STEP_NO_NEW_PRIVS, -1, errno);
     apply_landlock(s);
+    // The degraded mode's own filter (no UDP, no raw sockets, no io_uring), under the
+    // profile's: the kernel answers with the stricter of the two.
+    if (s->extra_seccomp != NULL && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, s->extra_seccomp) != 0)
+        fail(s, LPA_STEP_SECCOMP, 1, errno);
     if (s->seccomp != NULL) {
         unsigned long flags = s->audit_fd >= 0 ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
         long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, s->seccomp);
@@ -891,6 +911,26 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
         if (n > 0 && (pfd.revents & POLLIN)) answer_socket_request(control);
         else if (n > 0 && (pfd.revents & (POLLHUP | POLLERR))) control = -1;
     }
+}
+
+// The degraded mode (--isolation landlock): no namespaces and no init, so the mount
+// wall, the pid and network namespaces and the id map are all missing; what is left
+// is the workload's own hygiene, with Landlock on host paths. As root, the bounding
+// set goes first (it needs CAP_SETPCAP), then the supplementary groups and the ids
+// (raw syscalls: glibc's setxid would signal threads that exist only in lpa-run).
+pid_t lpa_degraded_spawn(const struct lpa_spec *s) {
+    pid_t pid = raw_fork();
+    if (pid != 0) return pid;
+    if (s->degraded_set_ids) {
+        for (int cap = 0; cap <= s->last_cap; cap++) {
+            if (cap_drop_bound((cap_value_t)cap) != 0) fail(s, LPA_STEP_CAPS_BOUNDING, cap, errno);
+        }
+        if (syscall(SYS_setgroups, 0, NULL) != 0) fail(s, LPA_STEP_SET_IDS, -1, errno);
+        if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) != 0 || syscall(SYS_setresuid, s->uid, s->uid, s->uid) != 0)
+            fail(s, LPA_STEP_SET_IDS, -1, errno);
+    }
+    if (chdir(s->workdir) != 0) fail(s, LPA_STEP_CHDIR, -1, errno);
+    exec_workload(s, -1);
 }
 
 pid_t lpa_spawn(const struct lpa_spec *spec) {

@@ -46,6 +46,13 @@ public struct Launcher {
     }
 
     public func run() throws(LaunchError) -> LaunchResult {
+        // The degraded mode (--isolation landlock) is a path of its own: nothing below runs.
+        if plan.isolation == .landlock {
+            guard let degraded = plan.degraded else {
+                throw LaunchError(step: "isolation landlock", message: "the plan lacks its degraded section")
+            }
+            return try DegradedLauncher(plan: plan, degraded: degraded, options: options).run()
+        }
         let executable = try Self.preflight(plan)
 
         // Supply-chain pins, before anything is created: a mismatch stops here. The mount

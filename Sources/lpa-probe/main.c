@@ -287,6 +287,21 @@ static int in_initial_user_namespace(void) {
     return n == 3 && inside == 0 && outside == 0 && count == 4294967295UL;
 }
 
+// lpa-run's degraded mode (--isolation landlock) has no user namespace: a process with
+// no_new_privs and a seccomp filter (what lpa-run always sets) counts as sandboxed.
+static int confined_without_namespaces(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    int nnp = 0, filtered = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "NoNewPrivs:", 11)) nnp = atoi(line + 11) == 1;
+        if (!strncmp(line, "Seccomp:", 8)) filtered = atoi(line + 8) == 2;
+    }
+    fclose(f);
+    return nnp && filtered;
+}
+
 // Echo server on 127.0.0.1:PORT inside the sandbox: one child per connection echoes
 // until EOF, then half-closes, so relays can be tested for half-close and concurrency.
 static int echo_server(int port) {
@@ -420,7 +435,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: lpa-probe syscalls|status|env|connect-tcp|connect-abstract|read|write|ls|wait-signal|exit|kill-self|nr N...|repeat-denied N|mount-named TEXT\n");
         return 2;
     }
-    if (in_initial_user_namespace() && getenv("LPA_PROBE_ON_HOST") == NULL) {
+    if (in_initial_user_namespace() && !confined_without_namespaces() && getenv("LPA_PROBE_ON_HOST") == NULL) {
         fprintf(stderr, "lpa-probe: refusing to run outside a sandbox (initial user namespace)\n");
         return 3;
     }

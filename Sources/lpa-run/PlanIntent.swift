@@ -51,8 +51,18 @@ struct PlanIntent {
     }
 
     func syscallIntent(_ syscall: String, args: [Int: UInt64] = [:]) -> Intent {
-        Self.intent(of: seccompAction(syscall, args: args))
+        let intent = Self.intent(of: seccompAction(syscall, args: args))
+        // The degraded mode's second filter (no UDP, no io_uring): the stricter answer wins.
+        guard intent == .allowed, let extra = plan.degraded?.seccomp else { return intent }
+        for rule in extra.rules where rule.syscall == syscall {
+            if rule.args.allSatisfy({ Self.holds($0, args[$0.index]) }) { return Self.intent(of: rule.action) }
+        }
+        return intent
     }
+
+    /// `--isolation landlock`: rows for what only namespaces block are expected
+    /// `allowed` and reported as losses, not failures.
+    var degraded: Bool { plan.isolation == .landlock }
 
     var otherArchitecturesIntent: Intent { Self.intent(of: plan.seccomp.otherArchitectures) }
 

@@ -26,6 +26,11 @@ struct ProbeCommand: ParsableCommand {
             + "profile that grew weaker than a baseline (e.g. --expect strict).", valueName: "NAME|FILE"))
     var expect: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "namespaces (default) or landlock: probe the degraded mode; rows only namespaces could block are "
+            + "expected allowed and reported as losses.", valueName: "MODE"))
+    var isolation: IsolationMode?
+
     @Option(name: .long, help: "text (for people) or json (an array of {probe, intent, result, pass, detail}).")
     var format: OutputFormat = .text
 
@@ -52,9 +57,10 @@ struct ProbeCommand: ParsableCommand {
         let command = CommandPlan(argv: [probe, "syscalls"], executable: probe)
         let runPlan: IsolationPlan, intentPlan: IsolationPlan
         do {
-            runPlan = try compiler.compile(profile: profile, command: command).plan
+            let overrides = CommandLineOverrides(isolation: isolation)
+            runPlan = try compiler.compile(profile: profile, command: command, overrides: overrides).plan
             if let expect {
-                intentPlan = try compiler.compile(profile: expect, command: command).plan
+                intentPlan = try compiler.compile(profile: expect, command: command, overrides: overrides).plan
             } else {
                 intentPlan = runPlan
             }
@@ -110,3 +116,5 @@ struct ProbeCommand: ParsableCommand {
 struct ProbeError: Error {
     var message: String
 }
+
+extension IsolationMode: ExpressibleByArgument {}

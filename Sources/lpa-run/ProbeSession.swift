@@ -34,7 +34,13 @@ struct ProbeSession {
 
     /// lpa-run --profile P -q lpa-probe ARGS
     func sandbox(_ arguments: [String]) -> CapturedProcess {
-        CapturedProcess.run([lpaRun, "--profile", profile, "-q", probe] + arguments, environment: environment)
+        CapturedProcess.run([lpaRun, "--profile", profile, "-q"] + isolationArguments + [probe] + arguments,
+                            environment: environment)
+    }
+
+    /// `--isolation landlock` when the sandboxes run in the degraded mode.
+    var isolationArguments: [String] {
+        run.plan.isolation == .landlock ? ["--isolation", "landlock"] : []
     }
 
     func started(_ result: CapturedProcess) throws(ProbeError) -> CapturedProcess {
@@ -145,7 +151,10 @@ struct ProbeSession {
         var rows: [Row] = []
 
         let mask = intent.capabilityMask
-        let sets = ["CapEff", "CapPrm", "CapInh", "CapAmb", "CapBnd"]
+        // The degraded mode run by a user cannot empty the bounding set (that needs
+        // CAP_SETPCAP, which only a user namespace would give); with no_new_privs and no
+        // capability in any other set, nothing can use it.
+        let sets = ["CapEff", "CapPrm", "CapInh", "CapAmb"] + (intent.degraded && getuid() != 0 ? [] : ["CapBnd"])
         let extra = sets.compactMap { name -> String? in
             guard let value = f[name].flatMap({ UInt64($0, radix: 16) }) else { return "\(name) missing" }
             return value & ~mask == 0 ? nil : "\(name) \(f[name]!)"
@@ -173,7 +182,8 @@ struct ProbeSession {
                                 : "expected only the sandbox's processes; \(host) on the host"))
         } else {
             rows.append(Row(probe: "pid-namespace", intent: "allowed", result: "\(processes) processes", pass: true,
-                            detail: "the profile shares the host's pid namespace"))
+                            detail: intent.degraded ? "lost in --isolation landlock: host processes are visible"
+                                : "the profile shares the host's pid namespace"))
         }
 
         let fds = (f["fds"] ?? "").split(separator: " ").map(String.init)
@@ -193,7 +203,10 @@ struct ProbeSession {
         }
 
         let interfaces = (f["interfaces"] ?? "").split(separator: " ").map(String.init)
-        if intent.plan.network.mode == .none {
+        if intent.degraded {
+            rows.append(Row(probe: "network-interfaces", intent: "allowed", result: interfaces.joined(separator: " "),
+                            pass: true, detail: "lost in --isolation landlock: the host's interfaces (TCP ports limited by Landlock)"))
+        } else if intent.plan.network.mode == .none {
             let pass = interfaces == ["lo"]
             rows.append(Row(probe: "network-interfaces", intent: "blocked", result: interfaces.joined(separator: " "),
                             pass: pass, detail: pass ? "loopback only" : "interfaces besides lo are present"))
@@ -271,7 +284,8 @@ struct ProbeSession {
         let accepted = accept(listener, nil, nil)
         if accepted >= 0 { close(accepted) }
         let reached = accepted >= 0 || said == "ok"
-        let allowed = !intent.has(.net)
+        // The degraded mode has no network namespace; Landlock's scope (ABI 6) blocks instead.
+        let allowed = intent.degraded ? !intent.plan.landlock.scopes.contains("abstract-unix-socket") : !intent.has(.net)
         return Row(probe: "abstract-unix-socket", intent: allowed ? "allowed" : "blocked",
                    result: reached ? "reached" : said, pass: allowed == reached,
                    detail: reached == allowed
@@ -469,14 +483,17 @@ struct ProbeSession {
         let wrote = write(fd, bytes, bytes.count)
         close(fd)
         guard wrote == bytes.count else { throw ProbeError(message: "write \(profilePath)") }
-        let result = CapturedProcess.run([lpaRun, "--profile", profilePath, "-q", probe, "exit", "0"],
-                                         environment: environment)
+        let result = CapturedProcess.run([lpaRun, "--profile", profilePath, "-q"] + isolationArguments
+                                             + [probe, "exit", "0"], environment: environment)
         var st = stat()
         let created = lstat(root + "/outside/deeper", &st) == 0
-        let refused = result.status == LPAExitCode.ownError
+        // The degraded mode makes no mounts at all: nothing can be created through the link.
+        let refused = result.status == LPAExitCode.ownError || (intent.degraded && result.status == 0 && !created)
         return Row(probe: "symlinked-mount-target", intent: "blocked",
-                   result: refused ? "refused (125)" : "exit \(result.status)", pass: refused && !created,
+                   result: result.status == LPAExitCode.ownError ? "refused (125)" : "exit \(result.status)",
+                   pass: refused && !created,
                    detail: created ? "the sandbox's setup created a directory through a planted link"
+                       : intent.degraded && result.status == 0 ? "--isolation landlock makes no mounts: nothing was created through the link"
                        : refused ? "a link in a mount target's path stops the launch"
                        : "lpa-run ran a sandbox whose mount target is reached through a link")
     }

@@ -15,6 +15,7 @@ struct RunOptions: Equatable {
     /// lpa-run's argv (0 after parsing, so equal options compare equal).
     var position = 0
     var hostname: String?
+    var isolation: IsolationMode?
     var allowNonLoopbackPublish = false
     var auditLog: String?
     var reportJSON: String?
@@ -24,7 +25,7 @@ struct RunOptions: Equatable {
     var overrides: CommandLineOverrides {
         CommandLineOverrides(publish: publish, connect: connect, env: env,
                              allowNonLoopbackPublish: allowNonLoopbackPublish, hostname: hostname,
-                             models: model, binds: binds)
+                             models: model, binds: binds, isolation: isolation)
     }
 }
 
@@ -126,6 +127,16 @@ enum RunOptionTable {
             $0.binds.append(CommandLineBind(.tmpfs, $1, position: $0.position))
         },
         RunOption(["--hostname"], value: "hostname", help: "Hostname inside the sandbox.") { $0.hostname = $1 },
+        RunOption(["--isolation"], value: "MODE",
+                  help: "namespaces (the default: the sandbox) or landlock: a weaker mode for hosts where user "
+                      + "namespaces are blocked (AppArmor, a container's seccomp filter): Landlock, seccomp and "
+                      + "rlimits without namespaces. What it loses is printed at start-up and by --dry-run. "
+                      + "(values: namespaces, landlock; default: namespaces)") { options, value throws(RunOptionParser.Failure) in
+            guard let mode = IsolationMode(rawValue: value) else {
+                throw .invalid("bad value '\(value)' for '--isolation': use namespaces or landlock")
+            }
+            options.isolation = mode
+        },
         RunOption(["--allow-non-loopback-publish"],
                   help: "Allow -p with a non-loopback HOST_IP: this exposes the model to the network.") {
             $0.allowNonLoopbackPublish = true

@@ -63,6 +63,23 @@ struct ExplainTests {
         #expect(risks[.exposure]?.answeredBy.contains { $0.text.contains("/run/user/1000/llm.sock") } == true)
     }
 
+    @Test("--isolation landlock: no namespace is claimed, and each stated loss is a gap of its risk, with the line")
+    func degradedMode() throws {
+        let risks = try explain("""
+            extends: strict
+            isolation: landlock
+            """)
+        let processes = try #require(risks[.processes])
+        #expect(!processes.answeredBy.contains { $0.text.contains("pid namespace") })
+        #expect(processes.gaps.contains { $0.text.contains("no pid namespace") && $0.origin == Origin(file: "p.yaml", line: 2) })
+        #expect(risks[.phoneHome]?.verdict == .partial, "Landlock limits connect; UDP denied: weakened, not open")
+        #expect(risks[.phoneHome]?.gaps.contains { $0.text.contains("no network namespace") } == true)
+        #expect(risks[.exposure]?.gaps.contains { $0.text.contains("binds the host's port itself") } == true)
+        #expect(risks[.persistence]?.gaps.contains { $0.text.contains("noswap") } == true)
+        #expect(risks[.kernel]?.answeredBy.contains { $0.text.contains("user namespace") } == false)
+        #expect(CoverageExplainer.risk(ofLoss: "something new nobody mapped") == .kernel)
+    }
+
     @Test("a writable bind of the home weakens persistence, tampering and host files, each with its line")
     func writableHomeBind() throws {
         let risks = try explain("""

@@ -77,4 +77,49 @@ struct LandlockCompilerTests {
         plan.landlock = LandlockCompiler(mode: .required, abi: 0).compile(plan.mounts)
         #expect(PlanFormatter.text(plan).contains("a run exits 125"))
     }
+
+    // TCP port rules (ABI 4).
+
+    @Test func portsDefaultToAnyAndAreNotHandled() throws {
+        let plan = try Fixture.compile("")
+        #expect(plan.landlock.network == LandlockNetwork(handled: [], bind: .any, connect: .any))
+        // Every preset keeps both directions open (ollama's runners bind ports they choose).
+        for name in ["strict", "llama-server", "ollama", "vllm", "agent", "agent-python", "gpu", "whisper-server"] {
+            let preset = try Fixture.compile("extends: builtin:\(name)\n")
+            #expect(preset.landlock.network.handled.isEmpty, "\(name)")
+        }
+    }
+
+    @Test func portListsAddPublishedAndConnectPorts() throws {
+        let plan = try Fixture.compile("network:\n  bind-ports: [9000, 8080, 9000]\n  connect-ports: []\n",
+                                       overrides: .init(publish: ["18080:8081"], connect: ["127.0.0.1:5432:15432"]))
+        #expect(plan.landlock.network.handled == ["bind-tcp", "connect-tcp"])
+        #expect(plan.landlock.network.bind == .only([8080, 8081, 9000]))
+        #expect(plan.landlock.network.connect == .only([15432]))
+        let json = PlanFormatter.json(plan)
+        let decoded = try JSONDecoder().decode(IsolationPlan.self, from: Data(json.utf8))
+        #expect(decoded.landlock.network == plan.landlock.network)
+        let text = PlanFormatter.text(plan)
+        #expect(text.contains("only 8080 8081 9000") && text.contains("only 15432"), "\(text)")
+        // A direction left at `any` stays unhandled, whatever is published.
+        let open = try Fixture.compile("network:\n  connect-ports: [443]\n", overrides: .init(publish: ["18080:8081"]))
+        #expect(open.landlock.network.handled == ["connect-tcp"] && open.landlock.network.bind == .any)
+        #expect(PlanFormatter.text(open).contains("any port"))
+    }
+
+    @Test func portRulesAreMaskedBelowABI4AndSurviveLandlockOff() throws {
+        let three = LandlockCompiler(mode: .bestEffort, abi: 3, bindPorts: .only([80])).compile([])
+        #expect(three.network.handled.isEmpty && three.network.bind == .only([80]))
+        var plan = try Fixture.compile("")
+        plan.landlock = three
+        #expect(PlanFormatter.text(plan).contains("only 80 (not enforced: Landlock ABI 4 needed)"))
+        let off = LandlockCompiler(mode: .off, abi: 7, bindPorts: .only([80])).compile([])
+        #expect(off.network.handled == ["bind-tcp"] && off.rules.isEmpty)
+    }
+
+    @Test func badPortValuesAreErrors() {
+        #expect(Fixture.messages("network:\n  bind-ports: some\n").contains { $0.contains("'bind-ports' must be 'any' or a list of TCP ports") })
+        #expect(Fixture.messages("network:\n  connect-ports: [70000]\n").contains { $0.contains("TCP port numbers (0-65535)") })
+        #expect(Fixture.messages("network:\n  bind-ports: 8080\n").contains { $0.contains("'bind-ports' must be 'any'") })
+    }
 }

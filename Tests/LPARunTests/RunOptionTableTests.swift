@@ -3,7 +3,9 @@ import Testing
 
 /// A value each option accepts and that differs from its default.
 private func sample(for option: RunOption) -> String {
-    option.names.contains("--format") ? "json" : "sample-value"
+    if option.names.contains("--format") { return "json" }
+    if option.names.contains("--isolation") { return "landlock" }
+    return "sample-value"
 }
 
 private let valued = RunOptionTable.all.filter(\.takesValue)

@@ -196,4 +196,70 @@ struct LandlockTests {
         #expect((creation["detail"] as? String)?.contains("Seccomp: 2") == true, "\(creation)")
         #expect((creation["fix"] as? String)?.contains("seccomp filter of the surrounding container") == true, "\(creation)")
     }
+
+    /// Inside the sandbox's own network namespace: bind (and listen on) each port, then
+    /// connect to each; prints "bind PORT ok|ERRNO" and "connect PORT ok|ERRNO".
+    static func portScript(bind: [UInt16], connect: [UInt16]) -> String {
+        """
+        import socket, errno
+        listeners = []
+        def attempt(what, port, call):
+            try:
+                call(); print(what, port, "ok")
+            except OSError as e:
+                print(what, port, errno.errorcode.get(e.errno, e.errno))
+        for port in \(bind):
+            s = socket.socket(); listeners.append(s)
+            attempt("bind", port, lambda: (s.bind(("127.0.0.1", port)), s.listen()))
+        for port in \(connect):
+            c = socket.socket()
+            attempt("connect", port, lambda: c.connect(("127.0.0.1", port)))
+        """
+    }
+
+    @Test("bind-ports: bind on a listed port works, on another fails with EACCES; a published port is bindable",
+          arguments: Runner.all)
+    func bindPortsAreEnforced(runner: Runner) throws {
+        try #require(LandlockFixtures.hostABI >= 4, "this kernel has no Landlock TCP rules")
+        let profile = Binaries.shared.profile(named: "landlock-bind-\(runner.who.rawValue)", """
+            extends: strict
+            network:
+              bind-ports: [18431]
+            """)
+        let published = try LoopbackHTTP.candidatePort()
+        let script = Self.portScript(bind: [18431, 18432, 18433], connect: [])
+        let result = try runner.run(["--profile", profile, "-p", "127.0.0.1:\(published):18433",
+                                     "/usr/bin/python3", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "bind 18431 ok\nbind 18432 EACCES\nbind 18433 ok\n", "\(result.stderr)")
+        // Without the setting every port binds (the presets' default).
+        let open = try runner.run(["--profile", "strict", "/usr/bin/python3", "-c", script])
+        #expect(open.stdout == "bind 18431 ok\nbind 18432 ok\nbind 18433 ok\n", "\(open.stderr)")
+    }
+
+    @Test("connect-ports: connect to a listed port works, to another fails with EACCES; a --connect port is reachable",
+          arguments: Runner.all)
+    func connectPortsAreEnforced(runner: Runner) throws {
+        try #require(LandlockFixtures.hostABI >= 4, "this kernel has no Landlock TCP rules")
+        let profile = Binaries.shared.profile(named: "landlock-connect-\(runner.who.rawValue)", """
+            extends: strict
+            network:
+              connect-ports: [18441]
+            """)
+        let script = Self.portScript(bind: [18441, 18442], connect: [18441, 18442])
+        let result = try runner.run(["--profile", profile, "/usr/bin/python3", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "bind 18441 ok\nbind 18442 ok\nconnect 18441 ok\nconnect 18442 EACCES\n",
+                "\(result.stderr)")
+        // A --connect endpoint's sandbox port is always connectable, even with an empty list.
+        let listener = try LoopbackListener()
+        let none = Binaries.shared.profile(named: "landlock-connect-none-\(runner.who.rawValue)", """
+            extends: strict
+            network:
+              connect-ports: []
+            """)
+        let reached = try runner.run(["--profile", none, "--connect", "127.0.0.1:\(listener.port):18443",
+                                      "/usr/bin/python3", "-c", Self.portScript(bind: [], connect: [18443, 18444])])
+        #expect(reached.stdout == "connect 18443 ok\nconnect 18444 EACCES\n", "\(reached.stderr)")
+    }
 }

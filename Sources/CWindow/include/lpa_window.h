@@ -58,6 +58,13 @@ struct lpa_landlock_rule {
     int32_t optional;          // a missing path (ENOENT) is skipped
 };
 
+// One Landlock TCP port rule (LANDLOCK_RULE_NET_PORT, ABI 4): `access` is
+// LANDLOCK_ACCESS_NET_BIND_TCP (1) and/or LANDLOCK_ACCESS_NET_CONNECT_TCP (2).
+struct lpa_landlock_port {
+    uint64_t port;
+    uint64_t access;
+};
+
 struct lpa_rlimit {
     int32_t resource;
     uint64_t soft;
@@ -141,6 +148,19 @@ struct lpa_spec {
     uint64_t landlock_handled;
     const struct lpa_landlock_rule *landlock_rules;
     size_t landlock_rule_count;
+    // The TCP directions the ruleset handles (LANDLOCK_ACCESS_NET_*, dropped below ABI
+    // 4) and the ports it allows; a failing port rule reports LPA_STEP_LANDLOCK_RULES
+    // with index landlock_rule_count + its index.
+    uint64_t landlock_handled_net;
+    const struct lpa_landlock_port *landlock_ports;
+    size_t landlock_port_count;
+
+    // The degraded mode (--isolation landlock, lpa_degraded_spawn): a second seccomp
+    // filter the workload loads before `seccomp` (NULL: none), and whether the child
+    // must first become uid/gid without supplementary groups (lpa-run runs as root).
+    // `caps` NULL: the workload leaves its capabilities alone (there are none to drop).
+    const struct sock_fprog *extra_seccomp;
+    int32_t degraded_set_ids;
 
     // The sandbox user's ids inside the user namespace, taken once the maps are written:
     // a root caller's clone starts as host root (unmapped there) and must not stay it.
@@ -193,6 +213,12 @@ struct lpa_spec {
     // mounts hold: what the workload wrote and the sandbox discards. -1: not wanted.
     int usage_fd;
 };
+
+// The degraded mode (--isolation landlock): fork(2) a plain child, no namespaces, no
+// init; it becomes the sandbox user when `degraded_set_ids`, moves to `workdir`, then
+// takes the workload's own path (session, descriptors, rlimits, no_new_privs,
+// Landlock, seccomp, execve). Returns the pid, -1 with errno on failure.
+pid_t lpa_degraded_spawn(const struct lpa_spec *spec);
 
 // clone()s the init with the requested namespaces. Returns its pid (host view),
 // or -1 with errno set. In the child this never returns.

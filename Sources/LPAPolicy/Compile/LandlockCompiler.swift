@@ -10,19 +10,23 @@ struct LandlockCompiler {
     var abi: Int?
     /// Test aid (`landlock-exclude`): rules at or beneath these paths are left out.
     var excluded: [String] = []
+    /// `network: bind-ports / connect-ports` (default `any`: ollama's runners and many
+    /// servers bind loopback ports they choose at run time).
+    var bindPorts: LandlockPorts = .any
+    var connectPorts: LandlockPorts = .any
 
     static let readOnly: [LandlockAccess] = [.execute, .readFile, .readDir]
-    static let readWrite: [LandlockAccess] = [
-        .execute, .writeFile, .readFile, .readDir, .removeDir, .removeFile, .makeDir, .makeReg, .makeSock,
-        .makeFifo, .makeSym, .refer, .truncate, .ioctlDev,
-    ]
+    static let readWrite = LandlockAccess.readWrite
     static let device: [LandlockAccess] = [.writeFile, .readFile, .ioctlDev]
     static let proc: [LandlockAccess] = [.writeFile, .readFile, .readDir]
 
-    func compile(_ mounts: [MountEntry]) -> LandlockPlan {
+    func compile(_ mounts: [MountEntry], network: NetworkPlan = NetworkPlan(mode: .none)) -> LandlockPlan {
         let known = LandlockAccess.known(abi: abi)
         let scopes = abi == nil || abi! >= 6 ? ["signal", "abstract-unix-socket"] : []
-        guard mode != .off else { return LandlockPlan(mode: mode, abi: abi, handled: [], scopes: scopes, rules: []) }
+        let ports = compilePorts(network)
+        guard mode != .off else {
+            return LandlockPlan(mode: mode, abi: abi, handled: [], scopes: scopes, rules: [], network: ports)
+        }
         var rules = [LandlockRule(path: "/", access: [.readDir], mount: nil)]
         for (index, mount) in mounts.enumerated() {
             guard var access = rights(mount) else { continue }
@@ -32,7 +36,23 @@ struct LandlockCompiler {
             rules.append(LandlockRule(path: mount.target, access: access, mount: index, optional: mount.optional))
         }
         if isExcluded("/") { rules.removeFirst() }
-        return LandlockPlan(mode: mode, abi: abi, handled: known, scopes: scopes, rules: rules)
+        return LandlockPlan(mode: mode, abi: abi, handled: known, scopes: scopes, rules: rules, network: ports)
+    }
+
+    /// The TCP rules: a port list handles its direction; published sandbox ports are
+    /// always bindable and `--connect` sandbox ports always connectable (the plan's own
+    /// endpoints must keep working). Applied whatever `landlock` says about the
+    /// filesystem: they are a network setting of their own. Below ABI 4 nothing is
+    /// handled (best-effort, shown by --dry-run).
+    private func compilePorts(_ network: NetworkPlan) -> LandlockNetwork {
+        let bind = bindPorts.adding(network.publish.map(\.sandboxPort))
+        let connect = connectPorts.adding(network.connect.map(\.sandboxPort))
+        var handled: [String] = []
+        if abi == nil || abi! >= LandlockNetwork.abi {
+            if bind != .any { handled.append("bind-tcp") }
+            if connect != .any { handled.append("connect-tcp") }
+        }
+        return LandlockNetwork(handled: handled, bind: bind, connect: connect)
     }
 
     private func rights(_ mount: MountEntry) -> [LandlockAccess]? {

@@ -115,13 +115,21 @@ public struct PolicyCompiler: Sendable {
             },
             pins: pins,
             landlock: LandlockCompiler(mode: document.landlock?.value ?? .bestEffort, abi: context.landlockABI,
-                                       excluded: (document.landlockExclude?.items ?? []).map(\.value))
-                .compile(mounts),
+                                       excluded: (document.landlockExclude?.items ?? []).map(\.value),
+                                       bindPorts: document.bindPorts?.value ?? .any,
+                                       connectPorts: document.connectPorts?.value ?? .any)
+                .compile(mounts, network: network),
             profile: ProfileChain(
                 chain: resolution.documents.reversed().map { .init(name: $0.profile.name, source: $0.profile.path) },
                 description: document.description?.value ?? "", digest: ""))
+        if (overrides.isolation ?? document.isolation?.value ?? .namespaces) == .landlock {
+            DegradedCompiler(context: context, bindPorts: document.bindPorts?.value ?? .any,
+                             connectPorts: document.connectPorts?.value ?? .any).compile(&plan, &diagnostics)
+        }
         plan.profile.digest = computesDigest ? PlanDigest.digest(of: plan) : "sha256:-"
-        return (plan, diagnostics, SettingOrigins(document))
+        var origins = SettingOrigins(document)
+        if overrides.isolation != nil { origins.isolation = SourcePosition.commandLine("--isolation").origin }
+        return (plan, diagnostics, origins)
     }
 
     /// --model FILE: bound read-only like a profile's `models` entry; a relative path

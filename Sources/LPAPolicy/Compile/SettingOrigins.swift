@@ -17,6 +17,8 @@ public struct SettingOrigins: Equatable, Sendable {
     public var environmentKeep: Origin?
     public var allowSecrets: Origin?
     public var landlock: Origin?
+    /// `isolation:` (the degraded mode); `--isolation` when it came from the command line.
+    public var isolation: Origin?
     /// `filesystem.allow-sockets` entries: sockets a bind may expose on purpose.
     public var allowedSockets: [(path: String, origin: Origin)]
 
@@ -28,7 +30,7 @@ public struct SettingOrigins: Equatable, Sendable {
             && a.seccompDefault == b.seccompDefault && a.otherArchitectures == b.otherArchitectures
             && a.socketFamilies == b.socketFamilies && a.capabilities == b.capabilities
             && a.environmentKeep == b.environmentKeep && a.allowSecrets == b.allowSecrets
-            && a.landlock == b.landlock
+            && a.landlock == b.landlock && a.isolation == b.isolation
             && a.allowedSockets.map(\.path) == b.allowedSockets.map(\.path)
             && a.allowedSockets.map(\.origin) == b.allowedSockets.map(\.origin)
     }
@@ -47,6 +49,7 @@ public struct SettingOrigins: Equatable, Sendable {
         environmentKeep = document.keep?.position.origin
         allowSecrets = document.allowSecrets?.position.origin
         landlock = document.landlock?.position.origin
+        isolation = document.isolation?.position.origin
         allowedSockets = (document.allowSockets?.items ?? []).map { ($0.value.path, $0.position.origin) }
     }
 }

@@ -65,6 +65,7 @@ public struct CoverageExplainer: Sendable {
             case .processes: processes(&finding)
             case .exposure: exposure(&finding)
             }
+            degradedLosses(risk, &finding)
             let verdict: RiskCoverage.Verdict =
                 finding.gaps.contains { $0.weight == .opens } ? .open : (finding.gaps.isEmpty ? .answered : .partial)
             return RiskCoverage(risk: risk, title: risk.title, verdict: verdict, answeredBy: finding.settings,
@@ -88,8 +89,33 @@ public struct CoverageExplainer: Sendable {
 
     // MARK: - Facts of the plan
 
+    /// `--isolation landlock`: no namespaces; its losses (DegradedCompiler) are gaps.
+    private var degraded: Bool { plan.isolation == .landlock }
+
+    /// The degraded mode's losses, each to the risk it weakens (by the sentence's
+    /// opening words, which DegradedCompiler writes once); one nobody claims goes to
+    /// `kernel`, so none is ever left out.
+    static func risk(ofLoss loss: String) -> Risk {
+        let starts: [(String, Risk)] = [
+            ("no pid namespace", .processes), ("no network namespace", .phoneHome), ("a published server", .exposure),
+            ("pathname unix sockets", .hostFiles), ("no noswap", .persistence), ("no private /proc", .processes),
+            ("the hostname", .processes), ("the workload runs as", .hostFiles), ("the caller's terminal", .terminal),
+            ("blocked calls are refused but not logged", .phoneHome), ("hidden paths", .hostFiles),
+            ("pinned files", .tampering), ("no signal or abstract", .processes),
+        ]
+        return starts.first { loss.hasPrefix($0.0) }?.1 ?? .kernel
+    }
+
+    private func degradedLosses(_ risk: Risk, _ f: inout Finding) {
+        guard degraded, let losses = plan.degraded?.losses else { return }
+        for loss in losses where Self.risk(ofLoss: loss) == risk {
+            f.weakens("--isolation landlock: " + loss, origins.isolation,
+                      fix: "run with user namespaces (`lpa-run doctor` says what blocks them)")
+        }
+    }
+
     private var privateNetwork: Bool { plan.network.mode == .none && plan.namespaces.contains(.net) }
-    private var hostNetwork: Bool { plan.network.mode == .host || !plan.namespaces.contains(.net) }
+    private var hostNetwork: Bool { plan.network.mode == .host || (!degraded && !plan.namespaces.contains(.net)) }
     private var readWriteBinds: [MountEntry] { plan.mounts.filter { $0.kind == .bind && !$0.options.readOnly } }
     private var scratchTmpfs: [MountEntry] { plan.mounts.filter { $0.kind == .tmpfs && $0.target != "/dev" } }
 
@@ -124,6 +150,10 @@ public struct CoverageExplainer: Sendable {
     // MARK: - Risks
 
     private func persistence(_ f: inout Finding) {
+        if degraded {
+            f.answer("HOME, TMPDIR and XDG_* point to a private directory on $XDG_RUNTIME_DIR's tmpfs, removed at exit",
+                     origins.isolation)
+        }
         for tmpfs in scratchTmpfs where tmpfs.origin != nil {
             f.answer("\(tmpfs.target) is a tmpfs that vanishes at exit", tmpfs.origin)
         }
@@ -244,8 +274,11 @@ public struct CoverageExplainer: Sendable {
     }
 
     private func kernel(_ f: inout Finding) {
-        // user, mount and pid cannot be removed (PolicyCompiler.compileNamespaces).
-        f.answer("a user namespace: root inside is not root on the host", origins.namespaces)
+        // user, mount and pid cannot be removed (PolicyCompiler.compileNamespaces), except
+        // by the degraded mode, whose losses say what that costs.
+        if plan.namespaces.contains(.user) {
+            f.answer("a user namespace: root inside is not root on the host", origins.namespaces)
+        }
         for (group, origin) in deniedGroups() where !["socket-families", "ioctl-deny", "clone-flags", "personality-flags"].contains(group) {
             f.answer("\(group) system calls are denied", origin)
         }
@@ -277,7 +310,9 @@ public struct CoverageExplainer: Sendable {
     }
 
     private func terminal(_ f: inout Finding) {
-        f.answer("the workload gets a terminal of its own and a new session: the caller's terminal is out of reach")
+        if !degraded {
+            f.answer("the workload gets a terminal of its own and a new session: the caller's terminal is out of reach")
+        }
         // TIOCSTI pushes bytes into a terminal's input, TIOCLINUX does the same on a
         // Linux console (asm-generic/ioctls.h).
         if let rule = deniesIoctl(0x5412) {
@@ -293,10 +328,12 @@ public struct CoverageExplainer: Sendable {
     }
 
     private func processes(_ f: inout Finding) {
-        f.answer("a pid namespace: host processes are invisible and cannot be signalled", origins.namespaces)
+        if plan.namespaces.contains(.pid) {
+            f.answer("a pid namespace: host processes are invisible and cannot be signalled", origins.namespaces)
+        }
         if plan.namespaces.contains(.ipc) {
             f.answer("an ipc namespace: host shared memory and message queues are out of reach", origins.namespaces)
-        } else {
+        } else if !degraded {
             f.weakens("no ipc namespace: host System V shared memory is reachable", origins.namespaces,
                       fix: "namespaces: include ipc")
         }
@@ -324,7 +361,7 @@ public struct CoverageExplainer: Sendable {
         if hostNetwork {
             f.opens("the workload can listen on any host interface", origins.networkMode,
                     fix: "network: {mode: none} and publish the port on 127.0.0.1 with -p")
-        } else if plan.network.publish.isEmpty && plan.network.publishSockets.isEmpty {
+        } else if plan.network.publish.isEmpty && plan.network.publishSockets.isEmpty && !degraded {
             f.answer("nothing is published: nothing outside the sandbox can connect", origins.networkMode)
         }
         for port in plan.network.publish {

@@ -124,10 +124,13 @@ public struct CommandLineOverrides: Sendable {
     /// Position of the command's first word in lpa-run's argv (0: unknown), so that a
     /// model argument's provenance can name its word.
     public var commandPosition: Int
+    /// --isolation namespaces|landlock (nil: the profile's, else namespaces).
+    public var isolation: IsolationMode?
 
     public init(publish: [String] = [], connect: [String] = [], env: [String] = [],
                 allowNonLoopbackPublish: Bool = false, hostname: String? = nil, models: [String] = [],
-                binds: [CommandLineBind] = [], commandPosition: Int = 0) {
+                binds: [CommandLineBind] = [], commandPosition: Int = 0, isolation: IsolationMode? = nil) {
+        self.isolation = isolation
         self.models = models
         self.binds = binds
         self.commandPosition = commandPosition

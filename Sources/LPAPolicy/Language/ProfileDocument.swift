@@ -9,6 +9,9 @@ struct ProfileDocument: Sendable {
     var runAs: Located<Identity.RunAs>?
 
     var networkMode: Located<NetworkPlan.Mode>?
+    /// `network: bind-ports / connect-ports`: Landlock TCP rules (`any`: not restricted).
+    var bindPorts: Located<LandlockPorts>?
+    var connectPorts: Located<LandlockPorts>?
     var publish: ListValue<PublishSpec>?
     var connect: ListValue<ConnectSpec>?
 
@@ -58,6 +61,8 @@ struct ProfileDocument: Sendable {
     var pinFiles: ListValue<ModelItem>?
     var pinDirectories: ListValue<DirectoryPinItem>?
 
+    /// `isolation: namespaces | landlock` (the degraded mode, opt-in).
+    var isolation: Located<IsolationMode>?
     /// `landlock: required | best-effort | off`.
     var landlock: Located<LandlockPlan.Mode>?
     /// Test aid: mount targets whose Landlock rules are left out (docs/profiles.md).

@@ -269,12 +269,24 @@ enum KeyDocs {
             shape: .choice(LandlockPlan.Mode.allCases.map(\.rawValue))),
         "landlock-exclude": Doc(description: "Test aid only: mount targets whose Landlock rules are left out.",
                                 shape: .list(.ref("path"))),
+        "isolation": Doc(
+            description: "namespaces (default) | landlock: a weaker mode for hosts where user namespaces are blocked "
+                + "(Landlock, seccomp, rlimits, a private tmpfs home, no namespaces); its losses are printed.",
+            shape: .choice(IsolationMode.allCases.map(\.rawValue))),
         "model-arguments": Doc(
             description: "The command's options (or subcommand words) whose next argument names a model file or "
                 + "directory, such as -m and --model: lpa-run binds what it names read-only, nothing above it.",
             shape: .list(.text)),
 
         // network
+        "network.bind-ports": Doc(
+            description: "any (default) | the only TCP ports bind(2) may use, Landlock ABI 4; published ports always may. "
+                + "A child's value replaces its parent's.",
+            shape: .anyOf([.choice(["any"]), .plainList(.integer(minimum: 0, maximum: 65535))])),
+        "network.connect-ports": Doc(
+            description: "any (default) | the only TCP ports connect(2) may reach, Landlock ABI 4; --connect ports always may. "
+                + "A child's value replaces its parent's.",
+            shape: .anyOf([.choice(["any"]), .plainList(.integer(minimum: 0, maximum: 65535))])),
         "network.mode": Doc(description: "none: a private network with loopback only | host: the host's network (explicit).",
                             shape: .choice(NetworkPlan.Mode.allCases.map(\.rawValue))),
         "network.publish": Doc(description: "[HOST_IP:]HOST_PORT:SANDBOX_PORT: a sandbox port published on the host "

@@ -44,6 +44,7 @@ struct ProfileParser {
                 doc.modelArguments = r.list(value, key: key) { r, n in r.modelArgument(n) }
             case "landlock":
                 doc.landlock = r.choice(value, key: key, LandlockPlan.Mode.self, LandlockPlan.Mode.allCases)
+            case "isolation": doc.isolation = r.choice(value, key: key, IsolationMode.self, IsolationMode.allCases)
             case "landlock-exclude":
                 let e = expander
                 doc.landlockExclude = r.list(value, key: key) { r, n in r.path(n, key: "landlock-exclude", expander: e) }
@@ -59,6 +60,8 @@ struct ProfileParser {
             case "mode": doc.networkMode = r.choice(value, key: key, NetworkPlan.Mode.self, [.none, .host])
             case "publish": doc.publish = r.list(value, key: key) { r, n in r.endpoint(n, key: "publish", EndpointParser.publishSpec) }
             case "connect": doc.connect = r.list(value, key: key) { r, n in r.endpoint(n, key: "connect", EndpointParser.connectSpec) }
+            case "bind-ports": doc.bindPorts = r.ports(value, key: key)
+            case "connect-ports": doc.connectPorts = r.ports(value, key: key)
             default: break
             }
         }

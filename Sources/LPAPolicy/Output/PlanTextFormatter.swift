@@ -14,6 +14,16 @@ extension PlanFormatter {
         out.append("digest       \(plan.profile.digest)")
         out.append("command      \(plan.command.argv.joined(separator: " "))")
         out.append("executable   \(plan.command.executable ?? "(not found)")")
+        if let degraded = plan.degraded {
+            out.append("isolation    landlock: DEGRADED, no namespaces (Landlock, seccomp, rlimits only)")
+            section("degraded mode (--isolation landlock)")
+            row("private dir", degraded.privateParent.map { "a fresh directory under \($0) (must be a tmpfs), removed at exit" }
+                ?? "none: XDG_RUNTIME_DIR is not set, a run is refused")
+            row("extra seccomp", "socket(AF_INET/AF_INET6) other than TCP and io_uring fail with EPERM")
+            for loss in degraded.losses { row("lost", loss) }
+        } else {
+            out.append("isolation    \(plan.isolation.rawValue)")
+        }
 
         section("sandbox")
         row("namespaces", plan.namespaces.map(\.rawValue).joined(separator: " "))
@@ -140,6 +150,12 @@ extension PlanFormatter {
             }
         }
         rows.append(("scopes", landlock.scopes.isEmpty ? "none (Landlock ABI 6 needed)" : landlock.scopes.joined(separator: " ")))
+        for (label, ports, right) in [("tcp bind", landlock.network.bind, "bind-tcp"),
+                                      ("tcp connect", landlock.network.connect, "connect-tcp")] {
+            let enforced = ports == .any || landlock.network.handled.contains(right)
+            rows.append((label, ports == .any ? "any port" : "only " + ports.text
+                         + (enforced ? "" : " (not enforced: Landlock ABI \(LandlockNetwork.abi) needed)")))
+        }
         return rows
     }
 }

@@ -30,6 +30,10 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
     public var pins: PinPlan
     /// The workload's Landlock ruleset: the second wall (LandlockPlan).
     public var landlock: LandlockPlan
+    /// `namespaces` (the sandbox), or `landlock`: the degraded mode without namespaces
+    /// (`--isolation landlock`), whose losses `degraded` states.
+    public var isolation: IsolationMode
+    public var degraded: DegradedPlan?
     public var profile: ProfileChain
 
     public init(
@@ -50,6 +54,8 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
         models: [ModelPin],
         pins: PinPlan = PinPlan(),
         landlock: LandlockPlan = LandlockPlan(mode: .off, abi: nil, handled: [], scopes: [], rules: []),
+        isolation: IsolationMode = .namespaces,
+        degraded: DegradedPlan? = nil,
         profile: ProfileChain
     ) {
         self.version = version
@@ -69,6 +75,8 @@ public struct IsolationPlan: Codable, Equatable, Sendable {
         self.models = models
         self.pins = pins
         self.landlock = landlock
+        self.isolation = isolation
+        self.degraded = degraded
         self.profile = profile
     }
 }

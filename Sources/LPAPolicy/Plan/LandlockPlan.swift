@@ -22,13 +22,17 @@ public struct LandlockPlan: Codable, Equatable, Sendable {
     /// LANDLOCK_SCOPE_* (ABI 6): "signal", "abstract-unix-socket".
     public var scopes: [String]
     public var rules: [LandlockRule]
+    /// TCP port rules (ABI 4): which ports the workload may bind and connect to.
+    public var network: LandlockNetwork
 
-    public init(mode: Mode, abi: Int?, handled: [LandlockAccess], scopes: [String], rules: [LandlockRule]) {
+    public init(mode: Mode, abi: Int?, handled: [LandlockAccess], scopes: [String], rules: [LandlockRule],
+                network: LandlockNetwork = LandlockNetwork()) {
         self.mode = mode
         self.abi = abi
         self.handled = handled
         self.scopes = scopes
         self.rules = rules
+        self.network = network
     }
 
     /// Whether a ruleset with filesystem rules is applied on this host.
@@ -72,6 +76,13 @@ public enum LandlockAccess: String, Codable, Sendable, CaseIterable {
         }
     }
 
+    /// Read and write beneath a path: tmpfs mounts, read-write binds, the degraded
+    /// mode's private directory. No device nodes.
+    public static let readWrite: [LandlockAccess] = [
+        .execute, .writeFile, .readFile, .readDir, .removeDir, .removeFile, .makeDir, .makeReg, .makeSock,
+        .makeFifo, .makeSym, .refer, .truncate, .ioctlDev,
+    ]
+
     /// The rights a rule on a file (not a directory) may carry; others are EINVAL.
     public static let fileRights: Set<LandlockAccess> = [.execute, .writeFile, .readFile, .truncate, .ioctlDev]
 
@@ -81,4 +92,65 @@ public enum LandlockAccess: String, Codable, Sendable, CaseIterable {
     }
 
     public static func mask(_ rights: [LandlockAccess]) -> UInt64 { rights.reduce(0) { $0 | $1.bit } }
+}
+
+/// The TCP side of the ruleset (LANDLOCK_RULE_NET_PORT, ABI 4). A direction set to
+/// `any` is not handled at all; a port list is: bind(2) or connect(2) to any other
+/// TCP port fails with EACCES. Only TCP: Landlock does not see UDP or unix sockets.
+public struct LandlockNetwork: Codable, Equatable, Sendable {
+    /// What the ruleset handles on this host: "bind-tcp", "connect-tcp" for the
+    /// directions that are port lists, empty when the ABI is below 4.
+    public var handled: [String]
+    public var bind: LandlockPorts
+    public var connect: LandlockPorts
+
+    public init(handled: [String] = [], bind: LandlockPorts = .any, connect: LandlockPorts = .any) {
+        self.handled = handled
+        self.bind = bind
+        self.connect = connect
+    }
+
+    /// The first ABI with TCP rules.
+    public static let abi = 4
+}
+
+/// `any`, or exactly these ports (sorted, no duplicates; 0 lets bind(2) pick an
+/// ephemeral port). JSON: the string "any" or an array of numbers.
+public enum LandlockPorts: Codable, Equatable, Sendable {
+    case any
+    case only([UInt16])
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let ports = try? container.decode([UInt16].self) {
+            self = .only(ports)
+        } else if try container.decode(String.self) == "any" {
+            self = .any
+        } else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected \"any\" or a list of ports")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .any: try container.encode("any")
+        case .only(let ports): try container.encode(ports)
+        }
+    }
+
+    /// These ports added to a list (published or --connect ports); `any` stays `any`.
+    public func adding(_ ports: [UInt16]) -> LandlockPorts {
+        switch self {
+        case .any: .any
+        case .only(let listed): .only(Array(Set(listed + ports)).sorted())
+        }
+    }
+
+    public var text: String {
+        switch self {
+        case .any: "any"
+        case .only(let ports): ports.isEmpty ? "none" : ports.map(String.init).joined(separator: " ")
+        }
+    }
 }

@@ -33,6 +33,8 @@ extension ProfileDocument {
         scalar(&hostname, child.hostname)
         scalar(&runAs, child.runAs)
         scalar(&networkMode, child.networkMode)
+        scalar(&bindPorts, child.bindPorts)
+        scalar(&connectPorts, child.connectPorts)
         publish = ListMerge.merge(publish, child.publish) { $0.mergeKey }
         connect = ListMerge.merge(connect, child.connect) { $0.mergeKey }
         readOnly = ListMerge.merge(readOnly, child.readOnly) { $0.path }
@@ -67,6 +69,7 @@ extension ProfileDocument {
         pinFiles = ListMerge.merge(pinFiles, child.pinFiles, laterWins: true) { $0.path }
         pinDirectories = ListMerge.merge(pinDirectories, child.pinDirectories, laterWins: true) { $0.path }
         scalar(&landlock, child.landlock)
+        scalar(&isolation, child.isolation)
         landlockExclude = ListMerge.merge(landlockExclude, child.landlockExclude) { $0 }
     }
 }

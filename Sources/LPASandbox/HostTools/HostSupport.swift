@@ -78,8 +78,9 @@ public enum HostSupport {
                 + "blocks unshare/clone(CLONE_NEWUSER): run it with a profile that allows them "
                 + "(docker run --security-opt seccomp=PROFILE.json), or run lpa-run outside the container"
             : "see the user namespace checks above (user.max_user_namespaces, AppArmor's restriction)"
+        let degraded = fix + UserNamespace.degradedMention.replacingOccurrences(of: "\n", with: "; ")
         return HostCheck(name: "user namespace creation", ok: false,
-                         detail: "unshare(CLONE_NEWUSER): \(errnoName(rc)); \(filterText)", fix: fix)
+                         detail: "unshare(CLONE_NEWUSER): \(errnoName(rc)); \(filterText)", fix: degraded)
     }
 
     /// "EPERM (Operation not permitted)" for a negative errno as the C checks return it.

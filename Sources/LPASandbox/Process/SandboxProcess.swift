@@ -90,6 +90,9 @@ final class SandboxProcess {
         spec.landlock_handled = landlock.handled
         spec.landlock_rules = UnsafePointer(arena.array(landlockRules))
         spec.landlock_rule_count = landlockRules.count
+        spec.landlock_handled_net = landlock.handledNet
+        spec.landlock_ports = UnsafePointer(arena.array(landlock.cPorts()))
+        spec.landlock_port_count = landlock.ports.count
         spec.uid = plan.identity.sandboxUid
         spec.gid = plan.identity.sandboxGid
         spec.sync_fd = sync.read

@@ -25,7 +25,8 @@ struct SetupFailure {
         return got == size ? SetupFailure(report: report) : nil
     }
 
-    func explain(plan: IsolationPlan, mounts: MountSteps) -> LaunchError {
+    /// `mounts` is nil in the degraded mode (no mounts), which passes its own `landlock`.
+    func explain(plan: IsolationPlan, mounts: MountSteps?, landlock: LandlockRules? = nil) -> LaunchError {
         let err = report.err
         let index = Int(report.index)
         let permissionHint = err == EPERM ? UserNamespace.diagnosis() : nil
@@ -51,19 +52,18 @@ struct SetupFailure {
                 hint = "a component of the mount target is a symbolic link (perhaps left by an earlier run in a "
                     + "read-write directory); lpa-run never follows links in mount targets: remove the link"
             case EACCES: hint = "the sandbox user (uid \(plan.identity.uid) on the host; never root) cannot reach this path"
-            case EINVAL where mounts.steps.indices.contains(index) && mounts.steps[index].kind == LPA_FS_ATTACH:
+            case EINVAL where mounts.map { $0.steps.indices.contains(index) && $0.steps[index].kind == LPA_FS_ATTACH } == true:
                 hint = "the kernel could not attach the noswap tmpfs"
             default: hint = permissionHint
             }
-            return LaunchError(step: mounts.describe(step: index, in: plan), errno: err,
+            return LaunchError(step: mounts?.describe(step: index, in: plan) ?? "filesystem step \(index)", errno: err,
                                message: "could not set up the sandbox filesystem", hint: hint)
         case LPA_STEP_RLIMIT:
             let name = plan.rlimits.indices.contains(index) ? plan.rlimits[index].resource : "\(index)"
             return LaunchError(step: "rlimit \(name)", errno: err, message: "could not set the resource limit",
                                hint: "a limit cannot exceed the hard limit lpa-run itself was started with")
         case LPA_STEP_LANDLOCK_RULES:
-            let rules = LandlockRules(plan: plan.landlock, steps: mounts.steps).rules
-            let step = rules.indices.contains(index) ? "Landlock rule for \(rules[index].path)" : "Landlock ruleset"
+            let step = (landlock ?? LandlockRules(plan: plan.landlock, steps: mounts?.steps ?? [])).describe(index: index)
             let hint = err == EOPNOTSUPP || err == ENOSYS
                 ? "the profile says `landlock: required` and this kernel has no Landlock (see `lpa-run doctor`); "
                     + "use `landlock: best-effort` to run without it"
