@@ -21,10 +21,14 @@ struct ChaosTests {
         try? FileManager.default.removeItem(atPath: workdir)
         try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o777])
+        // A home of its own: the runners' shared homes see other suites' files come and go.
+        let home = workdir + "/home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o777])
         let python = ["/usr/bin/python3", script, Binaries.shared.lpaRun, "\(Self.iterations)", "\(getpid())", workdir]
         let argv = runner.who == .nobody
             ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + python : python
-        let child = try Spawned(argv, environment: runner.environment(), cwd: workdir)
+        let child = try Spawned(argv, environment: runner.environment(extra: ["HOME": home]), cwd: workdir)
         let (status, stdout, stderr) = child.finish(seconds: 900)
         let figures = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any],
                                    "chaos.py printed no figures: \(stdout) \(stderr)")
