@@ -67,7 +67,7 @@ public struct PolicyCompiler: Sendable {
         if cwdMode != .none { bound.append(context.cwd) }
         bound += added.binds.filter { $0.source == $0.target }.map(\.source)
         let pythonEnvironment = commandPaths.pythonEnvironment(alreadyBound: bound, &diagnostics)
-        if let pythonEnvironment { added.binds.append(pythonEnvironment.bind) }
+        if let pythonEnvironment { added.binds += pythonEnvironment.binds }
         let modelArguments = commandPaths.modelArguments(alreadyBound: bound, &diagnostics)
         added.binds += modelArguments.binds
 
