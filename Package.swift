@@ -49,6 +49,9 @@ let package = Package(
                           // SwiftPM links every executable with swiftc; keep the probe free of
                           // Swift runtime libraries so it runs in a sandbox that lacks them.
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+        // libFuzzer targets for the parsers of hostile bytes (`make fuzz`, docs/RELIABILITY.md);
+        // a replay tool in an ordinary build.
+        .executableTarget(name: "lpa-fuzz", dependencies: ["LPAPolicy", "LPASandbox"]),
         .testTarget(name: "LPAPolicyTests", dependencies: ["LPAPolicy"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy", "CShims"]),
@@ -57,6 +60,6 @@ let package = Package(
         // The executing side's pure parts (mount steps, audit rules and records, the
         // window's symbol check): no root, no sandbox, no llama-server.
         .testTarget(name: "LPALauncherTests",
-                    dependencies: ["LPASandbox", "LPAPolicy", "CWindow", "CSupervisor", "CShims"]),
+                    dependencies: ["LPASandbox", "LPAPolicy", "CWindow", "CSupervisor", "CShims", "lpa-fuzz"]),
     ]
 )

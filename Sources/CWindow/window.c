@@ -676,6 +676,16 @@ static int launcher_running = 0;
 static int launcher_interrupted = 0;
 static int resize_from = -1, resize_master = -1;
 
+static int launcher_forward_claimed = 0;
+
+// Forwards the stopping signal recorded during setup to the init, at most once.
+static void forward_recorded_once(void) {
+    int sig = __atomic_load_n(&launcher_interrupted, __ATOMIC_SEQ_CST);
+    if (sig == 0 || __atomic_exchange_n(&launcher_forward_claimed, 1, __ATOMIC_SEQ_CST) != 0) return;
+    int pidfd = __atomic_load_n(&launcher_init_pidfd, __ATOMIC_SEQ_CST);
+    if (pidfd >= 0) pidfd_signal(pidfd, sig);
+}
+
 static void launcher_forward(int sig, siginfo_t *info, void *ctx) {
     (void)info;
     (void)ctx;
@@ -683,8 +693,17 @@ static void launcher_forward(int sig, siginfo_t *info, void *ctx) {
     int pidfd = __atomic_load_n(&launcher_init_pidfd, __ATOMIC_SEQ_CST);
     if (!__atomic_load_n(&launcher_running, __ATOMIC_SEQ_CST) &&
         (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)) {
+        // During setup a stopping signal is only recorded, and forwarded when the setup
+        // is over (lpa_launcher_signals_running): until the init has installed its
+        // handlers, the kernel drops a signal sent to a pid namespace's init that has
+        // none, and the run would go on as if never asked to stop.
         int none = 0;
         __atomic_compare_exchange_n(&launcher_interrupted, &none, sig, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        // Should this handler run on another thread while the setup ends, the one of
+        // the two that sees both flags forwards the recorded signal, exactly once.
+        if (__atomic_load_n(&launcher_running, __ATOMIC_SEQ_CST)) forward_recorded_once();
+        errno = saved;
+        return;
     }
     if (sig == SIGWINCH && __atomic_load_n(&resize_master, __ATOMIC_SEQ_CST) >= 0) {
         struct winsize ws;
@@ -698,6 +717,7 @@ static void launcher_forward(int sig, siginfo_t *info, void *ctx) {
 int lpa_launcher_signals_setup(int init_pidfd) {
     __atomic_store_n(&launcher_running, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&launcher_interrupted, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&launcher_forward_claimed, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&launcher_init_pidfd, init_pidfd, __ATOMIC_SEQ_CST);
     sigset_t forwarded;
     if (set_handlers(launcher_forward, &forwarded) != 0) return -1;
@@ -710,7 +730,11 @@ int lpa_launcher_interruption(void) {
 }
 
 int lpa_launcher_signals_running(void) {
+    // A handler that ran before the store recorded its signal; one after it forwards
+    // by itself (both sides use sequentially consistent atomics, so at least one of
+    // them sees the other's write, and the claim keeps it to one forward).
     __atomic_store_n(&launcher_running, 1, __ATOMIC_SEQ_CST);
+    forward_recorded_once();
     return __atomic_load_n(&launcher_interrupted, __ATOMIC_SEQ_CST);
 }
 

@@ -84,8 +84,10 @@ public struct Launcher {
             throw failure.explain(plan: plan, mounts: mounts)
         case .interrupted(let signal):
             _ = sandbox.wait()
+            // The caller asked the run to stop: it ends as a signal ends a program (128+N),
+            // like the same signal a moment later, once the command runs.
             throw LaunchError(step: "sandbox setup", message: "stopped by \(Self.signalName(signal)) before the command started",
-                              hint: "nothing ran; the sandbox was torn down")
+                              hint: "nothing ran; the sandbox was torn down", exitCode: 128 + signal)
         }
 
         var result = LaunchResult(exitStatus: 0)
@@ -98,6 +100,11 @@ public struct Launcher {
         } catch {
             sandbox.killAndReap()
             relay?.finish()
+            // A stopping signal that arrived during setup is forwarded to the workload as
+            // soon as it exists, and may end it before it hands over its listener or
+            // terminal: that is the run stopping as asked (128+N), not a setup failure.
+            let signal = sandbox.stopSignalDuringSetup
+            if signal != 0 { return LaunchResult(exitStatus: 128 + signal) }
             throw error
         }
         if network.hasRelays || audit != nil {

@@ -469,9 +469,18 @@ int main(int argc, char **argv) {
     } else if (!strcmp(cmd, "wait-signal")) {
         // Every signal lpa-run forwards (ARCHITECTURE.md "Signals and lifetime").
         int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-        for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) signal(forwarded[i], on_signal);
+        // Blocked until sigsuspend: a signal between the check and pause() would be
+        // taken and pause() would then wait for another one (a hang under load).
+        sigset_t block, waiting;
+        sigemptyset(&block);
+        for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) {
+            signal(forwarded[i], on_signal);
+            sigaddset(&block, forwarded[i]);
+        }
+        sigprocmask(SIG_BLOCK, &block, &waiting);
         printf("ready\n");
-        while (!got_signal) pause();
+        fflush(stdout);
+        while (!got_signal) sigsuspend(&waiting);
         printf("got-signal %d\n", (int)got_signal);
         return 0;
     } else if (!strcmp(cmd, "echo-server") && argc == 3) return echo_server(atoi(argv[2]));

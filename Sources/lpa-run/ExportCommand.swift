@@ -167,6 +167,10 @@ enum ExportCommand {
             return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
         })
 
+        if !result.refusals.isEmpty {
+            for refusal in result.refusals { printError("lpa-run export: error: \(refusal)") }
+            return LPAExitCode.ownError
+        }
         if let directory = options.output {
             if let message = write(result, into: directory, owner: plan.identity) {
                 printError("lpa-run export: error: \(message)")

@@ -148,7 +148,10 @@ enum UnixSocketSearch {
     }
 }
 
-/// One line to stderr, through the launcher's unbuffered writer.
+/// One line to stderr, through the launcher's unbuffered writer. Messages quote paths,
+/// values and names from the command line, profiles and the sandbox: no control
+/// character or bidi override reaches the terminal.
 func printError(_ text: String) {
-    writeStandardError(text.hasSuffix("\n") ? text : text + "\n")
+    let safe = TerminalText.printable(text, keepingLines: true)
+    writeStandardError(safe.hasSuffix("\n") ? safe : safe + "\n")
 }

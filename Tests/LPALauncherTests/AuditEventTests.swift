@@ -64,7 +64,7 @@ struct AuditEventTests {
         var event = Self.connect
         event.executable = "/x\u{1b}]0;owned\u{07}" + String(repeating: "é", count: 200)
         let example = event.example
-        #expect(!example.unicodeScalars.contains { AuditText.isControl($0) })
+        #expect(!example.unicodeScalars.contains { AuditText.isUnsafeOnTerminal($0) })
         #expect(example.hasPrefix("connect 203.0.113.7:443 (ENETUNREACH) by pid 2 /x?]0;owned?é"))
         #expect(example.utf8.count <= 199 && example.utf8.count >= 198)
     }

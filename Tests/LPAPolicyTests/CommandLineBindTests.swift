@@ -122,15 +122,20 @@ struct CommandLineBindTests {
     // MARK: 2. Python environments
 
     static let venvKinds: [String: HostPathKind] = ["/srv/proj/.venv/pyvenv.cfg": .file,
-                                                    "/srv/proj/.venv": .directory]
+                                                    "/srv/proj/.venv": .directory,
+                                                    "/srv/proj/.venv/bin": .directory,
+                                                    "/srv/proj/.venv/lib": .directory,
+                                                    "/srv/proj/.venv/lib64": .link]
 
     @Test func theEnvironmentOfAVenvInterpreterIsBoundReadOnly() throws {
         let command = CommandPlan(argv: ["/srv/proj/.venv/bin/python", "agent.py"],
                                   executable: "/srv/proj/.venv/bin/python")
         let plan = try Self.compile(context: Self.context(kinds: Self.venvKinds), command: command).plan
-        let mount = try #require(plan.mounts.first { $0.source == "/srv/proj/.venv" })
-        #expect(mount.kind == .bind && mount.isReadOnly && mount.target == "/srv/proj/.venv")
-        #expect(mount.origin?.file == "automatic")
+        // Its parts, not its root (which may be a project: `python3 -m venv .`), and no link.
+        let parts = plan.mounts.filter { $0.origin?.file == "automatic" }.compactMap(\.source)
+        #expect(parts == ["/srv/proj/.venv/pyvenv.cfg", "/srv/proj/.venv/bin", "/srv/proj/.venv/lib"])
+        let mount = try #require(plan.mounts.first { $0.source == "/srv/proj/.venv/bin" })
+        #expect(mount.kind == .bind && mount.isReadOnly && mount.target == "/srv/proj/.venv/bin")
         #expect(mount.origin?.detail?.contains("pyvenv.cfg") == true)
         #expect(PlanFormatter.text(plan).contains("[automatic: /srv/proj/.venv/bin/python runs in a Python virtual"))
         // The root covers the interpreter: no bind of the link itself.
@@ -146,14 +151,22 @@ struct CommandLineBindTests {
         let python = CommandPlan(argv: ["python3"], executable: "/usr/bin/python3")
         plan = try Self.compile(context: Self.context(environment: ["VIRTUAL_ENV": "/srv/proj/.venv"],
                                                       kinds: Self.venvKinds), command: python).plan
-        #expect(plan.mounts.contains { $0.source == "/srv/proj/.venv" && $0.origin?.detail?.contains("VIRTUAL_ENV") == true })
+        #expect(plan.mounts.contains { $0.source == "/srv/proj/.venv/lib" && $0.origin?.detail?.contains("VIRTUAL_ENV") == true })
 
-        let script = CommandPlan(argv: ["/srv/tools/agent"], executable: "/srv/tools/agent")
+        // An entry point inside the environment (bin/agent): the environment is the command's.
+        let entry = CommandPlan(argv: ["/srv/proj/.venv/bin/agent"], executable: "/srv/proj/.venv/bin/agent")
         plan = try Self.compile(context: Self.context(kinds: Self.venvKinds,
-                                                      shebangs: ["/srv/tools/agent": "/srv/proj/.venv/bin/python"]),
-                                command: script).plan
-        #expect(plan.mounts.contains { $0.source == "/srv/proj/.venv" && $0.origin?.detail?.contains("#!") == true })
-        #expect(plan.mounts.contains { $0.source == "/srv/tools/agent" })  // the script itself, alone
+                                                      shebangs: ["/srv/proj/.venv/bin/agent": "/srv/proj/.venv/bin/python"]),
+                                command: entry).plan
+        #expect(plan.mounts.contains { $0.source == "/srv/proj/.venv/bin" && $0.origin?.file == "automatic" })
+        // A script elsewhere does not choose what is bound: a warning with the fix.
+        let script = CommandPlan(argv: ["/srv/tools/agent"], executable: "/srv/tools/agent")
+        let compilation = try Self.compile(context: Self.context(kinds: Self.venvKinds,
+                                                                 shebangs: ["/srv/tools/agent": "/srv/proj/.venv/bin/python"]),
+                                           command: script)
+        #expect(!compilation.plan.mounts.contains { $0.source?.hasPrefix("/srv/proj/.venv") == true })
+        #expect(compilation.warnings.contains { $0.message.contains("not binding /srv/proj/.venv automatically") })
+        #expect(compilation.plan.mounts.contains { $0.source == "/srv/tools/agent" })  // the script itself, alone
     }
 
     @Test func noEnvironmentWithoutMarkersOrForOtherCommands() throws {
@@ -178,9 +191,10 @@ struct CommandLineBindTests {
         #expect(compilation.warnings.contains { $0.message.contains("not binding /home/user") })
         // A venv inside the project: only the venv.
         let inProject = CommandPlan(argv: ["python"], executable: "/home/user/project/.venv/bin/python")
-        let plan = try Self.compile(context: Self.context(kinds: ["/home/user/project/.venv/pyvenv.cfg": .file]),
+        let plan = try Self.compile(context: Self.context(kinds: ["/home/user/project/.venv/pyvenv.cfg": .file,
+                                                                  "/home/user/project/.venv/lib": .directory]),
                                     command: inProject).plan
-        #expect(plan.mounts.contains { $0.source == "/home/user/project/.venv" })
+        #expect(plan.mounts.contains { $0.source == "/home/user/project/.venv/lib" })
         #expect(!plan.mounts.contains { $0.kind == .bind && $0.source == "/home/user/project" })
     }
 

@@ -143,6 +143,22 @@ struct ExplainTests {
         #expect(Array(headings.prefix(expected.count)) == expected)
     }
 
+    @Test("text forms print every value on its own line, without escape sequences")
+    func textFormsArePrintable() throws {
+        let compilation = try Fixture.compiler(["p.yaml": """
+            extends: strict
+            hostname: ok
+            filesystem:
+              read-only: [{path: "/data/\\e]0;title\\u0007\\nfake: line", optional: true}]
+            """]).compile(profile: "p.yaml", command: Fixture.command)
+        let risks = CoverageExplainer(plan: compilation.plan, origins: compilation.origins, home: "/home/user").explain()
+        for text in [PlanFormatter.text(compilation.plan), CoverageFormatter.text(CoverageFormatter.report(compilation.plan, risks))] {
+            #expect(!text.unicodeScalars.contains { TerminalText.isUnsafe($0) && $0 != "\n" })
+            #expect(!text.split(separator: "\n").contains { $0.hasPrefix("fake: line") })
+        }
+        #expect(PlanFormatter.text(compilation.plan).contains("/data/?]0;title??fake: line"))
+    }
+
     @Test("the JSON form carries the same verdicts")
     func json() throws {
         let compilation = try Fixture.compiler(["p.yaml": "extends: strict\nnetwork: {mode: host}\n"])

@@ -182,6 +182,26 @@ struct ExportTests {
         }
     }
 
+    /// A path is data: one with a line break, quote, backslash or ':' would add its own
+    /// directives to a unit (red team: `ExecStartPre=+…` from a bind path), so the
+    /// systemd export refuses it; the quoting targets carry it as a value.
+    @Test func systemdRefusesPathsThatWouldInjectDirectives() throws {
+        let evil = "/data/x\n[Service]\nExecStartPre=+/tmp/e"
+        let plan = try Fixture.compiler(["p.yaml": """
+            extends: strict
+            filesystem:
+              read-only: [{path: "\(evil.replacingOccurrences(of: "\n", with: "\\n"))", optional: true}]
+            """]).compile(profile: "p.yaml", command: Fixture.command).plan
+        let systemd = PlanExporter.export(plan, to: .systemd)
+        #expect(systemd.refusals.count == 1, "\(systemd.refusals)")
+        for path in ["/a:b", "/a\\b", "/a\"b", "/a'b", "/a\u{7f}b"] {
+            #expect(SystemdExport.isUnsafe(path), "\(path)")
+        }
+        #expect(!SystemdExport.isUnsafe("/models/my model-1.gguf"))
+        #expect(PlanExporter.export(plan, to: .oci).refusals.isEmpty)
+        #expect(SystemdExport.quote("a\rb\u{1b}c") == "\"a\\x0db\\x1bc\"")
+    }
+
     @Test func quotingKeepsValuesWhatTheyAre() {
         #expect(SystemdExport.quote("a b$HOME%n\"\\") == "\"a b$$HOME%%n\\\"\\\\\"")
         #expect(SystemdExport.quote("X=$1", expandsVariables: false) == "\"X=$1\"")

@@ -131,12 +131,33 @@ struct CommandLineBindSandboxTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "\(value)\n\(root)\n", "\(result.stderr)")
 
+        // An entry point of the environment (bin/agent, whose #! names its python) runs.
+        let entry = root + "/bin/lpa-agent"
+        try CommandLineBindFixtures.write("#!\(root)/bin/python\nimport lpa_venv_canary\nprint('agent', lpa_venv_canary.VALUE)\n",
+                                          to: entry, mode: 0o755)
+        let agent = try runner.run(["--profile", "strict", entry])
+        #expect(agent.status == 0, "\(agent.stderr)")
+        #expect(agent.stdout == "agent \(value)\n", "\(agent.stderr)")
+
+        // A script outside the environment does not choose what is bound by its #! line
+        // (red team: a planted script exposed a project that was a venv root): a warning
+        // names the fix, and with it the script runs.
         let script = (root as NSString).deletingLastPathComponent + "/agent.py"
         try CommandLineBindFixtures.write("#!\(root)/bin/python\nimport lpa_venv_canary\nprint('agent', lpa_venv_canary.VALUE)\n",
                                           to: script, mode: 0o755)
-        let agent = try runner.run(["--profile", "strict", script])
-        #expect(agent.status == 0, "\(agent.stderr)")
-        #expect(agent.stdout == "agent \(value)\n", "\(agent.stderr)")
+        let outside = try runner.run(["--profile", "strict", script])
+        #expect(outside.status != 0)
+        #expect(outside.stderr.contains("not binding \(root) automatically: \(script) lies outside it"), "\(outside.stderr)")
+        #expect(outside.stderr.contains("hint: if you trust that environment, add --ro \(root)"), "\(outside.stderr)")
+        let trusted = try runner.run(["--profile", "strict", "--ro", root, script])
+        #expect(trusted.stdout == "agent \(value)\n", "\(trusted.stderr)")
+
+        // Only the environment's parts: a file beside them in its root stays unseen (a
+        // project made into a venv with `python3 -m venv .` keeps its .env to itself).
+        try CommandLineBindFixtures.write("secret\n", to: root + "/.env")
+        let parts = try runner.run(["--profile", "strict", root + "/bin/python", "-c",
+                                    "import os; print(os.path.exists('\(root)/.env'))"])
+        #expect(parts.stdout == "False\n", "\(parts.stderr)")
 
         // The environment root and nothing above it: the script's directory stays unseen.
         let probe = try runner.run(["--profile", "strict", root + "/bin/python", "-c",

@@ -232,15 +232,17 @@ extern const size_t lpa_forwarded_signal_count;
 // forwarded to the init through its pidfd (pidfd_send_signal: never a recycled pid),
 // whatever sent it (the sandbox has its own session, so the terminal's signals reach
 // only lpa-run). The init keeps them pending until the workload exists. While the
-// sandbox is being set up, SIGINT, SIGTERM, SIGHUP and SIGQUIT are also remembered:
-// the launcher stops a setup that does not finish soon after (see awaitSetup).
+// sandbox is being set up, SIGINT, SIGTERM, SIGHUP and SIGQUIT are only remembered
+// (forwarded when the setup is over), and the launcher stops a setup that does not
+// finish soon after (see awaitSetup).
 int lpa_launcher_signals_setup(int init_pidfd);
 
 // The stopping signal received during setup, or 0.
 int lpa_launcher_interruption(void);
 
-// The workload runs: stopping signals are only forwarded from now on. Returns the
-// signal received during setup, or 0.
+// The setup is over: the stopping signal received during it (only recorded until now)
+// is forwarded to the init, and stopping signals are only forwarded from now on.
+// Returns that signal, or 0.
 int lpa_launcher_signals_running(void);
 
 // With a relayed terminal, SIGWINCH copies the window size of `from` (the caller's

@@ -10,11 +10,19 @@ struct CommandPaths {
     /// The sandbox's working directory, where a relative argument resolves inside.
     let workingDirectory: String
 
-    /// A Python environment whose root is bound read-only: the interpreter that runs in it.
+    /// A Python environment bound read-only: what of it is bound, its root, and the
+    /// interpreter that runs in it.
     struct PythonEnvironment {
-        var bind: AddedMounts.Bind
+        var binds: [AddedMounts.Bind]
+        var root: String
         var interpreter: String
+        var position: SourcePosition { binds[0].position }
     }
+
+    /// What a virtual environment consists of: `python3 -m venv .` makes a project
+    /// directory the root, and its other files (.env, keys, notes) are not the
+    /// environment's. Links (lib64 -> lib) are left out: Python reads lib/.
+    static let virtualEnvironmentParts = ["pyvenv.cfg", "bin", "lib"]
 
     var argv: [String] { command.argv }
 
@@ -53,6 +61,16 @@ struct CommandPaths {
         }
         if found == nil, let line = context.shebang?(executable),
            let interpreter = try? PathNormalizer.normalize(line), let env = environmentRoot(of: interpreter) {
+            // A script may name any interpreter: only one that lies in the environment
+            // (its entry points, bin/tool) makes the environment the command's. Otherwise
+            // the #! line of an untrusted script would choose what lpa-run binds.
+            guard PathNormalizer.isWithin(executable, env.root) else {
+                diagnostics.append(Diagnostic(
+                    at: .automatic("the #! line of \(executable) names \(interpreter), in \(env.what)"), severity: .warning,
+                    "not binding \(env.root) automatically: \(executable) lies outside it",
+                    hint: "if you trust that environment, add --ro \(env.root)"))
+                return nil
+            }
             found = (env.root, "the #! line of \(executable) names \(interpreter), in \(env.what)", interpreter)
         }
         guard let found else { return nil }
@@ -64,10 +82,19 @@ struct CommandPaths {
             return nil
         }
         if alreadyBound.contains(where: { PathNormalizer.isWithin(found.root, $0) }) { return nil }
+        // A virtual environment: its parts only; a conda environment is a prefix of its own.
+        var sources = [found.root]
+        if context.pathKind?(found.root + "/pyvenv.cfg") == .file {
+            sources = Self.virtualEnvironmentParts.map { found.root + "/" + $0 }.filter {
+                let kind = context.pathKind?($0)
+                return kind == .file || kind == .directory
+            }
+        }
         return PythonEnvironment(
-            bind: AddedMounts.Bind(source: found.root, target: found.root, readOnly: true,
-                                   position: .automatic(found.reason), named: false),
-            interpreter: found.interpreter)
+            binds: sources.map {
+                AddedMounts.Bind(source: $0, target: $0, readOnly: true, position: .automatic(found.reason), named: false)
+            },
+            root: found.root, interpreter: found.interpreter)
     }
 
     static func isPythonName(_ name: String) -> Bool {
@@ -81,13 +108,13 @@ struct CommandPaths {
     func checkInterpreter(_ environment: PythonEnvironment, _ mounts: [MountEntry],
                           _ diagnostics: inout [Diagnostic]) {
         guard let real = context.resolveLinks?(environment.interpreter), real != environment.interpreter,
-              !PathNormalizer.isWithin(real, environment.bind.source),
+              !PathNormalizer.isWithin(real, environment.root),
               !Self.visible(host: real, inside: real, mounts, context) else { return }
         let bin = PathNormalizer.directory(of: real)
         let prefix = bin.hasSuffix("/bin") ? PathNormalizer.directory(of: bin) : bin
         let fix = PathNormalizer.isWithin(context.home, prefix) || prefix == "/" ? real : prefix
         diagnostics.append(Diagnostic(
-            at: environment.bind.position, severity: .warning,
+            at: environment.position, severity: .warning,
             "the environment's interpreter \(environment.interpreter) is a link to \(real), which the sandbox "
                 + "cannot see",
             hint: "add --ro \(fix)"))

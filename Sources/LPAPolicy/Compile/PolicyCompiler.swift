@@ -23,7 +23,9 @@ public struct PolicyCompiler: Sendable {
     /// Compiles `reference` (a profile name or path) for `command`.
     public func compile(profile reference: String, command: CommandPlan,
                         overrides: CommandLineOverrides = .init()) throws(CompileFailure) -> Compilation {
-        let (plan, diagnostics, origins) = build(reference, command: command, overrides: overrides)
+        // A profile that cannot be found or read is the --profile option's problem.
+        let (plan, diagnostics, origins) = build(reference, command: command, overrides: overrides,
+                                                 referencePosition: .commandLine("--profile"))
         let errors = diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty, let plan else { throw CompileFailure(diagnostics: errors.isEmpty ? diagnostics : errors) }
         return Compilation(plan: plan, warnings: diagnostics.filter { $0.severity == .warning }, origins: origins)
@@ -35,10 +37,10 @@ public struct PolicyCompiler: Sendable {
     }
 
     private func build(_ reference: String, command: CommandPlan,
-                       overrides: CommandLineOverrides)
+                       overrides: CommandLineOverrides, referencePosition: SourcePosition? = nil)
         -> (plan: IsolationPlan?, diagnostics: [Diagnostic], origins: SettingOrigins) {
         let parser = ProfileParser(expander: VariableExpander(context: context))
-        let resolution = ExtendsResolver(loader: loader, parser: parser).resolve(reference)
+        let resolution = ExtendsResolver(loader: loader, parser: parser).resolve(reference, position: referencePosition)
         var diagnostics = resolution.diagnostics
         guard !resolution.documents.isEmpty else { return (nil, diagnostics, SettingOrigins()) }
         let merged = ProfileMerger.merge(resolution.documents.map(\.document))
@@ -65,7 +67,7 @@ public struct PolicyCompiler: Sendable {
         if cwdMode != .none { bound.append(context.cwd) }
         bound += added.binds.filter { $0.source == $0.target }.map(\.source)
         let pythonEnvironment = commandPaths.pythonEnvironment(alreadyBound: bound, &diagnostics)
-        if let pythonEnvironment { added.binds.append(pythonEnvironment.bind) }
+        if let pythonEnvironment { added.binds += pythonEnvironment.binds }
         let modelArguments = commandPaths.modelArguments(alreadyBound: bound, &diagnostics)
         added.binds += modelArguments.binds
 

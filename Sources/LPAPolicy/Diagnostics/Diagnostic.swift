@@ -36,17 +36,41 @@ public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
+            // Messages and hints quote values from the profile: a huge scalar is cut, not echoed whole.
+        func clipped(_ text: String) -> String {
+            text.count > Self.messageWidth ? String(text.prefix(Self.messageWidth)) + "..." : text
+        }
+        let message = clipped(message)
         var text = line > 0
             ? "\(file):\(line):\(column): \(severity.rawValue): \(message)"
             : "\(file): \(severity.rawValue): \(message)"
         if let sourceLine, line > 0 {
+            let (quoted, caretColumn) = Self.window(of: sourceLine, around: column)
             // The caret keeps the quoted line's tabs so it lands under the column.
-            let lead = sourceLine.prefix(max(0, column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
-            text += "\n\(sourceLine)\n\(lead)^"
+            let lead = quoted.prefix(max(0, caretColumn - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
+            text += "\n\(quoted)\n\(lead)^"
         }
-        if let hint { text += "\nhint: \(hint)" }
-        return text
+        if let hint { text += "\nhint: \(clipped(hint))" }
+        return Self.printable(text)
     }
+
+    /// The widest source line quoted whole; longer lines (a minified profile, a huge
+    /// scalar) are quoted around the column, marked with "...".
+    static let quotedWidth = 160
+    static let messageWidth = 400
+
+    private static func window(of line: String, around column: Int) -> (String, Int) {
+        let characters = Array(line)
+        guard characters.count > quotedWidth else { return (line, column) }
+        let start = max(0, min(column - 1 - quotedWidth / 2, characters.count - quotedWidth))
+        let end = min(characters.count, start + quotedWidth)
+        let head = start > 0 ? "..." : "", tail = end < characters.count ? "..." : ""
+        return (head + String(characters[start..<end]) + tail, column - start + head.count)
+    }
+
+    /// A profile may come from anyone, and its keys and values are quoted in messages
+    /// that reach a terminal.
+    static func printable(_ text: String) -> String { TerminalText.printable(text, keepingLines: true) }
 }
 
 /// Every error found while compiling, in the order found; never only the first.

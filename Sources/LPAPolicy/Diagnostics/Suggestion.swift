@@ -2,9 +2,12 @@
 /// (adjacent transpositions count as one edit, so `netwrok` finds `network`).
 enum Suggestion {
     static func closest(to word: String, in candidates: [String]) -> String? {
+        // No known word is this long: a huge value gets no suggestion, and costs nothing.
+        guard word.count <= 64 else { return nil }
         let limit = max(2, word.count / 3)
         var best: (name: String, distance: Int)?
-        for candidate in candidates {
+        // The distance is at least the difference in length: skip the hopeless ones.
+        for candidate in candidates where abs(candidate.count - word.count) <= limit {
             let d = distance(word.lowercased(), candidate.lowercased())
             if d <= limit, d < (best?.distance ?? Int.max) { best = (candidate, d) }
         }

@@ -35,7 +35,9 @@ public enum CoverageFormatter {
         let counts = Dictionary(grouping: report.risks, by: \.verdict).mapValues(\.count)
         out.append("\(counts[.answered] ?? 0) answered, \(counts[.partial] ?? 0) partly, \(counts[.open] ?? 0) open "
                    + "(docs/THREATS.md: each risk and its source)")
-        return out.joined(separator: "\n") + "\n"
+        // Paths, names and values come from profiles, the command line and the host: each
+        // line stays one printable line (a newline or escape inside a value becomes "?").
+        return out.map { TerminalText.printable($0) }.joined(separator: "\n") + "\n"
     }
 
     private static func mark(_ verdict: RiskCoverage.Verdict) -> String {

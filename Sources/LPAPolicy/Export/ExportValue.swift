@@ -112,25 +112,6 @@ public indirect enum ExportValue: Equatable, Sendable {
         }
     }
 
-    /// A JSON string literal (also a YAML double-quoted scalar).
-    public static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (also a YAML double-quoted scalar): `JSONLiteral.quoted`.
+    public static func quoted(_ s: String) -> String { JSONLiteral.quoted(s) }
 }

@@ -43,6 +43,9 @@ public struct ExportResult: Equatable, Sendable {
     /// Empty directories the export needs beside its files (the OCI bundle's rootfs).
     public var directories: [String]
     public var parity: [ParityRow]
+    /// Values the target's syntax cannot carry safely (a path with a newline would add
+    /// its own lines to a systemd unit): the export is refused, nothing is written.
+    public var refusals: [String] = []
 
     /// True when every row is exact (what `--fail-on-weaker` asks for).
     public var isExact: Bool { parity.allSatisfy { $0.level == .exact } }

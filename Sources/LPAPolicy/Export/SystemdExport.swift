@@ -224,7 +224,9 @@ enum SystemdExport {
         let service = (unitHeader + ["", "[Service]"] + lines + ["", "[Install]", "WantedBy=multi-user.target", ""])
             .joined(separator: "\n")
         files.insert(ExportFile(name: unit, contents: service), at: 0)
-        return ExportResult(target: .systemd, files: files, directories: [], parity: parity)
+        var result = ExportResult(target: .systemd, files: files, directories: [], parity: parity)
+        result.refusals = refusals(plan)
+        return result
     }
 
     static func seccompLines(_ seccomp: SeccompPlan, keepsChroot: Bool, parity: inout [ParityRow]) -> [String] {
@@ -339,14 +341,47 @@ enum SystemdExport {
             case "%": out += "%%"
             case "$" where expandsVariables: out += "$$"
             case "\n": out += "\\n"
+            case _ where ch.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }:
+                // C escapes, which systemd undoes inside a quoted word: no raw control character in the unit.
+                for scalar in ch.unicodeScalars {
+                    if scalar.value < 0x20 || scalar.value == 0x7f {
+                        let hex = String(scalar.value, radix: 16)
+                        out += "\\x" + (hex.count < 2 ? "0" : "") + hex
+                    } else {
+                        out.unicodeScalars.append(scalar)
+                    }
+                }
             default: out.append(ch)
             }
         }
         return out + "\""
     }
 
-    /// A path in a space-separated list: spaces and '%' escaped.
+    /// A path in a space-separated list: spaces and '%' escaped. Paths with characters
+    /// the unit syntax gives a meaning to (line breaks, quotes, backslashes, the ':' of
+    /// bind specifications) never get here: `refusals` stops the export.
     static func escapePath(_ path: String) -> String {
         path.replacingOccurrences(of: "%", with: "%%").replacingOccurrences(of: " ", with: "\\x20")
+    }
+
+    /// A path the unit cannot carry as written: a control character would start a line
+    /// of its own (a directive of the path's choosing), and quotes, backslashes and ':'
+    /// change how systemd splits and unescapes list entries.
+    static func isUnsafe(_ path: String) -> Bool {
+        path.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f || "\\\"':".unicodeScalars.contains($0) }
+    }
+
+    /// Every path the unit would write that it cannot carry safely, as an error.
+    static func refusals(_ plan: IsolationPlan) -> [String] {
+        var paths = [plan.workingDirectory]
+        for entry in plan.mounts {
+            paths.append(entry.target)
+            if let source = entry.source { paths.append(source) }
+        }
+        var seen = Set<String>()
+        return paths.filter { isUnsafe($0) && seen.insert($0).inserted }.map {
+            "the path \($0.debugDescription) cannot be written safely into a systemd unit (a control character, quote, "
+                + "backslash or ':'): rename it, or export --to oci or kubernetes, which quote every value"
+        }
     }
 }

@@ -10,4 +10,9 @@ public enum PlanFormatter {
         guard let data = try? encoder.encode(plan) else { return "{}\n" }
         return String(decoding: data, as: UTF8.self) + "\n"
     }
+
+    /// The plan a `--dry-run --format json` printed, read back (tests, the fuzzer).
+    public static func decode(_ json: String) -> IsolationPlan? {
+        try? JSONDecoder().decode(IsolationPlan.self, from: Data(json.utf8))
+    }
 }

@@ -129,7 +129,9 @@ extension PlanFormatter {
         section("environment")
         for variable in plan.environment.set { row(variable.name, variable.value, variable.origin) }
         if !plan.environment.dropped.isEmpty { row("(dropped)", plan.environment.dropped.joined(separator: " ")) }
-        return out.joined(separator: "\n") + "\n"
+        // Paths, names and values come from profiles, the command line and the host: each
+        // line stays one printable line (a newline or escape inside a value becomes "?").
+        return out.map { TerminalText.printable($0) }.joined(separator: "\n") + "\n"
     }
 
     /// "mode best-effort, ABI 7" and one row per rule with its rights, masked to the

@@ -102,7 +102,8 @@ public struct Origin: Codable, Equatable, Hashable, Sendable, CustomStringConver
         case (Self.automatic, let detail?): "automatic: \(detail)"
         case (Self.commandLine, let detail?): "command line, argv[\(line)]: \(detail)"
         case (_, let detail?): "\(file):\(line): \(detail)"
-        default: "\(file):\(line)"
+        // A command-line option (`--model`) has no line.
+        default: line == 0 ? file : "\(file):\(line)"
         }
     }
 }

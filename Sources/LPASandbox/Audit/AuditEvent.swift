@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LPAPolicy
 
 /// One refused call, as the log and the exit report show it. Every string but the
 /// syscall and errno names was chosen by the sandbox: hostile until escaped.
@@ -82,16 +83,5 @@ public enum AuditText {
         return out
     }
 
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
-    }
-
-    /// Controls, plus what reorders or breaks a line on a terminal: U+2028/2029 and the
-    /// bidirectional formatting characters (the "Trojan Source" set).
-    static func isUnsafeOnTerminal(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x061c, 0x200e, 0x200f, 0x2028...0x202e, 0x2066...0x2069: true
-        default: isControl(scalar)
-        }
-    }
+    static func isUnsafeOnTerminal(_ scalar: Unicode.Scalar) -> Bool { TerminalText.isUnsafe(scalar) }
 }

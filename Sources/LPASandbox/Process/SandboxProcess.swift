@@ -182,9 +182,10 @@ final class SandboxProcess {
     }
 
     /// Blocks until the workload's execve succeeded or a setup step failed. A stopping
-    /// signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) is forwarded at once, and reaches the
-    /// workload should it start; a setup that has not finished a second later (a stuck
-    /// mount, a stopped init) is killed: nothing runs.
+    /// signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) is recorded and forwarded when the setup
+    /// is over (the init may not have its handlers before), so it reaches the workload
+    /// should it start; a setup that has not finished a second later (a stuck mount, a
+    /// stopped init) is killed: nothing runs.
     func awaitSetup() -> Setup {
         var ticksSinceSignal = 0
         var killed = false
@@ -206,6 +207,9 @@ final class SandboxProcess {
         if let failure { return .failed(failure) }
         return killed ? .interrupted(interrupted) : .started
     }
+
+    /// SIGINT, SIGTERM, SIGHUP or SIGQUIT received while the sandbox was being set up, or 0.
+    var stopSignalDuringSetup: Int32 { lpa_launcher_interruption() }
 
     /// The pty's master, sent by the init before it forked the workload.
     func receiveTerminal() throws(LaunchError) -> Int32 {

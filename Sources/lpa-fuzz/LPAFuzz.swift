@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import LPAPolicy
+import LPASandbox
+
+/// libFuzzer targets for every parser of hostile bytes (docs/RELIABILITY.md). `make fuzz`
+/// builds this with `-sanitize=fuzzer,address` and `-DLPA_LIBFUZZER`, and runs one
+/// target per process, chosen by LPA_FUZZ_TARGET. Without LPA_LIBFUZZER (a plain
+/// `swift build`) it is a small replay tool, so the package always builds.
+enum FuzzTarget: String, CaseIterable {
+    case profile, endpoint, size, audit
+
+    func run(_ bytes: [UInt8]) {
+        switch self {
+        case .profile: PolicyFuzzTargets.profile(bytes)
+        case .endpoint: PolicyFuzzTargets.endpoint(bytes)
+        case .size: PolicyFuzzTargets.size(bytes)
+        case .audit: Self.audit(bytes)
+        }
+    }
+
+    /// The log line is one JSON object of printable ASCII whose strings read back as
+    /// what the sandbox wrote (invalid UTF-8 as U+FFFD); the report line has no control
+    /// character and stays within its byte limit.
+    static func audit(_ bytes: [UInt8]) {
+        let record = AuditFuzzTargets.record(bytes)
+        let line = record.logLine
+        guard line.hasSuffix("\n"), line.utf8.dropLast().allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else {
+            fatalError("audit log line is not one line of printable ASCII: \(line.debugDescription)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              object["exe"] as? String == record.executable, object["detail"] as? String == record.detail else {
+            fatalError("audit log line does not read back: \(line)")
+        }
+        let report = record.reportLine
+        guard report.utf8.count <= AuditFuzzTargets.reportLineLimit,
+              report.unicodeScalars.allSatisfy({ $0.value >= 0x20 && !(0x7f...0x9f).contains($0.value)
+                  && !(0x2028...0x202e).contains($0.value) && !(0x2066...0x2069).contains($0.value) }) else {
+            fatalError("report line unsafe for a terminal: \(report.debugDescription)")
+        }
+    }
+
+    static let current: FuzzTarget = {
+        let name = ProcessInfo.processInfo.environment["LPA_FUZZ_TARGET"] ?? ""
+        guard let target = FuzzTarget(rawValue: name) else {
+            FileHandle.standardError.write(Data("lpa-fuzz: set LPA_FUZZ_TARGET to one of \(allCases.map(\.rawValue))\n".utf8))
+            exit(2)
+        }
+        return target
+    }()
+}
+
+#if LPA_LIBFUZZER
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    FuzzTarget.current.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+    return 0
+}
+#else
+/// `lpa-fuzz TARGET FILE...`: runs files through a target (what a found crash replays).
+@main
+enum Replay {
+    static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
+            print("usage: lpa-fuzz \(FuzzTarget.allCases.map(\.rawValue).joined(separator: "|")) FILE...  (make fuzz runs libFuzzer)")
+            exit(2)
+        }
+        for path in arguments.dropFirst() {
+            target.run(Array(FileManager.default.contents(atPath: path) ?? Data()))
+        }
+    }
+}
+#endif
