@@ -122,7 +122,12 @@ public struct PolicyCompiler: Sendable {
             profile: ProfileChain(
                 chain: resolution.documents.reversed().map { .init(name: $0.profile.name, source: $0.profile.path) },
                 description: document.description?.value ?? "", digest: ""))
-        if (overrides.isolation ?? document.isolation?.value ?? .namespaces) == .landlock {
+        let isolation = overrides.isolation ?? document.isolation?.value ?? .namespaces
+        // The degraded mode's own filter carries these rules; here they join the profile's.
+        if isolation != .landlock, plan.landlock.network.connect != .any {
+            plan.seccomp.rules += LandlockCompiler.fastOpenRules(reason: "connect-ports")
+        }
+        if isolation == .landlock {
             DegradedCompiler(context: context, bindPorts: document.bindPorts?.value ?? .any,
                              connectPorts: document.connectPorts?.value ?? .any).compile(&plan, &diagnostics)
         }
