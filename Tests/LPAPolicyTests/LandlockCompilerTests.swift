@@ -121,6 +121,22 @@ struct LandlockCompilerTests {
         #expect(fastOpenCalls(restricted) == ["sendto", "sendmsg", "sendmmsg"])
         #expect(PlanFormatter.text(restricted).contains("sendto"), "visible in --dry-run")
         #expect(fastOpenCalls(try Fixture.compile("network:\n  mode: host\n")).isEmpty, "any port: nothing to bypass")
+        // A default-deny filter that allows sendmsg outright: libseccomp drops a conditional
+        // rule on a call that has an unconditional one (seen with a loaded filter: the
+        // TFO connect went through), so the allow itself must exclude MSG_FASTOPEN.
+        let allowlist = try Fixture.compile("""
+            seccomp:
+              default: kill
+              deny: {replace: []}
+              allow: [read, write, exit_group, execve, sendmsg]
+            network:
+              mode: host
+              connect-ports: [5432]
+            """)
+        let sendmsg = allowlist.seccomp.rules.filter { $0.syscall == "sendmsg" }
+        #expect(sendmsg.count == 2 && sendmsg.allSatisfy { !$0.args.isEmpty }, "\(sendmsg)")
+        #expect(sendmsg.contains { $0.action == .allow && $0.args == [ArgCondition(index: 2, op: .maskedEq, value: 0,
+                                                                                  mask: 0x2000_0000, width: 32)] })
     }
 
     @Test func portRulesAreMaskedBelowABI4AndSurviveLandlockOff() throws {
