@@ -60,7 +60,8 @@ struct PrivateDirectory {
         guard owners.contains(st.st_uid), st.st_mode & 0o022 == 0 || st.st_mode & 0o1000 != 0 else {
             throw LaunchError(step: "private directory \(parent)", errno: EPERM,
                               message: "XDG_RUNTIME_DIR (owner uid \(st.st_uid), mode \(String(st.st_mode & 0o7777, radix: 8))) "
-                                  + "is writable by another user", hint: fix)
+                                  + "belongs to, or is writable by, a user other than root, the caller and the workload's",
+                              hint: fix)
         }
         // As root the workload runs as another user (SUDO_UID or nobody), which must be
         // able to reach its directory: root's own /run/user/0 (mode 0700) is not.
