@@ -953,6 +953,11 @@ pid_t lpa_degraded_spawn(const struct lpa_spec *s) {
         if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) != 0 || syscall(SYS_setresuid, s->uid, s->uid, s->uid) != 0)
             fail(s, LPA_STEP_SET_IDS, -1, errno);
     }
+    // No pid namespace takes the workload down with lpa-run: a SIGKILLed lpa-run would
+    // leave it running. Armed after the id change, which clears it (as fork does), and
+    // checked against a launcher that died before it was armed.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(s, LPA_STEP_WAIT_PARENT, -1, errno);
+    if (getppid() != s->launcher_pid) syscall(SYS_exit_group, EXIT_SETUP);
     if (chdir(s->workdir) != 0) fail(s, LPA_STEP_CHDIR, -1, errno);
     exec_workload(s, -1);
 }

@@ -78,6 +78,11 @@ struct ExplainTests {
         #expect(risks[.persistence]?.gaps.contains { $0.text.contains("noswap") } == true)
         #expect(risks[.kernel]?.answeredBy.contains { $0.text.contains("user namespace") } == false)
         #expect(CoverageExplainer.risk(ofLoss: "something new nobody mapped") == .kernel)
+        // The red team's findings, each stated and mapped to its risk.
+        #expect(risks[.exposure]?.gaps.contains { $0.text.contains("listen() on an unbound TCP socket") } == true)
+        #expect(risks[.hostFiles]?.gaps.contains { $0.text.contains("metadata") && $0.text.contains("chmod") } == true)
+        #expect(risks[.processes]?.gaps.contains { $0.text.contains("abstract unix socket names") } == true)
+        #expect(risks[.persistence]?.gaps.contains { $0.text.contains("SIGKILL of lpa-run") } == true)
     }
 
     @Test("a writable bind of the home weakens persistence, tampering and host files, each with its line")

@@ -107,6 +107,38 @@ struct LandlockCompilerTests {
         #expect(PlanFormatter.text(open).contains("any port"))
     }
 
+    @Test("restricted connect ports refuse TCP Fast Open (sendto/sendmsg/sendmmsg with MSG_FASTOPEN) in the filter")
+    func connectPortsRefuseFastOpen() throws {
+        func fastOpenCalls(_ plan: IsolationPlan) -> [String] {
+            plan.seccomp.rules.filter { rule in
+                rule.action == .errno(name: "EPERM", number: 1) && rule.args.contains {
+                    $0.op == .maskedEq && $0.mask == 0x2000_0000 && $0.value == 0x2000_0000
+                        && $0.index == (rule.syscall == "sendmsg" ? 2 : 3)
+                }
+            }.map(\.syscall)
+        }
+        let restricted = try Fixture.compile("network:\n  mode: host\n  connect-ports: [5432]\n")
+        #expect(fastOpenCalls(restricted) == ["sendto", "sendmsg", "sendmmsg"])
+        #expect(PlanFormatter.text(restricted).contains("sendto"), "visible in --dry-run")
+        #expect(fastOpenCalls(try Fixture.compile("network:\n  mode: host\n")).isEmpty, "any port: nothing to bypass")
+        // A default-deny filter that allows sendmsg outright: libseccomp drops a conditional
+        // rule on a call that has an unconditional one (seen with a loaded filter: the
+        // TFO connect went through), so the allow itself must exclude MSG_FASTOPEN.
+        let allowlist = try Fixture.compile("""
+            seccomp:
+              default: kill
+              deny: {replace: []}
+              allow: [read, write, exit_group, execve, sendmsg]
+            network:
+              mode: host
+              connect-ports: [5432]
+            """)
+        let sendmsg = allowlist.seccomp.rules.filter { $0.syscall == "sendmsg" }
+        #expect(sendmsg.count == 2 && sendmsg.allSatisfy { !$0.args.isEmpty }, "\(sendmsg)")
+        #expect(sendmsg.contains { $0.action == .allow && $0.args == [ArgCondition(index: 2, op: .maskedEq, value: 0,
+                                                                                  mask: 0x2000_0000, width: 32)] })
+    }
+
     @Test func portRulesAreMaskedBelowABI4AndSurviveLandlockOff() throws {
         let three = LandlockCompiler(mode: .bestEffort, abi: 3, bindPorts: .only([80])).compile([])
         #expect(three.network.handled.isEmpty && three.network.bind == .only([80]))

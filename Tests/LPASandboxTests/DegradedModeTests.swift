@@ -66,9 +66,10 @@ enum BlockedUserNamespace {
         return dir
     }
 
-    static func run(_ runner: Runner, _ arguments: [String], runtime: String, seconds: Double = 60) throws -> Runner.Result {
+    static func run(_ runner: Runner, _ arguments: [String], runtime: String, extra: [String: String] = [:],
+                    seconds: Double = 60) throws -> Runner.Result {
         let child = try Spawned(command(runner, arguments),
-                                environment: runner.environment(extra: ["XDG_RUNTIME_DIR": runtime]),
+                                environment: runner.environment(extra: extra.merging(["XDG_RUNTIME_DIR": runtime]) { $1 }),
                                 cwd: Binaries.shared.directory)
         let (status, stdout, stderr) = child.finish(seconds: seconds)
         return Runner.Result(status: status, stdout: stdout, stderr: stderr)
@@ -200,6 +201,20 @@ struct DegradedModeTests {
         let degraded = try #require(plan["degraded"] as? [String: Any])
         let losses = try #require(degraded["losses"] as? [String])
         #expect(losses.contains { $0.hasPrefix("no network namespace") })
+        for opening in ["listen() on an unbound TCP socket", "the caller's own files", "abstract unix socket names",
+                        "a SIGKILL of lpa-run"] {
+            #expect(losses.contains { $0.hasPrefix(opening) }, "no loss starts with \(opening)")
+        }
+        // TCP Fast Open connects without Landlock's connect hook: refused by the mode's filter.
+        let seccomp = try #require(degraded["seccomp"] as? [String: Any])
+        let rules = try #require(seccomp["rules"] as? [[String: Any]])
+        for call in ["sendto", "sendmsg", "sendmmsg"] {
+            #expect(rules.contains { rule in
+                rule["syscall"] as? String == call && ((rule["args"] as? [[String: Any]]) ?? []).contains {
+                    $0["op"] as? String == "masked-eq" && $0["mask"] as? Int == 0x2000_0000 && $0["value"] as? Int == 0x2000_0000
+                }
+            }, "no MSG_FASTOPEN rule for \(call)")
+        }
         #expect((plan["namespaces"] as? [String])?.isEmpty == true)
         #expect((plan["mounts"] as? [Any])?.isEmpty == true)
         let landlock = try #require(plan["landlock"] as? [String: Any])
@@ -276,5 +291,123 @@ struct DegradedModeTests {
         }
         if !gone { kill(pid, SIGKILL) }
         #expect(gone, "the background sleep (pid \(pid)) outlived the run")
+    }
+    @Test("with --isolation landlock a SIGKILLed lpa-run takes the workload with it (parent-death signal)",
+          arguments: Runner.all)
+    func workloadDiesWithLauncher(runner: Runner) throws {
+        let runtime = try BlockedUserNamespace.runtimeDirectory(runner)
+        defer { try? FileManager.default.removeItem(atPath: runtime) }
+        let child = try Spawned(BlockedUserNamespace.command(runner, ["--isolation", "landlock", "--profile", "strict",
+                                                                      "/bin/sh", "-c", "echo started; exec sleep 60"]),
+                                environment: runner.environment(extra: ["XDG_RUNTIME_DIR": runtime]),
+                                cwd: Binaries.shared.directory)
+        guard child.waitForLine("started", seconds: 30) else { return }
+        let workload = ProcessTree.descendants(of: child.pid)
+        #expect(!workload.isEmpty, "no workload under lpa-run \(child.pid)")
+        kill(child.pid, SIGKILL)
+        _ = child.finish(seconds: 10)
+        var alive = workload
+        for _ in 0..<50 where !alive.isEmpty {
+            usleep(100_000)
+            alive = alive.filter(ProcessTree.isAlive)
+        }
+        for pid in alive { kill(pid, SIGKILL) }
+        #expect(alive.isEmpty, "the workload (\(alive)) outlived the SIGKILLed lpa-run")
+    }
+
+    @Test("with --isolation landlock TCP Fast Open (sendto/sendmsg with MSG_FASTOPEN) cannot reach a port outside --connect",
+          arguments: Runner.all)
+    func tcpFastOpenIsRefused(runner: Runner) throws {
+        let runtime = try BlockedUserNamespace.runtimeDirectory(runner)
+        defer { try? FileManager.default.removeItem(atPath: runtime) }
+        let allowed = try LoopbackListener()
+        let other = try LoopbackListener()
+        let result = try BlockedUserNamespace.run(runner, [
+            "--isolation", "landlock", "--profile", "strict", "--connect", "127.0.0.1:\(allowed.port)",
+            "/usr/bin/python3", "-c", TCPFastOpen.script(port: other.port)], runtime: runtime)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "sendto EPERM\nsendmsg EPERM\n", "\(result.stderr)")
+        #expect(!TCPFastOpen.hasPendingConnection(other.fd), "the listener on a port outside --connect saw a connection")
+    }
+
+    @Test("as root, a private directory swapped for a link by the workload's user never makes root chown the link's target",
+          .timeLimit(.minutes(2)))
+    func privateDirectoryRace() throws {
+        guard Runner.isRoot else { return }
+        let parent = "/dev/shm/lpa-race-\(getpid())"
+        let target = "/dev/shm/lpa-race-target-\(getpid())"
+        try? FileManager.default.removeItem(atPath: parent)
+        try? FileManager.default.removeItem(atPath: target)
+        mkdir(parent, 0o711)
+        chown(parent, 65534, 65534)
+        chmod(parent, 0o711)
+        mkdir(target, 0o755)
+        defer {
+            try? FileManager.default.removeItem(atPath: parent)
+            try? FileManager.default.removeItem(atPath: target)
+        }
+        // The attacker (uid 65534, the workload's user, who owns the parent): each new
+        // lpa-run-private.* is renamed away and its name made a link to the target.
+        let attacker = """
+            import os, sys, time
+            parent, target = sys.argv[1], sys.argv[2]
+            end = time.time() + 25
+            while time.time() < end and not os.path.exists(parent + "/stop"):
+                for name in os.listdir(parent):
+                    if name.startswith("lpa-run-private.") and not os.path.islink(parent + "/" + name):
+                        try:
+                            os.rename(parent + "/" + name, parent + "/moved-" + name)
+                            os.symlink(target, parent + "/" + name)
+                        except OSError:
+                            pass
+            """
+        let racer = try Spawned(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 "/usr/bin/python3", "-c", attacker, parent, target],
+                                environment: ProcessInfo.processInfo.environment, cwd: "/")
+        defer { kill(racer.pid, SIGKILL); _ = racer.finish(seconds: 5) }
+        let runner = Runner.all[0]
+        let deadline = Date().addingTimeInterval(18)
+        var runs = 0
+        while Date() < deadline {
+            var st = stat()
+            guard stat(target, &st) == 0, st.st_uid == 0 else { break }
+            _ = try BlockedUserNamespace.run(runner, ["--isolation", "landlock", "-q", "--", "/bin/true"], runtime: parent,
+                                             extra: ["SUDO_UID": "65534", "SUDO_GID": "65534"], seconds: 20)
+            runs += 1
+        }
+        FileManager.default.createFile(atPath: parent + "/stop", contents: nil)
+        var st = stat()
+        #expect(stat(target, &st) == 0 && st.st_uid == 0 && st.st_gid == 0,
+                "after \(runs) runs the target \(target) is owned by \(st.st_uid):\(st.st_gid)")
+        let inside = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
+        #expect(inside.isEmpty, "root created \(inside) in the link's target")
+    }
+}
+
+/// TCP Fast Open connects inside sendto/sendmsg, where Landlock's connect hook is not
+/// called: the workload tries both against a port it may not connect to.
+enum TCPFastOpen {
+    static func script(port: UInt16) -> String {
+        """
+        import socket, errno
+        MSG_FASTOPEN = 0x20000000
+        def attempt(what, call):
+            s = socket.socket()
+            try:
+                call(s); print(what, "ok")
+            except OSError as e:
+                print(what, errno.errorcode.get(e.errno, e.errno))
+        attempt("sendto", lambda s: s.sendto(b"", MSG_FASTOPEN, ("127.0.0.1", \(port))))
+        attempt("sendmsg", lambda s: s.sendmsg([b"x"], [], MSG_FASTOPEN, ("127.0.0.1", \(port))))
+        """
+    }
+
+    /// Whether the listener's accept queue holds a connection (non-blocking accept).
+    static func hasPendingConnection(_ fd: Int32) -> Bool {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        usleep(200_000)
+        let accepted = accept(fd, nil, nil)
+        if accepted >= 0 { close(accepted) }
+        return accepted >= 0
     }
 }

@@ -262,4 +262,21 @@ struct LandlockTests {
                                       "/usr/bin/python3", "-c", Self.portScript(bind: [], connect: [18443, 18444])])
         #expect(reached.stdout == "connect 18443 ok\nconnect 18444 EACCES\n", "\(reached.stderr)")
     }
+    @Test("connect-ports with the host network: TCP Fast Open (MSG_FASTOPEN) cannot reach an unlisted port",
+          arguments: Runner.all)
+    func tcpFastOpenIsRefusedWithConnectPorts(runner: Runner) throws {
+        try #require(LandlockFixtures.hostABI >= 4, "this kernel has no Landlock TCP rules")
+        let allowed = try LoopbackListener()
+        let other = try LoopbackListener()
+        let profile = Binaries.shared.profile(named: "landlock-tfo-\(runner.who.rawValue)", """
+            extends: strict
+            network:
+              mode: host
+              connect-ports: [\(allowed.port)]
+            """)
+        let result = try runner.run(["--profile", profile, "/usr/bin/python3", "-c", TCPFastOpen.script(port: other.port)])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "sendto EPERM\nsendmsg EPERM\n", "\(result.stderr)")
+        #expect(!TCPFastOpen.hasPendingConnection(other.fd), "the listener on an unlisted port saw a connection")
+    }
 }

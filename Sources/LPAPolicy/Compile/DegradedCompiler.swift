@@ -125,6 +125,10 @@ struct DegradedCompiler {
             "the workload runs as the caller (as root: SUDO_UID or nobody, without supplementary groups) and keeps what that user may read under the readable trees",
             "the caller's terminal is passed through as is (no pty of the sandbox's own)",
             "blocked calls are refused but not logged (no audit supervisor, no --audit-log entries)",
+            "listen() on an unbound TCP socket auto-binds a random port on every address (0.0.0.0), outside the bind-ports rule: Landlock does not see that bind",
+            "the caller's own files anywhere (the home included) can have their metadata changed by path: chmod, chown, setxattr, utime (Landlock does not restrict metadata)",
+            "abstract unix socket names can be bound on the host (squatting an X11 or D-Bus name): the abstract-unix-socket scope stops connecting out, not binding",
+            "a SIGKILL of lpa-run leaves its private directory behind (the workload itself is killed with it)",
         ]
         if !exposed.isEmpty {
             losses.append("hidden paths under readable trees stay readable (Landlock cannot subtract a path): "
@@ -141,8 +145,8 @@ struct DegradedCompiler {
     }
 
     /// socket(AF_INET or AF_INET6) for anything but TCP fails with EPERM (no UDP, so no
-    /// DNS; no raw or SCTP sockets, which Landlock's TCP rules would not see), and
-    /// io_uring fails (its socket operation does not pass through seccomp). A second
+    /// DNS; no raw or SCTP sockets, which Landlock's TCP rules would not see), TCP Fast
+    /// Open fails (it connects without Landlock's connect hook), and io_uring fails (its socket operation does not pass through seccomp). A second
     /// filter on top of the profile's: the kernel applies the stricter answer.
     static func socketFilter(_ profile: SeccompPlan) -> SeccompPlan {
         let eperm = SeccompAction.errno(name: "EPERM", number: ErrnoNames.number("EPERM")!)
@@ -165,6 +169,8 @@ struct DegradedCompiler {
             rules.append(SeccompRule(syscall: call, number: SyscallResolver.number(of: call) ?? -1, action: eperm,
                                      reason: "isolation-landlock"))
         }
+        // Connect ports are always restricted here: TCP Fast Open would bypass them.
+        rules += LandlockCompiler.fastOpenRules(reason: "isolation-landlock")
         return SeccompPlan(architecture: profile.architecture, defaultAction: .allow,
                            otherArchitectures: profile.otherArchitectures, rules: rules)
     }

@@ -55,6 +55,20 @@ struct LandlockCompiler {
         return LandlockNetwork(handled: handled, bind: bind, connect: connect)
     }
 
+    /// TCP Fast Open connects inside sendto/sendmsg/sendmmsg (MSG_FASTOPEN with an
+    /// address), a path on which Landlock's connect hook is not called: with connect
+    /// ports restricted those calls fail with EPERM whenever the flag is set (a plain
+    /// send on a connected socket is unaffected).
+    static func fastOpenRules(reason: String) -> [SeccompRule] {
+        let eperm = SeccompAction.errno(name: "EPERM", number: ErrnoNames.number("EPERM")!)
+        let fastOpen: UInt64 = 0x2000_0000  // MSG_FASTOPEN
+        return [("sendto", 3), ("sendmsg", 2), ("sendmmsg", 3)].map { call, flags in
+            SeccompRule(syscall: call, number: SyscallResolver.number(of: call) ?? -1, action: eperm,
+                        args: [ArgCondition(index: flags, op: .maskedEq, value: fastOpen, mask: fastOpen, width: 32)],
+                        reason: reason)
+        }
+    }
+
     private func rights(_ mount: MountEntry) -> [LandlockAccess]? {
         switch mount.kind {
         case .bind: mount.options.readOnly ? Self.readOnly : Self.readWrite

@@ -122,7 +122,22 @@ public struct PolicyCompiler: Sendable {
             profile: ProfileChain(
                 chain: resolution.documents.reversed().map { .init(name: $0.profile.name, source: $0.profile.path) },
                 description: document.description?.value ?? "", digest: ""))
-        if (overrides.isolation ?? document.isolation?.value ?? .namespaces) == .landlock {
+        let isolation = overrides.isolation ?? document.isolation?.value ?? .namespaces
+        // The degraded mode's own filter carries these rules; here they join the profile's.
+        if isolation != .landlock, plan.landlock.network.connect != .any {
+            let fastOpen = LandlockCompiler.fastOpenRules(reason: "connect-ports")
+            // libseccomp drops a conditional rule on a call that also has an unconditional
+            // one (an allowlist's `allow: [sendmsg]`): that allow then excludes the flag.
+            for index in plan.seccomp.rules.indices where plan.seccomp.rules[index].action == .allow
+                && plan.seccomp.rules[index].args.isEmpty {
+                guard var flags = fastOpen.first(where: { $0.syscall == plan.seccomp.rules[index].syscall })?.args.first
+                else { continue }
+                flags.value = 0
+                plan.seccomp.rules[index].args = [flags]
+            }
+            plan.seccomp.rules += fastOpen
+        }
+        if isolation == .landlock {
             DegradedCompiler(context: context, bindPorts: document.bindPorts?.value ?? .any,
                              connectPorts: document.connectPorts?.value ?? .any).compile(&plan, &diagnostics)
         }

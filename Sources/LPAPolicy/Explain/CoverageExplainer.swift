@@ -102,6 +102,8 @@ public struct CoverageExplainer: Sendable {
             ("the hostname", .processes), ("the workload runs as", .hostFiles), ("the caller's terminal", .terminal),
             ("blocked calls are refused but not logged", .phoneHome), ("hidden paths", .hostFiles),
             ("pinned files", .tampering), ("no signal or abstract", .processes),
+            ("listen() on an unbound TCP socket", .exposure), ("the caller's own files", .hostFiles),
+            ("abstract unix socket names", .processes), ("a SIGKILL of lpa-run", .persistence),
         ]
         return starts.first { loss.hasPrefix($0.0) }?.1 ?? .kernel
     }

@@ -19,7 +19,7 @@ extension PlanFormatter {
             section("degraded mode (--isolation landlock)")
             row("private dir", degraded.privateParent.map { "a fresh directory under \($0) (must be a tmpfs), removed at exit" }
                 ?? "none: XDG_RUNTIME_DIR is not set, a run is refused")
-            row("extra seccomp", "socket(AF_INET/AF_INET6) other than TCP and io_uring fail with EPERM")
+            row("extra seccomp", "socket(AF_INET/AF_INET6) other than TCP, io_uring and MSG_FASTOPEN sends fail with EPERM")
             for loss in degraded.losses { row("lost", loss) }
         } else {
             out.append("isolation    \(plan.isolation.rawValue)")
