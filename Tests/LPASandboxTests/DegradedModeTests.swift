@@ -375,7 +375,7 @@ struct DegradedModeTests {
                                              extra: ["SUDO_UID": "65534", "SUDO_GID": "65534"], seconds: 20)
             runs += 1
         }
-        FileManager.default.createFile(atPath: parent + "/stop", contents: nil)
+        _ = FileManager.default.createFile(atPath: parent + "/stop", contents: nil)
         var st = stat()
         #expect(stat(target, &st) == 0 && st.st_uid == 0 && st.st_gid == 0,
                 "after \(runs) runs the target \(target) is owned by \(st.st_uid):\(st.st_gid)")
