@@ -144,9 +144,19 @@ struct CommandLineBindTests {
 
     @Test func condaEnvironmentsVirtualEnvAndShebangs() throws {
         let conda = CommandPlan(argv: ["python"], executable: "/opt/conda/envs/ml/bin/python")
-        var plan = try Self.compile(context: Self.context(kinds: ["/opt/conda/envs/ml/conda-meta": .directory]),
-                                    command: conda).plan
-        #expect(plan.mounts.contains { $0.source == "/opt/conda/envs/ml" && $0.origin?.detail?.contains("conda") == true })
+        let condaKinds: [String: HostPathKind] = ["/opt/conda/envs/ml/conda-meta": .directory,
+                                                  "/opt/conda/envs/ml/conda-meta/history": .file,
+                                                  "/opt/conda/envs/ml/bin": .directory, "/opt/conda/envs/ml/lib": .directory,
+                                                  "/opt/conda/envs/ml/.env": .file]
+        var plan = try Self.compile(context: Self.context(kinds: condaKinds), command: conda).plan
+        // Its parts, never its root (`conda create -p .` makes a project one: red team).
+        #expect(plan.mounts.filter { $0.origin?.file == "automatic" }.compactMap(\.source)
+                    == ["/opt/conda/envs/ml/bin", "/opt/conda/envs/ml/lib", "/opt/conda/envs/ml/conda-meta"])
+        #expect(plan.mounts.contains { $0.source == "/opt/conda/envs/ml/bin" && $0.origin?.detail?.contains("conda") == true })
+        // An empty conda-meta/ (shipped by a repository) is no environment.
+        plan = try Self.compile(context: Self.context(kinds: ["/opt/conda/envs/ml/conda-meta": .directory,
+                                                              "/opt/conda/envs/ml/bin": .directory]), command: conda).plan
+        #expect(!plan.mounts.contains { $0.origin?.file == "automatic" })
 
         let python = CommandPlan(argv: ["python3"], executable: "/usr/bin/python3")
         plan = try Self.compile(context: Self.context(environment: ["VIRTUAL_ENV": "/srv/proj/.venv"],

@@ -23,6 +23,9 @@ struct CommandPaths {
     /// directory the root, and its other files (.env, keys, notes) are not the
     /// environment's. Links (lib64 -> lib) are left out: Python reads lib/.
     static let virtualEnvironmentParts = ["pyvenv.cfg", "bin", "lib"]
+    /// What a conda environment consists of (a prefix: `conda create -p .` makes a project
+    /// one too, and its .env and .git are not the environment's).
+    static let condaEnvironmentParts = ["bin", "lib", "conda-meta", "include", "share", "etc", "ssl", "libexec", "x86_64-conda-linux-gnu"]
 
     var argv: [String] { command.argv }
 
@@ -39,7 +42,11 @@ struct CommandPaths {
         guard bin.hasSuffix("/bin") else { return nil }
         let root = PathNormalizer.directory(of: bin)
         if kind(root + "/pyvenv.cfg") == .file { return (root, "a Python virtual environment (pyvenv.cfg)") }
-        if kind(root + "/conda-meta") == .directory { return (root, "a conda environment (conda-meta/)") }
+        // conda writes conda-meta/history in every environment: an empty conda-meta/ that
+        // a cloned repository ships is not one.
+        if kind(root + "/conda-meta") == .directory, kind(root + "/conda-meta/history") == .file {
+            return (root, "a conda environment (conda-meta/)")
+        }
         return nil
     }
 
@@ -82,14 +89,14 @@ struct CommandPaths {
             return nil
         }
         if alreadyBound.contains(where: { PathNormalizer.isWithin(found.root, $0) }) { return nil }
-        // A virtual environment: its parts only; a conda environment is a prefix of its own.
-        var sources = [found.root]
-        if context.pathKind?(found.root + "/pyvenv.cfg") == .file {
-            sources = Self.virtualEnvironmentParts.map { found.root + "/" + $0 }.filter {
-                let kind = context.pathKind?($0)
-                return kind == .file || kind == .directory
-            }
+        // The environment's parts only, never its whole root.
+        let parts = context.pathKind?(found.root + "/pyvenv.cfg") == .file
+            ? Self.virtualEnvironmentParts : Self.condaEnvironmentParts
+        let sources = parts.map { found.root + "/" + $0 }.filter {
+            let kind = context.pathKind?($0)
+            return kind == .file || kind == .directory
         }
+        guard !sources.isEmpty else { return nil }
         return PythonEnvironment(
             binds: sources.map {
                 AddedMounts.Bind(source: $0, target: $0, readOnly: true, position: .automatic(found.reason), named: false)

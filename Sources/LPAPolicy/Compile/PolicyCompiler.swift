@@ -137,6 +137,30 @@ public struct PolicyCompiler: Sendable {
             }
             plan.seccomp.rules += fastOpen
         }
+        // Landlock's port rules see only IPPROTO_TCP sockets: with ports restricted, an
+        // inet stream socket of another protocol (MPTCP 262, SCTP 132) would connect and
+        // bind anywhere (red team). The degraded mode's own filter has the same rule.
+        if isolation != .landlock, plan.landlock.network.connect != .any || plan.landlock.network.bind != .any {
+            let eperm = SeccompAction.errno(name: "EPERM", number: ErrnoNames.number("EPERM")!)
+            let notTCP = ArgCondition(index: 2, op: .gt, value: 6, width: 32)
+            // As for TCP Fast Open: an unconditional allow of socket() would make libseccomp drop
+            // the conditional rule, so it allows protocols up to IPPROTO_TCP only.
+            for index in plan.seccomp.rules.indices where plan.seccomp.rules[index].action == .allow
+                && plan.seccomp.rules[index].args.isEmpty && plan.seccomp.rules[index].syscall == "socket" {
+                plan.seccomp.rules[index].args = [ArgCondition(index: 2, op: .le, value: 6, width: 32)]
+            }
+            for family: UInt64 in [2, 10] {  // AF_INET, AF_INET6
+                plan.seccomp.rules.append(SeccompRule(
+                    syscall: "socket", number: SyscallResolver.number(of: "socket") ?? -1, action: eperm,
+                    args: [ArgCondition(index: 0, op: .eq, value: family), notTCP], reason: "tcp-ports"))
+            }
+        }
+        if isolation != .landlock, plan.landlock.network.connect != .any || plan.landlock.network.bind != .any {
+            // The rules above changed the filter: the audit calls (which refusals the
+            // supervisor answers, with which errno) follow it, so the plan's errno is the one seen.
+            plan.audit = AuditCompiler(seccomp: plan.seccomp,
+                                       privateNetwork: network.mode == .none && namespaces.contains(.net)).compile()
+        }
         if isolation == .landlock {
             DegradedCompiler(context: context, bindPorts: document.bindPorts?.value ?? .any,
                              connectPorts: document.connectPorts?.value ?? .any).compile(&plan, &diagnostics)

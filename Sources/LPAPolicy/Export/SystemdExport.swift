@@ -23,7 +23,8 @@ enum SystemdExport {
         parity.append(ParityRow("identity", .exact, plan.identity.sandboxUid == 0
                                     ? "root inside a user namespace of its own (PrivateUsers=yes)"
                                     : "User=\(plan.identity.sandboxUid) Group=\(plan.identity.sandboxGid) with PrivateUsers=yes"))
-        add("WorkingDirectory", plan.workingDirectory)
+        // Specifiers (%h, %n) are expanded in WorkingDirectory=: a '%' of the path is doubled.
+        add("WorkingDirectory", plan.workingDirectory.replacingOccurrences(of: "%", with: "%%"))
         parity.append(ParityRow("workingDirectory", .exact, "WorkingDirectory=\(plan.workingDirectory)"))
         for variable in plan.environment.set {
             add("Environment", quote(variable.name + "=" + variable.value, expandsVariables: false))
@@ -172,8 +173,9 @@ enum SystemdExport {
                                         + "(lpa-run hash --check) or ship the files in a signed image (RootImage=)")
 
         var files: [ExportFile] = []
-        var unitHeader = ["[Unit]", "Description=" + (plan.profile.description.split(separator: "\n").first.map(String.init)
-                                                        ?? "lpa-run export of \(label)")]
+        // The description's first line, printable, with specifiers ('%') doubled.
+        let description = plan.profile.description.split(separator: "\n").first.map(String.init) ?? "lpa-run export of \(label)"
+        var unitHeader = ["[Unit]", "Description=" + TerminalText.printable(description).replacingOccurrences(of: "%", with: "%%")]
         unitHeader.append("Documentation=man:systemd.exec(5)")
         var sockets: [String] = []
         for endpoint in plan.network.connect {
