@@ -89,10 +89,10 @@ fuzz: deps
 CHAOS_ITERATIONS ?= 2000
 chaos: build
 	@dir=$$(mktemp -d /tmp/lpa-chaos.XXXXXX) && chmod 0777 $$dir && mkdir -m 0777 $$dir/home && \
-	HOME=$$dir/home python3 scripts/chaos.py $(CURDIR)/$(BIN)/lpa-run $(CHAOS_ITERATIONS) 1 $$dir; r1=$$?; \
+	HOME=$$dir/home /usr/bin/python3 scripts/chaos.py $(CURDIR)/$(BIN)/lpa-run $(CHAOS_ITERATIONS) 1 $$dir; r1=$$?; \
 	rm -rf $$dir/home/* $$dir/audit.jsonl; \
 	HOME=$$dir/home setpriv --reuid=65534 --regid=65534 --clear-groups \
-	  python3 scripts/chaos.py $(CURDIR)/$(BIN)/lpa-run $(CHAOS_ITERATIONS) 2 $$dir; r2=$$?; \
+	  /usr/bin/python3 scripts/chaos.py $(CURDIR)/$(BIN)/lpa-run $(CHAOS_ITERATIONS) 2 $$dir; r2=$$?; \
 	rm -rf $$dir; [ $$r1 -eq 0 ] && [ $$r2 -eq 0 ]
 
 llama-cpp-python: deps

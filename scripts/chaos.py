@@ -125,7 +125,9 @@ home_before = files(home)
 for i in range(iterations):
     port = free_port()
     marker = f"{30 + i % 7}.{i}"
-    action = rng.choice(["lpa-run", "init", "workload", "lpa-run", "SIGTERM", "SIGINT"])
+    # Two iterations in three SIGKILL (lpa-run twice as often as the init or the
+    # workload), the third sends SIGTERM or SIGINT: 300 iterations are 200 kills.
+    action = rng.choice(["lpa-run", "init", "workload", "lpa-run"]) if i % 3 != 2 else rng.choice(["SIGTERM", "SIGINT"])
     delay = rng.uniform(0, ready_time * 1.2)
     proc = start(port, marker)
     time.sleep(delay)
