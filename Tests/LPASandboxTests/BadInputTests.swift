@@ -40,17 +40,21 @@ struct BadInputTests {
     /// Runs lpa-run with `arguments` (0xff where "@NOT-UTF8@" stands) in `cwd`.
     static func run(_ runner: Runner, _ arguments: [String], cwd: String) throws -> Runner.Result {
         let exec = "import os,sys; a=[x.encode() for x in sys.argv[1:]]; a=[b'\\xff' if x==b'@NOT-UTF8@' else x for x in a]; os.execv(a[0], a)"
+        // A home of the test's own: the runners' shared homes see other suites' files.
         let child = try Spawned(["/usr/bin/python3", "-c", exec] + runner.command(arguments),
-                                environment: runner.environment(), cwd: cwd)
+                                environment: runner.environment(extra: ["HOME": cwd + "-home"]), cwd: cwd)
         let (status, stdout, stderr) = child.finish(seconds: 60)
         return Runner.Result(status: status, stdout: stdout, stderr: stderr)
     }
 
-    static func scratch(_ runner: Runner) throws -> String {
-        let dir = Binaries.shared.scratch + "/bad-input-\(runner.who.rawValue)"
-        try? FileManager.default.removeItem(atPath: dir)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o777])
+    /// A working directory per test and user: the suite's tests run in parallel.
+    static func scratch(_ runner: Runner, _ test: String) throws -> String {
+        let dir = Binaries.shared.scratch + "/bad-input-\(test)-\(runner.who.rawValue)"
+        for path in [dir, dir + "-home"] {
+            try? FileManager.default.removeItem(atPath: path)
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o777])
+        }
         return dir
     }
 
@@ -78,8 +82,8 @@ struct BadInputTests {
     func malformedValues(runner: Runner) throws {
         let options = try Self.options(runner).filter(\.takesValue)
         #expect(options.count >= 12, "--help lists the value options")
-        let cwd = try Self.scratch(runner)
-        let homeBefore = Self.listing(runner.home)
+        let cwd = try Self.scratch(runner, "values")
+        let homeBefore = Self.listing(cwd + "-home")
         for option in options {
             for value in Self.values {
                 let what = "\(option.name) \(value.prefix(20).debugDescription)"
@@ -93,16 +97,18 @@ struct BadInputTests {
                 if !Self.writers.contains(option.name) {
                     #expect(Self.listing(cwd).isEmpty, "\(what) wrote \(Self.listing(cwd))")
                 }
+                // A fresh working directory (what --audit-log/--report-json wrote goes), the same home.
                 try? FileManager.default.removeItem(atPath: cwd)
-                _ = try Self.scratch(runner)
+                try FileManager.default.createDirectory(atPath: cwd, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o777])
             }
         }
-        #expect(Self.listing(runner.home) == homeBefore, "the home changed")
+        #expect(Self.listing(cwd + "-home") == homeBefore, "the home changed")
     }
 
     @Test("every option repeated, and flags that pull in opposite directions", arguments: Runner.all)
     func repeatedAndConflicting(runner: Runner) throws {
-        let cwd = try Self.scratch(runner)
+        let cwd = try Self.scratch(runner, "repeated")
         for option in try Self.options(runner) where option.name != "--help" {
             let twice = option.takesValue ? [option.name, "x", option.name, "y"] : [option.name, option.name]
             let result = try Self.run(runner, twice + ["--dry-run", "/bin/true"], cwd: cwd)
