@@ -66,7 +66,7 @@ enum Help {
         `lpa-run -- check`.
 
         EXAMPLES:
-          lpa-run --profile strict llama-server -m model.gguf --port 8080
+          lpa-run --profile llama-server -p 8080:8080 llama-server -m model.gguf --port 8080
           lpa-run --dry-run --format json python3 agent.py
           lpa-run check ./my-server.yaml
 
