@@ -2,7 +2,7 @@
 PREFIX  ?= /usr/local
 SWIFT   ?= swift
 # Debian packages the build needs (headers and pkg-config files for the system targets).
-APT_DEPS := libseccomp-dev libcap-dev pkg-config curl
+APT_DEPS := libseccomp-dev libcap-dev libyaml-dev pkg-config curl
 # What the tests run besides lpa-run: python3 (workloads, the pty tests), script(1)
 # (bsdutils), setpriv and prlimit (util-linux), hostname; for `lpa-run export`: crun and
 # runc (run the exported OCI bundle), systemd (systemd-analyze verify/security);

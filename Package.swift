@@ -9,19 +9,23 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
-        // System libraries, found with pkg-config (Debian: libseccomp-dev, libcap-dev).
+        // System libraries, found with pkg-config (Debian: libseccomp-dev, libcap-dev,
+        // libyaml-dev).
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp",
                        providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", pkgConfig: "libcap",
                        providers: [.apt(["libcap-dev"])]),
+        // libyaml's event parser, under our own composer (Language/YAMLComposer.swift):
+        // no Foundation, so no ICU in the binary.
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"])]),
         // The pure policy compiler: profiles in, an IsolationPlan out. No syscalls
         // beyond libseccomp/libcap name resolution.
         .target(name: "LPAPolicy",
-                dependencies: ["CSeccomp", "CCap", "Yams",
+                dependencies: ["CSeccomp", "CCap", "CYAML",
                                .product(name: "Crypto", package: "swift-crypto")]),
         // System call wrappers Swift cannot make (variadic syscall(2), hidden constants),
         // doctor's kernel checks, and the one SCM_RIGHTS unit (fdpass.c) with the control

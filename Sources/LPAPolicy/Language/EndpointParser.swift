@@ -62,7 +62,7 @@ enum EndpointParser {
     static func connectSocket(_ text: String) throws(Failure) -> SocketEndpoint {
         let body = String(text.dropFirst(unixPrefix.count))
         let host: String, sandbox: String?
-        if let split = body.range(of: ":/") {
+        if let split = body.firstRange(of: ":/") {
             host = String(body[..<split.lowerBound])
             sandbox = String(body[body.index(after: split.lowerBound)...])
         } else {

@@ -1,12 +1,10 @@
-import Yams
-
 /// Readers for `environment:` values. Each returns nil (or leaves the entry out) after
 /// recording a diagnostic when the value is wrong.
 extension NodeReader {
     /// A variable name, or a glob over names when `glob` (`LC_*`).
     mutating func variableName(_ node: Node, key: String, glob: Bool) -> String? {
         guard let text = string(node, key: key)?.value else { return nil }
-        let plain = text.replacingOccurrences(of: "*", with: "").replacingOccurrences(of: "?", with: "")
+        let plain = text.replacingEvery("*", with: "").replacingEvery("?", with: "")
         guard !text.isEmpty, glob || plain == text, plain.isEmpty || VariableExpander.isName(plain.hasPrefix("_") ? plain : "A" + plain) else {
             error(node, "bad variable name '\(text)' in '\(key)'")
             return nil

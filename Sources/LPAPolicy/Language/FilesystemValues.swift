@@ -1,5 +1,3 @@
-import Yams
-
 /// Readers for `filesystem:` values (`path` also serves `models:` and `pins:`). Each
 /// returns nil after recording a diagnostic when the value is wrong.
 extension NodeReader {

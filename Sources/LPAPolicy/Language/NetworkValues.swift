@@ -1,5 +1,3 @@
-import Yams
-
 /// Readers for `network:` endpoints (`publish`, `connect`). Each returns nil after
 /// recording a diagnostic when the value is wrong.
 extension NodeReader {

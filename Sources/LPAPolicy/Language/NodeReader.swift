@@ -1,6 +1,4 @@
-import Yams
-
-/// Reads Yams nodes with positions and collects every problem instead of
+/// Reads composed YAML nodes (YAMLComposer) with positions and collects every problem instead of
 /// stopping at the first, so one run shows a profile author all their mistakes.
 struct NodeReader {
     let path: String
@@ -19,8 +17,7 @@ struct NodeReader {
     }
 
     func position(of node: Node) -> SourcePosition {
-        guard let mark = node.mark else { return position(line: 1, column: 1) }
-        return position(line: mark.line, column: mark.column)
+        position(line: node.mark.line, column: node.mark.column)
     }
 
     mutating func error(_ node: Node, _ message: String, hint: String? = nil) {
@@ -114,7 +111,6 @@ struct NodeReader {
         case .scalar: "a scalar"
         case .mapping: "a mapping"
         case .sequence: "a list"
-        case .alias: "an alias"
         }
     }
 }

@@ -1,5 +1,3 @@
-import Yams
-
 /// Readers for `pins:`. Digests are 64 hex digits, stored lower-case.
 extension NodeReader {
     mutating func sha256(_ node: Node, key: String) -> Located<String>? {

@@ -1,5 +1,3 @@
-import Yams
-
 /// Turns one profile's text into a `ProfileDocument`: checks keys and types,
 /// expands variables, resolves names (syscalls, capabilities, rlimits) and
 /// reports every problem with its position. Knows nothing of other files.
@@ -10,10 +8,9 @@ struct ProfileParser {
         var r = NodeReader(path: profile.path, text: profile.text)
         var doc = ProfileDocument()
         let root: Node?
-        do {
-            // The basic resolver: the reader takes scalars as written, and the default
-            // resolver compiles its regular expressions through ICU on every run (~1 ms).
-            root = try Yams.compose(yaml: profile.text, .basic)
+        do throws(YAMLComposer.Failure) {
+            // YAML's basic resolver: the readers take scalars as written.
+            root = try YAMLComposer.compose(profile.text)
         } catch {
             r.report(YamlErrorMapper.diagnostic(for: error, reader: r))
             return (doc, r.diagnostics)

@@ -1,5 +1,3 @@
-import Yams
-
 /// Readers for `rlimits:`. Wrong values are left out after recording a diagnostic.
 extension NodeReader {
     mutating func rlimits(_ node: Node) -> [String: Located<RlimitValue>] {
@@ -14,7 +12,7 @@ extension NodeReader {
                 do throws(SizeParser.Failure) {
                     limit = try SizeParser.parse(text.value)
                 } catch {
-                    self.error(value, error.message.replacingOccurrences(of: "bad size", with: "bad limit")
+                    self.error(value, error.message.replacingEvery("bad size", with: "bad limit")
                                + " or 'unlimited'")
                     continue
                 }

@@ -1,5 +1,3 @@
-import Yams
-
 /// Readers for `seccomp:` values. Each returns nil after recording a diagnostic when
 /// the value is wrong.
 extension NodeReader {

@@ -1,5 +1,3 @@
-import Yams
-
 /// Readers for the top-level keys `extends:` and `hostname:`. Each returns nil (or
 /// nothing) after recording a diagnostic when the value is wrong.
 extension NodeReader {

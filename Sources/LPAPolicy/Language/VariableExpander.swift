@@ -66,7 +66,7 @@ struct VariableExpander: Sendable {
     private func value(of body: String) throws(Failure) -> String {
         var name = body
         var defaultValue: String?
-        if let range = body.range(of: ":-") {
+        if let range = body.firstRange(of: ":-") {
             name = String(body[..<range.lowerBound])
             defaultValue = String(body[range.upperBound...])
         }

@@ -1,28 +1,21 @@
-import Yams
-
-/// Turns Yams errors into positioned diagnostics.
+/// Turns YAMLComposer's failures into positioned diagnostics (the texts Yams gave).
 enum YamlErrorMapper {
-    static func diagnostic(for error: any Error, reader: NodeReader) -> Diagnostic {
-        guard let yaml = error as? YamlError else {
-            return Diagnostic(at: reader.position(line: 1, column: 1), "cannot parse YAML: \(error)")
-        }
-        switch yaml {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-             .composer(_, let problem, let mark, _):
+    static func diagnostic(for failure: YAMLComposer.Failure, reader: NodeReader) -> Diagnostic {
+        switch failure {
+        case .syntax(let problem, let mark):
             return Diagnostic(at: reader.position(line: mark.line, column: mark.column), "YAML: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            // Yams points at the first occurrence; the mistake is the repeat, so look for it.
-            let key = duplicates.first ?? ""
-            let mark = repeatedKey(key, after: context.mark, in: reader) ?? (context.mark.line, context.mark.column)
+        case .duplicateKey(let key, let first):
+            // The composer knows the first occurrence; the mistake is the repeat, so look for it.
+            let mark = repeatedKey(key, after: first, in: reader) ?? (first.line, first.column)
             return Diagnostic(at: reader.position(line: mark.0, column: mark.1), "duplicate key '\(key)'",
                               hint: "each key may appear once in a mapping; merge the two entries")
-        default:
-            return Diagnostic(at: reader.position(line: 1, column: 1), "cannot parse YAML: \(yaml)")
+        case .unreadable(let description):
+            return Diagnostic(at: reader.position(line: 1, column: 1), "cannot parse YAML: \(description)")
         }
     }
 
     /// The next line that starts `key:` at the same column as the first occurrence.
-    private static func repeatedKey(_ key: String, after mark: Mark, in reader: NodeReader) -> (Int, Int)? {
+    private static func repeatedKey(_ key: String, after mark: Node.Mark, in reader: NodeReader) -> (Int, Int)? {
         guard mark.line >= 1, mark.line < reader.lines.count else { return nil }
         for index in mark.line..<reader.lines.count {
             let line = reader.lines[index]

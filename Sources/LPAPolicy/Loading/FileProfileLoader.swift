@@ -1,5 +1,8 @@
-import Foundation
-import Yams
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// Loads profiles from the file system, then from the embedded built-ins.
 ///
@@ -64,8 +67,7 @@ public struct FileProfileLoader: ProfileLoader {
     public func available() -> [ProfileListing] {
         var found: [String: ProfileListing] = [:]
         for directory in searchDirectories.reversed() {
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            for file in files where file.hasSuffix(".yaml") {
+            for file in Self.names(in: directory) where file.hasSuffix(".yaml") {
                 let path = directory + "/" + file
                 guard let text = read(path) else { continue }
                 let name = ProfileReference.name(ofPath: file)
@@ -78,18 +80,53 @@ public struct FileProfileLoader: ProfileLoader {
         return found.values.sorted { $0.name < $1.name }
     }
 
+    /// The file's text (invalid UTF-8 as U+FFFD), nil when it cannot be opened or is a
+    /// directory. At most one byte more than the parser accepts is read, so a huge or
+    /// endless file (/dev/zero) is refused by YAMLComposer rather than held in memory.
     private func read(_ path: String) -> String? {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-              let data = FileManager.default.contents(atPath: path) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT != S_IFDIR else { return nil }
+        let limit = YAMLComposer.maxBytes + 1
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while bytes.count < limit {
+            let want = min(chunk.count, limit - bytes.count)
+            let got = chunk.withUnsafeMutableBytes { readBytes(fd, $0.baseAddress, want) }
+            if got < 0, errno == EINTR { continue }
+            guard got >= 0 else { return nil }
+            if got == 0 { break }
+            bytes += chunk[..<got]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// The entries of a directory (none when it cannot be read), in no particular order.
+    private static func names(in directory: String) -> [String] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        return names
+    }
+}
+
+/// read(2), named apart from FileProfileLoader.read.
+private func readBytes(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    read(fd, buffer, count)
 }
 
 /// The one-line summary shown by `lpa-run profiles`.
 enum ProfileSummary {
     static func firstLine(of text: String) -> String {
-        guard let node = try? Yams.compose(yaml: text), let description = node["description"]?.string else { return "" }
+        guard let node = try? YAMLComposer.compose(text), let description = node["description"]?.scalar?.string else { return "" }
         return description.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
     }
 }
