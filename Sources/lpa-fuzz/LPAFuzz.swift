@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
+import FoundationEssentials
 import LPAPolicy
 import LPASandbox
 
@@ -30,8 +30,9 @@ enum FuzzTarget: String, CaseIterable {
         guard line.hasSuffix("\n"), line.utf8.dropLast().allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else {
             fatalError("audit log line is not one line of printable ASCII: \(line.debugDescription)")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              object["exe"] as? String == record.executable, object["detail"] as? String == record.detail else {
+        struct Strings: Decodable { var exe: String?; var detail: String? }
+        guard let object = try? JSONDecoder().decode(Strings.self, from: Data(line.utf8)),
+              object.exe == record.executable, object.detail == record.detail else {
             fatalError("audit log line does not read back: \(line)")
         }
         let report = record.reportLine
@@ -43,9 +44,10 @@ enum FuzzTarget: String, CaseIterable {
     }
 
     static let current: FuzzTarget = {
-        let name = ProcessInfo.processInfo.environment["LPA_FUZZ_TARGET"] ?? ""
+        let name = getenv("LPA_FUZZ_TARGET").map { String(cString: $0) } ?? ""
         guard let target = FuzzTarget(rawValue: name) else {
-            FileHandle.standardError.write(Data("lpa-fuzz: set LPA_FUZZ_TARGET to one of \(allCases.map(\.rawValue))\n".utf8))
+            let message = Array("lpa-fuzz: set LPA_FUZZ_TARGET to one of \(allCases.map(\.rawValue))\n".utf8)
+            _ = write(2, message, message.count)
             exit(2)
         }
         return target

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 /// The whole command line as completions and the man page see it: the run options
 /// from RunOptionTable and each subcommand's arguments as swift-argument-parser
@@ -57,10 +57,10 @@ enum CommandLineModel {
     static func value(valueName: String?, help: String, listed: [String]?) -> Value {
         guard let valueName else { return .none }
         if let listed, !listed.isEmpty { return .words(listed) }
-        if let start = help.range(of: "(values: ") {
+        if let start = help.firstRange(of: "(values: ") {
             let rest = help[start.upperBound...]
             let end = rest.firstIndex { $0 == ";" || $0 == ")" } ?? rest.endIndex
-            return .words(rest[..<end].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            return .words(rest[..<end].split(separator: ",").map { $0.trimmingBlanks })
         }
         if valueName == "NAME|FILE" { return .profiles }
         let upper = valueName.uppercased()
@@ -68,29 +68,47 @@ enum CommandLineModel {
         return .free
     }
 
+    /// The parts of swift-argument-parser's `_dumpHelp` JSON (ToolInfoV0) read here.
+    private struct HelpDump: Decodable {
+        struct Command: Decodable { var arguments: [Argument]? }
+        struct Argument: Decodable {
+            var shouldDisplay: Bool?
+            var kind: String?
+            var abstract: String?
+            var valueName: String?
+            var allValues: [String]?
+            var isRepeating: Bool?
+            var names: [Name]?
+        }
+        struct Name: Decodable {
+            var kind: String?
+            var name: String?
+        }
+        var command: Command
+    }
+
     /// One subcommand, read from swift-argument-parser's JSON description of it.
     static func subcommand(_ type: any ParsableCommand.Type) -> Subcommand {
         let name = type.configuration.commandName ?? ""
         var result = Subcommand(name: name, abstract: type.configuration.abstract, options: [], positional: nil)
-        guard let root = try? JSONSerialization.jsonObject(with: Data(type._dumpHelp().utf8)) as? [String: Any],
-              let command = root["command"] as? [String: Any],
-              let arguments = command["arguments"] as? [[String: Any]] else { return result }
-        for argument in arguments where argument["shouldDisplay"] as? Bool ?? true {
-            let kind = argument["kind"] as? String
-            let help = argument["abstract"] as? String ?? ""
-            let valueName = argument["valueName"] as? String
-            let listed = argument["allValues"] as? [String]
+        guard let dump = try? JSONDecoder().decode(HelpDump.self, from: Data(type._dumpHelp().utf8)),
+              let arguments = dump.command.arguments else { return result }
+        for argument in arguments where argument.shouldDisplay ?? true {
+            let kind = argument.kind
+            let help = argument.abstract ?? ""
+            let valueName = argument.valueName
+            let listed = argument.allValues
             if kind == "positional" {
                 let value = valueName.map { Self.value(valueName: $0, help: help, listed: listed) } ?? .free
                 // A positional named for paths ("files", "paths") completes files.
                 let pathLike = ["file", "path", "dir"].contains { (valueName ?? "").lowercased().contains($0) }
-                result.positional = (valueName ?? "ARG", argument["isRepeating"] as? Bool ?? false,
+                result.positional = (valueName ?? "ARG", argument.isRepeating ?? false,
                                      value == .free && pathLike ? .files : value)
                 continue
             }
-            let names = (argument["names"] as? [[String: Any]] ?? []).compactMap { entry -> String? in
-                guard let text = entry["name"] as? String else { return nil }
-                return (entry["kind"] as? String == "short" ? "-" : "--") + text
+            let names = (argument.names ?? []).compactMap { entry -> String? in
+                guard let text = entry.name else { return nil }
+                return (entry.kind == "short" ? "-" : "--") + text
             }.sorted { $0.count < $1.count }
             guard !names.isEmpty else { continue }
             let takesValue = kind == "option"

@@ -225,13 +225,13 @@ enum CompletionScripts {
     }
 
     private static func zshSpec(_ option: Option) -> String {
-        let help = option.help.replacingOccurrences(of: "[", with: "(").replacingOccurrences(of: "]", with: ")")
-            .replacingOccurrences(of: ":", with: "\\:")
+        let help = option.help.replacingEvery("[", with: "(").replacingEvery("]", with: ")")
+            .replacingEvery(":", with: "\\:")
         let spec: (String) -> String = { name in
             guard option.valueName != nil else { return name + "[" + help + "]" }
             // Long options also take --name=value.
             let form = name.hasPrefix("--") ? name + "=" : name + "+"
-            let value = (option.valueName ?? "value").replacingOccurrences(of: ":", with: "\\:")
+            let value = (option.valueName ?? "value").replacingEvery(":", with: "\\:")
             // Repeatable: -p, --connect, --env and --model are given once per value.
             return "*" + form + "[" + help + "]:" + value + ":" + zshAction(option.value)
         }
@@ -249,7 +249,7 @@ enum CompletionScripts {
     }
 
     private static func zshQuoted(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        "'" + text.replacingEvery("'", with: "'\\''") + "'"
     }
 
     // MARK: fish
@@ -335,6 +335,6 @@ enum CompletionScripts {
     }
 
     private static func fishQuoted(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        "'" + text.replacingEvery("\\", with: "\\\\").replacingEvery("'", with: "\\'") + "'"
     }
 }

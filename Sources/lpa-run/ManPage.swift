@@ -106,7 +106,7 @@ enum ManPage {
     /// Text for roff: backslashes and hyphens escaped, and no line starting with a
     /// control character ('.' or '\'').
     static func escaped(_ text: String) -> String {
-        let body = text.replacingOccurrences(of: "\\", with: "\\e").replacingOccurrences(of: "-", with: "\\-")
+        let body = text.replacingEvery("\\", with: "\\e").replacingEvery("-", with: "\\-")
         return body.hasPrefix(".") || body.hasPrefix("'") ? "\\&" + body : body
     }
 }

@@ -471,7 +471,7 @@ struct ProbeSession {
             ? (profile.hasPrefix("/") ? profile : cwd + "/" + profile) : profile
         let text = """
             description: lpa-run probe, a mount target behind a planted link
-            extends: "\(base.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))"
+            extends: "\(base.replacingEvery("\\", with: "\\\\").replacingEvery("\"", with: "\\\""))"
             filesystem:
               read-write: ["\(root)/project", "\(root)/outside"]
               tmpfs: ["\(root)/project/sub/deeper"]

@@ -65,8 +65,8 @@ struct CheckCommand: ParsableCommand {
 
     private static func suggestion(_ d: Diagnostic) -> String? {
         if let hint = d.hint { return hint }
-        guard let start = d.message.range(of: "(did you mean '"),
-              let end = d.message.range(of: "'?)", range: start.upperBound..<d.message.endIndex) else { return nil }
+        guard let start = d.message.firstRange(of: "(did you mean '"),
+              let end = d.message[start.upperBound...].firstRange(of: "'?)") else { return nil }
         return String(d.message[start.upperBound..<end.lowerBound])
     }
 }

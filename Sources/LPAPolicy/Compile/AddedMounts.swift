@@ -55,7 +55,7 @@ struct CommandLineBindReader {
     /// PATH[:TARGET]: the last ':' followed by '/' starts the target, so a PATH holding a
     /// ':' still works when it names its TARGET.
     static func splitTarget(_ value: String) -> (String, String?) {
-        guard let range = value.range(of: ":/", options: .backwards) else { return (value, nil) }
+        guard let range = value.ranges(of: ":/").last else { return (value, nil) }
         return (String(value[..<range.lowerBound]), String(value[value.index(after: range.lowerBound)...]))
     }
 

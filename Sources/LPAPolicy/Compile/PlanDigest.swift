@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// "sha256:HEX" over the policy only: the plan with the command, the caller's
 /// ids, environment values and every origin and profile name cleared, so two
@@ -39,7 +39,8 @@ enum PlanDigest {
             return d
         }
         let json = PlanFormatter.json(policy)
-        let hash = SHA256.hash(data: Data(json.utf8))
-        return "sha256:" + hash.map { String(format: "%02x", $0) }.joined()
+        let hash = SHA256.hash(data: Array(json.utf8))
+        let digits = Array("0123456789abcdef")
+        return "sha256:" + String(hash.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xf)]] })
     }
 }

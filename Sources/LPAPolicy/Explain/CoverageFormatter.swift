@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `lpa-run explain` output: text for people, JSON for scripts (the same values).
 public enum CoverageFormatter {

@@ -24,7 +24,7 @@ enum SystemdExport {
                                     ? "root inside a user namespace of its own (PrivateUsers=yes)"
                                     : "User=\(plan.identity.sandboxUid) Group=\(plan.identity.sandboxGid) with PrivateUsers=yes"))
         // Specifiers (%h, %n) are expanded in WorkingDirectory=: a '%' of the path is doubled.
-        add("WorkingDirectory", plan.workingDirectory.replacingOccurrences(of: "%", with: "%%"))
+        add("WorkingDirectory", plan.workingDirectory.replacingEvery("%", with: "%%"))
         parity.append(ParityRow("workingDirectory", .exact, "WorkingDirectory=\(plan.workingDirectory)"))
         for variable in plan.environment.set {
             add("Environment", quote(variable.name + "=" + variable.value, expandsVariables: false))
@@ -175,7 +175,7 @@ enum SystemdExport {
         var files: [ExportFile] = []
         // The description's first line, printable, with specifiers ('%') doubled.
         let description = plan.profile.description.split(separator: "\n").first.map(String.init) ?? "lpa-run export of \(label)"
-        var unitHeader = ["[Unit]", "Description=" + TerminalText.printable(description).replacingOccurrences(of: "%", with: "%%")]
+        var unitHeader = ["[Unit]", "Description=" + TerminalText.printable(description).replacingEvery("%", with: "%%")]
         unitHeader.append("Documentation=man:systemd.exec(5)")
         var sockets: [String] = []
         for endpoint in plan.network.connect {
@@ -363,7 +363,7 @@ enum SystemdExport {
     /// the unit syntax gives a meaning to (line breaks, quotes, backslashes, the ':' of
     /// bind specifications) never get here: `refusals` stops the export.
     static func escapePath(_ path: String) -> String {
-        path.replacingOccurrences(of: "%", with: "%%").replacingOccurrences(of: " ", with: "\\x20")
+        path.replacingEvery("%", with: "%%").replacingEvery(" ", with: "\\x20")
     }
 
     /// A path the unit cannot carry as written: a control character would start a line

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Renders a plan for machines (JSON, the plan itself) and for people (text).
 public enum PlanFormatter {

@@ -6,7 +6,7 @@ extension PlanFormatter {
         /// Every setting a profile asked for says where: "  [file:line]".
         func from(_ origin: Origin?) -> String { origin.map { "  [\($0)]" } ?? "" }
         func row(_ label: String, _ value: String, _ origin: Origin? = nil) {
-            out.append("  " + label.padding(toLength: max(label.count, 15), withPad: " ", startingAt: 0) + " " + value
+            out.append("  " + label.padded(to: 15) + " " + value
                        + from(origin))
         }
         let chain = plan.profile.chain.map { "\($0.name) (\($0.source))" }.joined(separator: " <- ")
@@ -40,8 +40,8 @@ extension PlanFormatter {
             }
             if mount.verified { detail += " (verified)" }
             if mount.optional { detail += " (optional)" }
-            out.append("  " + mount.kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0) + " "
-                       + mount.target.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + detail
+            out.append("  " + mount.kind.rawValue.padded(to: 7) + " "
+                       + mount.target.padded(to: width) + "  " + detail
                        + from(mount.origin))
         }
 
@@ -91,7 +91,7 @@ extension PlanFormatter {
 
         section("landlock")
         for (label, value) in landlockRows(plan.landlock) {
-            out.append(label.isEmpty ? "  " + value : "  " + label.padding(toLength: max(label.count, 15), withPad: " ", startingAt: 0) + " " + value)
+            out.append(label.isEmpty ? "  " + value : "  " + label.padded(to: 15) + " " + value)
         }
 
         section("audit")

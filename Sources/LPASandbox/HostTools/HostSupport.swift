@@ -68,7 +68,7 @@ public enum HostSupport {
     static func userNamespaceCreation() -> HostCheck {
         let rc = lpa_userns_unshare_check()
         let filtered = readSmallFile("/proc/self/status")?.split(separator: "\n")
-            .first { $0.hasPrefix("Seccomp:") }.map { $0.dropFirst(8).trimmingCharacters(in: .whitespaces) == "2" } ?? false
+            .first { $0.hasPrefix("Seccomp:") }.map { $0.dropFirst(8).trimmingBlanks == "2" } ?? false
         let filterText = filtered ? "this process runs under a seccomp filter (Seccomp: 2)" : "no seccomp filter on this process"
         if rc == 0 {
             return HostCheck(name: "user namespace creation", ok: true, detail: "unshare(CLONE_NEWUSER) works; \(filterText)")
@@ -78,7 +78,7 @@ public enum HostSupport {
                 + "blocks unshare/clone(CLONE_NEWUSER): run it with a profile that allows them "
                 + "(docker run --security-opt seccomp=PROFILE.json), or run lpa-run outside the container"
             : "see the user namespace checks above (user.max_user_namespaces, AppArmor's restriction)"
-        let degraded = fix + UserNamespace.degradedMention.replacingOccurrences(of: "\n", with: "; ")
+        let degraded = fix + UserNamespace.degradedMention.replacingEvery("\n", with: "; ")
         return HostCheck(name: "user namespace creation", ok: false,
                          detail: "unshare(CLONE_NEWUSER): \(errnoName(rc)); \(filterText)", fix: degraded)
     }
