@@ -558,9 +558,9 @@ def bench_relay(ctx, rep):
             stop(p)
             if name == "lpa-run -p" and p.returncode not in (0, 143, -15):
                 log(f"note: lpa-run with -p exited {p.returncode} after SIGTERM")
-        for pid in extra:
+        for pid in extra:  # pid 1 of pasta's pid namespace: ignores SIGTERM, and outlives pasta
             try:
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         stop(bare)
