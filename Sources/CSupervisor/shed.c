@@ -20,10 +20,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { SHED_MAX = 256 };
@@ -134,4 +137,33 @@ long long lpa_shed_startup_pages(void) {
         if (madvise((void *)s.ranges[i].start, length, MADV_DONTNEED) == 0) advised += (long long)length;
     }
     return advised;
+}
+
+static void *shed_main(void *arg) {
+    unsigned delay_ms = (unsigned)(uintptr_t)arg;
+    struct timespec delay = {delay_ms / 1000, (long)(delay_ms % 1000) * 1000000L};
+    while (nanosleep(&delay, &delay) != 0 && errno == EINTR) {}
+    lpa_shed_startup_pages();
+    return NULL;
+}
+
+int lpa_shed_startup_pages_later(unsigned delay_ms) {
+    // Every signal blocked on the thread (the main thread forwards them to the sandbox);
+    // detached: it ends after the shed, or with the process if the run ends first.
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) return -1;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_t thread;
+    int err = pthread_create(&thread, &attr, shed_main, (void *)(uintptr_t)delay_ms);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    return 0;
 }

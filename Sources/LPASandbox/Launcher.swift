@@ -110,9 +110,10 @@ public struct Launcher {
         }
         // From here on lpa-run only supervises (relay, audit, waiting for the init): the
         // pages of its binary that only start-up used are given back, so the parent's
-        // resident memory for the whole run is what supervising needs (shed.c says why
+        // resident memory for a long run is what supervising needs (shed.c says why
         // dropping them is safe: clean file pages, refaulted from the page cache on use).
-        _ = lpa_shed_startup_pages()
+        // A second in, so that short runs do not pay for it on their way out.
+        _ = lpa_shed_startup_pages_later(1000)
         if network.hasRelays || audit != nil {
             do {
                 result.relay = try EventLoop.run(network: network, audit: audit, initPid: sandbox.pid)

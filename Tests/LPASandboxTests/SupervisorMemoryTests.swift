@@ -42,7 +42,7 @@ struct SupervisorMemoryTests {
 
     static func kilobytes(_ status: String, _ key: String) -> Int {
         for line in status.split(separator: "\n") where line.hasPrefix(key + ":") {
-            return Int(line.dropFirst(key.count + 1).split(separator: " ").first ?? "") ?? 0
+            return Int(line.dropFirst(key.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "") ?? 0
         }
         return 0
     }
