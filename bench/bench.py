@@ -791,7 +791,7 @@ def write_charts(ctx, outdir):
                   "set boxwidth 0.9\nset key top left inside\n"
                   "set title \"added p50 latency per request (µs, log scale)\"\nset logscale y\nset yrange [1:*]\n"
                   f"plot {gnuplot_quote(data)} using 2:xtic(1) title \"new connection\", '' using 3 title \"keep-alive\"\n"
-                  "unset logscale y\nset yrange [0:1]\nset title \"bulk throughput, × direct (higher is better)\"\n"
+                  "unset logscale y\nset yrange [0:*]\nset title \"bulk throughput, × direct (higher is better)\"\n"
                   f"plot {gnuplot_quote(data)} using 4:xtic(1) title \"bulk\" lc rgb \"#4a7\"\n"
                   "unset multiplot\n")
         r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
