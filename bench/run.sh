@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench: lpa-run against bubblewrap, firejail and bare, written to stdout and docs/BENCHMARKS.md.
 #   bench/run.sh [--quick] [--only startup,memory,seccomp,relay,hash,llama] [--out FILE|-] [bench.py options]
-# Needs the release build (make build). Installs bubblewrap and firejail with apt when root,
-# otherwise prints the command. Under 10 minutes on 2 cores (about 4-6 here).
+# Needs the release build (make build). Installs bubblewrap, firejail, passt (pasta), socat and
+# gnuplot-nox with apt when root, otherwise prints the command. Under 10 minutes on 2 cores (about 4-6 here).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${LPA_RUN:-$ROOT/.build/release/lpa-run}"
@@ -17,6 +17,10 @@ log() { echo "bench: $*" >&2; }
 missing=()
 command -v bwrap    >/dev/null || missing+=(bubblewrap)
 command -v firejail >/dev/null || missing+=(firejail)
+# The other published-port relays of the relay rows, and the charts (docs/bench/*.svg).
+command -v pasta    >/dev/null || missing+=(passt)
+command -v socat    >/dev/null || missing+=(socat)
+command -v gnuplot  >/dev/null || missing+=(gnuplot-nox)
 command -v cc       >/dev/null || missing+=(gcc)
 command -v openssl  >/dev/null || missing+=(openssl)
 [ -f /usr/include/seccomp.h ] || missing+=(libseccomp-dev)

@@ -1,8 +1,9 @@
 // The launcher side of published ports and host endpoints: one epoll loop on the
 // launcher's main thread that accepts connections, asks the init for a socket
 // connected inside the sandbox (or connects to the host endpoint), and moves bytes
-// both ways with splice(2) through a pipe per direction (zero-copy), honouring
-// half-close and backpressure. It returns when the init exits.
+// both ways, honouring half-close and backpressure: small messages with recv/send
+// through a buffer (fewest syscalls per request), bulk with splice(2) through a pipe
+// per direction (zero-copy). It returns when the init exits.
 //
 // Host endpoints may be unix sockets (--connect unix:…): the init listens at a path on
 // a tmpfs inside, and the launcher connects to the host socket it pinned at start.
@@ -41,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -67,6 +69,7 @@ struct direction {
     uint64_t moved;
     int eof;               // src said EOF
     int shut;              // we shut dst for writing
+    int bulk;              // the last read filled COPY_MAX: splice through the pipe
 };
 
 struct conn {
@@ -118,6 +121,12 @@ enum { PIPE_SPARE_MAX = 128 };
 enum { PIPE_SPARE_IDLE = 4 };
 
 static const size_t CHUNK = 1 << 20;
+// Small messages (requests and responses, the keep-alive case) are copied through a
+// buffer on the stack: recv + send, two syscalls a direction, where splicing takes three
+// (into the pipe, out of it, and the read that finds the socket empty). A read that
+// fills the buffer switches the direction to splice (zero-copy, for bulk) until a splice
+// brings less than this again.
+enum { COPY_MAX = 16384 };
 
 static void set_nonblock(int fd) {
     int flags = fcntl(fd, F_GETFL);
@@ -254,8 +263,12 @@ static void conn_close(struct relay *r, struct conn *c) {
 }
 
 // Moves what can be moved in one direction; returns -1 when the connection must close.
-// Sets *progress when a byte moved (into the pipe or out of it).
-static int pump(struct direction *d, int *progress) {
+// Sets *progress when a byte moved (into the pipe or out of it). `drain`: read src until
+// it says EAGAIN (or EOF); otherwise a short read is taken as "src is empty": the sockets
+// are registered edge-triggered, so a byte or a FIN arriving after the wakeup was
+// reported wakes the loop again, and a FIN that arrived before came with EPOLLRDHUP,
+// which asks for a drain.
+static int pump(struct direction *d, int *progress, int drain) {
     for (;;) {
         if (d->buffered > 0) {
             ssize_t n = splice(d->pipe[0], NULL, d->dst, NULL, d->buffered, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -274,6 +287,36 @@ static int pump(struct direction *d, int *progress) {
             }
             return 0;
         }
+        if (!d->bulk) {
+            char buffer[COPY_MAX];
+            ssize_t n = recv(d->src, buffer, sizeof buffer, MSG_DONTWAIT);
+            if (n == 0) { d->eof = 1; continue; }
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN) return 0;
+                return -1;
+            }
+            d->moved += (size_t)n;
+            *progress = 1;
+            if (n == (ssize_t)sizeof buffer) d->bulk = 1;
+            ssize_t sent;
+            do sent = send(d->dst, buffer, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL); while (sent < 0 && errno == EINTR);
+            if (sent < 0) {
+                if (errno != EAGAIN) return -1;
+                sent = 0;
+            }
+            if (sent < n) {
+                // dst is full (or still connecting): the rest waits in the (empty) pipe, in
+                // order, and goes out when dst is writable, as spliced bytes do.
+                ssize_t kept;
+                do kept = write(d->pipe[1], buffer + sent, (size_t)(n - sent)); while (kept < 0 && errno == EINTR);
+                if (kept != n - sent) return -1;
+                d->buffered = (size_t)kept;
+                continue;
+            }
+            if (n < (ssize_t)sizeof buffer && !drain) return 0;
+            continue;
+        }
         ssize_t n = splice(d->src, NULL, d->pipe[1], NULL, CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n == 0) { d->eof = 1; continue; }
         if (n < 0) {
@@ -281,13 +324,20 @@ static int pump(struct direction *d, int *progress) {
             if (errno == EAGAIN) return 0;
             return -1;
         }
+        if (n < COPY_MAX) d->bulk = 0;
         d->buffered += (size_t)n;
         d->moved += (size_t)n;
         *progress = 1;
     }
 }
 
-static void conn_pump(struct relay *r, struct conn *c) {
+enum { READABLE = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR, WRITABLE = EPOLLOUT | EPOLLHUP | EPOLLERR };
+
+// `side` woke with `events` (side -1: pump both directions fully, as on open). Only the
+// directions the event concerns are pumped: the one reading from `side` when it is
+// readable, the one writing to it when it is writable and bytes wait in the pipe (the
+// reader stopped because the pipe was full, and finishes the job once it drains).
+static void conn_pump(struct relay *r, struct conn *c, int side, uint32_t events) {
     if (c->closed) return;
     if (c->connecting) {
         struct sockaddr_storage peer;
@@ -296,7 +346,13 @@ static void conn_pump(struct relay *r, struct conn *c) {
     }
     int progress = 0;
     for (int i = 0; i < 2; i++) {
-        if (pump(&c->dir[i], &progress) != 0) {
+        int wanted = side < 0 || (i == side && (events & READABLE)) ||
+                     (i != side && (events & WRITABLE) && (c->dir[i].buffered > 0 || c->dir[i].eof));
+        if (!wanted) continue;
+        // Pumped for the writable side, a reader stopped by a full pipe may have a FIN
+        // behind the bytes it left, whose EPOLLRDHUP was reported then: drain it.
+        int drain = i != side || (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+        if (pump(&c->dir[i], &progress, drain) != 0) {
             // Nothing ever came back: the other end refused (nothing listens inside yet).
             if (c->dir[1].moved == 0) r->spec->stats->connections_refused++;
             conn_close(r, c);
@@ -348,8 +404,13 @@ static int conn_open(struct relay *r, int client, int other, size_t *open_count,
     }
     c->dir[0].src = client; c->dir[0].dst = other;
     c->dir[1].src = other;  c->dir[1].dst = client;
-    set_nonblock(client);
-    set_nonblock(other);
+    // Both are non-blocking already (accept4 SOCK_NONBLOCK, connect_inside, the host
+    // socket). Small writes go out at once: the relay sends each message in one piece,
+    // and Nagle would hold a second piece (the rest of a partial send) for an ACK.
+    // Fails harmlessly on unix sockets.
+    int one = 1;
+    setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(other, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     r->spec->stats->connections_served++;
     r->spec->stats->open_connections++;
     idle_touch(r, c);
@@ -359,7 +420,7 @@ static int conn_open(struct relay *r, int client, int other, size_t *open_count,
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = &c->tags[i]};
         epoll_ctl(r->epoll, EPOLL_CTL_ADD, c->fd[i], &ev);
     }
-    conn_pump(r, c);
+    conn_pump(r, c, -1, 0);
     return 0;
 }
 
@@ -443,7 +504,7 @@ static void serve_pending(struct relay *r) {
 static void accept_published(struct relay *r, size_t index) {
     size_t *open_count = &r->publish_open[index];
     for (;;) {
-        int client = accept4(r->spec->publish_fds[index], NULL, NULL, SOCK_CLOEXEC);
+        int client = accept4(r->spec->publish_fds[index], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (client < 0) {
             // EAGAIN: all taken. Out of descriptors: the level-triggered listener would
             // wake us again at once, for ever; pause it.
@@ -521,7 +582,7 @@ static socklen_t target_length(const struct sockaddr_storage *target) {
 static void accept_endpoint(struct relay *r, size_t index) {
     size_t *open_count = &r->connect_open[index];
     for (;;) {
-        int inside = accept4(r->connect_listeners[index], NULL, NULL, SOCK_CLOEXEC);
+        int inside = accept4(r->connect_listeners[index], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (inside < 0) {
             if (out_of_resources(errno)) pause_listener(r, TAG_CONNECT, index);
             return;
@@ -608,7 +669,7 @@ static int relay_loop(struct relay *r) {
             case TAG_CONNECT: accept_endpoint(r, t->index); break;
             case TAG_CONTROL: answer_from_init(r); break;
             case TAG_INIT: init_exited = 1; break;
-            case TAG_SIDE: conn_pump(r, t->conn); break;
+            case TAG_SIDE: conn_pump(r, t->conn, (int)(t - t->conn->tags), events[i].events); break;
             }
         }
         while (r->closed) {

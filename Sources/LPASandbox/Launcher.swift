@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import LPAPolicy
+import CSupervisor
 
 /// How a run is reported, not what it isolates (that is all in the plan).
 public struct LaunchOptions: Sendable {
@@ -107,6 +108,12 @@ public struct Launcher {
             if signal != 0 { return LaunchResult(exitStatus: 128 + signal) }
             throw error
         }
+        // From here on lpa-run only supervises (relay, audit, waiting for the init): the
+        // pages of its binary that only start-up used are given back, so the parent's
+        // resident memory for a long run is what supervising needs (shed.c says why
+        // dropping them is safe: clean file pages, refaulted from the page cache on use).
+        // A second in, so that short runs do not pay for it on their way out.
+        _ = lpa_shed_startup_pages_later(1000)
         if network.hasRelays || audit != nil {
             do {
                 result.relay = try EventLoop.run(network: network, audit: audit, initPid: sandbox.pid)
