@@ -27,6 +27,8 @@ public struct LaunchResult: Sendable {
     public var relay = RelayStats()
     /// What was blocked.
     public var audit = AuditReport()
+    /// The names it tried to resolve (the DNS sink), nil without a sink.
+    public var dns: DNSReport?
     /// What the workload left in the sandbox's tmpfs mounts, discarded at exit (nil if unknown).
     public var tmpfsBytesDiscarded: UInt64?
 }
@@ -107,14 +109,16 @@ public struct Launcher {
             if signal != 0 { return LaunchResult(exitStatus: 128 + signal) }
             throw error
         }
+        let dns = network.dnsSink ? DNSRecorder(log: options.auditLog) : nil
         if network.hasRelays || audit != nil {
             do {
-                result.relay = try EventLoop.run(network: network, audit: audit, initPid: sandbox.pid)
+                result.relay = try EventLoop.run(network: network, audit: audit, dns: dns, initPid: sandbox.pid)
             } catch {
                 relay?.finish()
                 throw error
             }
             if let audit { result.audit = audit.report }
+            result.dns = dns?.report
         }
         result.exitStatus = sandbox.wait()
         relay?.finish()
