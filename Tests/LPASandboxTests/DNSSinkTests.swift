@@ -137,6 +137,62 @@ struct DNSSinkTests {
         #expect((sink["malformed"] as? Int ?? 0) >= 8, "\(sink)")
     }
 
+    @Test("many TCP clients are capped, silent ones time out, a flood of distinct names keeps bounded memory and the sink answers",
+          arguments: Runner.all)
+    func floodsAreBounded(runner: Runner) throws {
+        let (log, reportPath) = try Self.outputs(runner, "flood")
+        let script = Self.pythonQuery + """
+            clients = [socket.create_connection(("127.0.0.1", 53), timeout=5) for _ in range(48)]
+            time.sleep(0.3)
+            closed = 0
+            for c in clients:
+                c.setblocking(False)
+                try:
+                    if c.recv(1) == b"":
+                        closed += 1
+                except BlockingIOError:
+                    pass
+            print("closed-at-once", closed)
+            time.sleep(2.6)
+            timed_out = 0
+            for c in clients:
+                try:
+                    if c.recv(1) == b"":
+                        timed_out += 1
+                except (BlockingIOError, ConnectionResetError):
+                    pass
+            print("closed-after-timeout", timed_out)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setblocking(False)
+            sent = 0
+            for i in range(20000):
+                try:
+                    s.sendto(query(b"n%d.flood.example" % i), ("127.0.0.1", 53))
+                    sent += 1
+                except BlockingIOError:
+                    pass
+            answer = udp(query(b"after-flood.example"))
+            print("after-flood", "rcode-%d" % rcode(answer))
+            """
+        let result = try runner.run(["--profile", "strict", "--audit-log", log, "--report-json", reportPath,
+                                     "/usr/bin/python3", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.fields["closed-at-once"] == "16", "48 clients over a cap of 32: \(result.stdout)")
+        #expect(result.fields["closed-after-timeout"] == "48", "\(result.stdout)")
+        #expect(result.fields["after-flood"] == "rcode-3", "\(result.stdout)")
+        let report = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any])
+        let names = try #require(report["tried_to_resolve"] as? [[String: Any]])
+        #expect(names.count == 256, "distinct names kept are capped")
+        #expect((report["tried_to_resolve_others"] as? Int ?? 0) > 0)
+        let sink = try #require(report["dns_sink"] as? [String: Any])
+        #expect(sink["tcp_refused"] as? Int == 16 && sink["tcp_timed_out"] as? Int == 32, "\(sink)")
+        #expect(result.stderr.contains("more lookups"), "\(result.stderr)")
+        // The log is rate-limited: at most 100 lines a second, the rest counted.
+        let entries = try Self.logEntries(log)
+        #expect(entries.contains { $0["action"] as? String == "suppressed" && $0["kind"] as? String == "dns" })
+    }
+
     @Test("a name with control characters and ANSI escapes is escaped in the report and the log", arguments: Runner.all)
     func hostileNameIsEscaped(runner: Runner) throws {
         let (log, reportPath) = try Self.outputs(runner, "escape")
