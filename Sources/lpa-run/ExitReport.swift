@@ -4,8 +4,8 @@ import Glibc
 import LPAPolicy
 import LPASandbox
 
-/// The short account lpa-run gives at exit (stderr with -v or when anything was
-/// blocked; JSON with --report-json): how long, how it ended, what was refused (what
+/// The short account lpa-run gives at exit (stderr with -v, when anything was blocked
+/// or a name was looked up through the DNS sink; JSON with --report-json): how long, how it ended, what was refused (what
 /// matters first: where it tried to connect, files, privileges), and what was served
 /// through published ports. Refusals the plan expects (handled by design, like glibc's
 /// clone3 → clone fallback) are counted on a line of their own and never make a run
