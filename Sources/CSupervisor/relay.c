@@ -51,7 +51,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum tag_kind { TAG_PUBLISH, TAG_CONNECT, TAG_CONTROL, TAG_INIT, TAG_SIDE };
+enum tag_kind { TAG_PUBLISH, TAG_CONNECT, TAG_CONTROL, TAG_INIT, TAG_SIDE, TAG_DNS };
 
 struct conn;
 
@@ -172,6 +172,8 @@ struct relay {
     int64_t now;                                     // the loop's clock, read once per wakeup
     int spare_pipes[PIPE_SPARE_MAX][2];  // empty pipes kept for the next connection
     size_t spare_count;
+    struct lpa_dns_server *dns;          // the DNS sink (dns.c), or NULL
+    struct tag dns_tag;
 };
 
 // Stops watching a listener that cannot accept for lack of descriptors or memory.
@@ -634,6 +636,24 @@ static void *audit_main(void *arg) {
     return NULL;
 }
 
+// The DNS sink's sockets, which the init sends after the connect listeners (lpa_control.h,
+// message 4), served by dns.c through an epoll descriptor of its own watched here.
+static int open_dns(struct relay *r) {
+    struct lpa_dns_sockets message = {0};
+    int fds[2] = {-1, -1};
+    size_t count = 0;
+    if (lpa_fdpass_recv(r->control, 0, &message, sizeof message, fds, 2, &count) < 0 ||
+        message.tag != LPA_DNS_SOCKETS_TAG || count != 2) {
+        for (size_t i = 0; i < count; i++) close(fds[i]);
+        errno = EPROTO;
+        return -1;
+    }
+    r->dns = lpa_dns_server_open(fds[0], fds[1], r->spec->dns);
+    if (r->dns == NULL) return -1;
+    r->dns_tag.kind = TAG_DNS;
+    return add(r, lpa_dns_server_fd(r->dns), &r->dns_tag);
+}
+
 // The loop proper; returns 0 when the init exited, -1 with errno on failure.
 static int relay_loop(struct relay *r) {
     struct epoll_event events[128];
@@ -645,6 +665,8 @@ static int relay_loop(struct relay *r) {
         if (idle_next >= 0 && (next < 0 || idle_next < next)) next = idle_next;
         if (r->any_paused && (r->resume_now || now >= r->resume_at_ms)) resume_listeners(r);
         if (r->any_paused && (next < 0 || r->resume_at_ms < next)) next = r->resume_at_ms;
+        int64_t dns_next = r->dns != NULL ? lpa_dns_server_expire(r->dns, now) : -1;
+        if (dns_next >= 0 && (next < 0 || dns_next < next)) next = dns_next;
         // At most an hour at a time: a deadline days away (a long idle-timeout) must
         // not overflow epoll_wait's int.
         int64_t wait = next < 0 ? -1 : (next > now ? next - now : 0);
@@ -670,6 +692,7 @@ static int relay_loop(struct relay *r) {
             case TAG_CONTROL: answer_from_init(r); break;
             case TAG_INIT: init_exited = 1; break;
             case TAG_SIDE: conn_pump(r, t->conn, (int)(t - t->conn->tags), events[i].events); break;
+            case TAG_DNS: lpa_dns_server_serve(r->dns, r->now); break;
             }
         }
         while (r->closed) {
@@ -706,6 +729,7 @@ int lpa_relay_run(const struct lpa_relay_spec *spec) {
             return -1;
         }
     }
+    if (spec->dns != NULL && open_dns(&r) != 0) return -1;
     for (size_t i = 0; i < spec->publish_count; i++) {
         set_nonblock(spec->publish_fds[i]);
         r.publish_tags[i] = (struct tag){TAG_PUBLISH, i, NULL};
@@ -759,6 +783,7 @@ int lpa_relay_run(const struct lpa_relay_spec *spec) {
     // listeners belong to the Swift side (NetworkSetup closes them): shut down here.
     for (size_t i = 0; i < spec->publish_count; i++) shutdown(spec->publish_fds[i], SHUT_RDWR);
     for (size_t i = 0; i < r.connect_count; i++) close(r.connect_listeners[i]);
+    lpa_dns_server_close(r.dns);
     close(r.epoll);
     errno = err;
     return rc;

@@ -278,7 +278,72 @@ out:
     return rc;
 }
 
-static int apply_fs_op(int root, const struct lpa_fs_op *op) {
+// The last component of `path` beneath `root` as an O_PATH descriptor, made as an empty
+// file when missing; a symbolic link there is opened itself (O_NOFOLLOW), so a mount
+// covers the link instead of following it (the host's /etc/resolv.conf is often a link
+// into /run, which the sandbox replaces).
+static int open_file_target(int root, const char *path) {
+    char buf[PATH_MAX];
+    const char *name;
+    int parent = open_parent(root, path, buf, sizeof buf, &name);
+    if (parent < 0) return -1;
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int fd = (int)syscall(SYS_openat2, parent, name, &how, sizeof how);
+    if (fd < 0 && errno == ENOENT && (mknodat(parent, name, S_IFREG | 0644, 0) == 0 || errno == EEXIST))
+        fd = (int)syscall(SYS_openat2, parent, name, &how, sizeof how);
+    close_keeping_errno(parent);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+            if (S_ISDIR(st.st_mode)) errno = EISDIR;
+            close_keeping_errno(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+// A generated file (LPA_FS_FILE): written to a new file on the setup tmpfs (our cwd, the
+// base that is detached with the host's tree), cloned as a detached bind, made read-only,
+// and attached onto the target. `index` keeps names apart.
+static int bind_generated_file(int root, const struct lpa_fs_op *op, size_t index) {
+    char name[32] = "generated-";
+    size_t at = strlen(name);
+    char digits[20];
+    size_t n = 0;
+    do digits[n++] = (char)('0' + index % 10); while ((index /= 10) > 0 && n < sizeof digits);
+    while (n > 0 && at + 1 < sizeof name) name[at++] = digits[--n];
+    name[at] = '\0';
+    int fd = openat(AT_FDCWD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+    if (fd < 0) return -1;
+    const char *data = op->data != NULL ? op->data : "";
+    size_t length = strlen(data);
+    while (length > 0) {
+        ssize_t n = write(fd, data, length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n == 0) errno = EIO;
+            close_keeping_errno(fd);
+            return -1;
+        }
+        data += n;
+        length -= (size_t)n;
+    }
+    close(fd);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) return -1;
+    int rc = -1, target = -1;
+    if (set_attr_fd(tree, op->attr_set | MOUNT_ATTR_RDONLY) == 0 && (target = open_file_target(root, op->target)) >= 0)
+        rc = attach(tree, target);
+    close_keeping_errno(tree);
+    if (target >= 0) close_keeping_errno(target);
+    return rc;
+}
+
+static int apply_fs_op(int root, const struct lpa_fs_op *op, size_t index) {
     int target = -1, rc = -1;
     switch (op->kind) {
     case LPA_FS_MKDIR:
@@ -295,6 +360,8 @@ static int apply_fs_op(int root, const struct lpa_fs_op *op) {
         break;
     case LPA_FS_BIND:
         return bind_from_host(root, op);
+    case LPA_FS_FILE:
+        return bind_generated_file(root, op, index);
     case LPA_FS_PROC:
         if ((target = open_target(root, op->target, 1, 0, 0555)) >= 0)
             rc = mount_fresh("proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, target);
@@ -348,7 +415,7 @@ static void setup_filesystem(const struct lpa_spec *s) {
     int root = open(NEW_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) fail(s, LPA_STEP_ROOT_TMPFS, -1, errno);
     for (size_t i = 0; i < s->fs_op_count; i++) {
-        if (apply_fs_op(root, &s->fs_ops[i]) != 0) fail(s, LPA_STEP_FS_OP, (int)i, errno);
+        if (apply_fs_op(root, &s->fs_ops[i], i) != 0) fail(s, LPA_STEP_FS_OP, (int)i, errno);
     }
     close(root);
 
@@ -611,6 +678,30 @@ static void send_connect_listeners(const struct lpa_spec *s) {
     struct lpa_connect_listeners message = {(uint32_t)count};
     if (lpa_fdpass_send(s->control_fd, &message, sizeof message, fds, count) != 0) fail(s, LPA_STEP_CONTROL, -1, errno);
     for (size_t i = 0; i < count; i++) close(fds[i]);
+}
+
+// The DNS sink's sockets (lpa_dns.h): 127.0.0.1:53 in the sandbox's network namespace,
+// UDP and TCP. Port 53 is below ip_unprivileged_port_start: the bind works because the
+// init still holds CAP_NET_BIND_SERVICE in the user namespace that owns this network
+// namespace (it drops every capability in confine_init, after this). The launcher
+// serves them (relay.c, dns.c); the workload never holds them.
+static void send_dns_sockets(const struct lpa_spec *s) {
+    int fds[2] = {-1, -1};
+    int types[2] = {SOCK_DGRAM, SOCK_STREAM};
+    for (int i = 0; i < 2; i++) {
+        fds[i] = socket(AF_INET, types[i] | SOCK_CLOEXEC, 0);
+        if (fds[i] < 0) fail(s, LPA_STEP_DNS_LISTEN, i, errno);
+        int one = 1;
+        setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        struct sockaddr_in a;
+        loopback_address(&a, 53);
+        if (bind(fds[i], (struct sockaddr *)&a, sizeof a) != 0) fail(s, LPA_STEP_DNS_LISTEN, i, errno);
+    }
+    if (listen(fds[1], 64) != 0) fail(s, LPA_STEP_DNS_LISTEN, 1, errno);
+    struct lpa_dns_sockets message = {LPA_DNS_SOCKETS_TAG};
+    if (lpa_fdpass_send(s->control_fd, &message, sizeof message, fds, 2) != 0) fail(s, LPA_STEP_CONTROL, -1, errno);
+    close(fds[0]);
+    close(fds[1]);
 }
 
 // Published ports: sockets that live in the sandbox's network namespace, handed out
@@ -891,6 +982,7 @@ __attribute__((noreturn)) static void run_init(const struct lpa_spec *s) {
     if (chdir(s->workdir) != 0) fail(s, LPA_STEP_CHDIR, -1, errno);
 
     if (s->control_fd >= 0 && s->connect_port_count > 0) send_connect_listeners(s);
+    if (s->control_fd >= 0 && s->dns_sink) send_dns_sockets(s);
     int tty = s->console_fd >= 0 ? open_terminal(s) : -1;
     int keep[] = {0, 1, 2, s->report_fd, s->audit_fd, s->control_fd, s->usage_fd, tty};
     close_all_except(s, keep, sizeof keep / sizeof keep[0]);

@@ -28,6 +28,8 @@ public struct LaunchResult: Sendable {
     public var relay = RelayStats()
     /// What was blocked.
     public var audit = AuditReport()
+    /// The names it tried to resolve (the DNS sink), nil without a sink.
+    public var dns: DNSReport?
     /// What the workload left in the sandbox's tmpfs mounts, discarded at exit (nil if unknown).
     public var tmpfsBytesDiscarded: UInt64?
 }
@@ -114,14 +116,16 @@ public struct Launcher {
         // dropping them is safe: clean file pages, refaulted from the page cache on use).
         // A second in, so that short runs do not pay for it on their way out.
         _ = lpa_shed_startup_pages_later(1000)
+        let dns = network.dnsSink ? DNSRecorder(log: options.auditLog) : nil
         if network.hasRelays || audit != nil {
             do {
-                result.relay = try EventLoop.run(network: network, audit: audit, initPid: sandbox.pid)
+                result.relay = try EventLoop.run(network: network, audit: audit, dns: dns, initPid: sandbox.pid)
             } catch {
                 relay?.finish()
                 throw error
             }
             if let audit { result.audit = audit.report }
+            result.dns = dns?.report
         }
         result.exitStatus = sandbox.wait()
         relay?.finish()

@@ -10,7 +10,7 @@ import LPASandbox
 /// target per process, chosen by LPA_FUZZ_TARGET. Without LPA_LIBFUZZER (a plain
 /// `swift build`) it is a small replay tool, so the package always builds.
 enum FuzzTarget: String, CaseIterable {
-    case profile, endpoint, size, audit
+    case profile, endpoint, size, audit, dns
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -18,6 +18,41 @@ enum FuzzTarget: String, CaseIterable {
         case .endpoint: PolicyFuzzTargets.endpoint(bytes)
         case .size: PolicyFuzzTargets.size(bytes)
         case .audit: Self.audit(bytes)
+        case .dns: Self.dns(bytes)
+        }
+    }
+
+    /// A DNS query (the sink's parser, dns.c): the answer fits its buffer and echoes the
+    /// id; a question that parsed has labels of at most 63 bytes, at most 255 on the
+    /// wire, ending with the root, and is answered NXDOMAIN with exactly it; the name's
+    /// text is printable ASCII and its log line one line that reads back.
+    static func dns(_ bytes: [UInt8]) {
+        let outcome = DNSFuzzTargets.respond(bytes)
+        let answer = outcome.answer
+        guard answer.count <= DNSFuzzTargets.answerMax else { fatalError("answer longer than its buffer") }
+        if !answer.isEmpty {
+            guard answer.count >= 12, answer[0] == bytes[0], answer[1] == bytes[1], answer[2] & 0x80 != 0 else {
+                fatalError("answer header wrong: \(answer.prefix(12))")
+            }
+        }
+        guard let wire = outcome.wireName else { return }
+        guard wire.count <= DNSFuzzTargets.nameMax, wire.last == 0, outcome.rcode == 3,
+              answer.count == 12 + wire.count + 4, Array(answer[12..<(12 + wire.count)]) == wire else {
+            fatalError("question accepted but malformed: \(wire)")
+        }
+        var at = 0
+        while at < wire.count, wire[at] != 0 {
+            guard Int(wire[at]) <= DNSFuzzTargets.labelMax else { fatalError("label over 63 bytes") }
+            at += Int(wire[at]) + 1
+        }
+        guard at == wire.count - 1 else { fatalError("labels do not end at the root") }
+        guard let name = outcome.name, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            fatalError("name text not printable ASCII: \(outcome.name.debugDescription)")
+        }
+        guard let line = outcome.logLine, line.hasSuffix("\n"), line.utf8.dropLast().allSatisfy({ $0 >= 0x20 && $0 < 0x7f }),
+              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              object["name"] as? String == name else {
+            fatalError("dns log line does not read back: \(outcome.logLine.debugDescription)")
         }
     }
 

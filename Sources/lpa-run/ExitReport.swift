@@ -1,10 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LPAPolicy
 import LPASandbox
 
-/// The short account lpa-run gives at exit (stderr with -v or when anything was
-/// blocked; JSON with --report-json): how long, how it ended, what was refused (what
+/// The short account lpa-run gives at exit (stderr with -v, when anything was blocked
+/// or a name was looked up through the DNS sink; JSON with --report-json): how long, how it ended, what was refused (what
 /// matters first: where it tried to connect, files, privileges), and what was served
 /// through published ports. Refusals the plan expects (handled by design, like glibc's
 /// clone3 → clone fallback) are counted on a line of their own and never make a run
@@ -17,6 +18,14 @@ struct ExitReport {
     var audit: AuditReport
     var relay: RelayStats
     var tmpfsBytes: UInt64?
+    /// The names it tried to resolve (the DNS sink); nil when the plan has no sink.
+    var dns: DNSReport? = nil
+
+    /// Names the text report lists; the JSON lists every name kept.
+    static let namesShown = 10
+
+    /// Anything worth telling without -v: a refusal, or a name it tried to resolve.
+    var hasNews: Bool { audit.blocked > 0 || (dns?.questions ?? 0) > 0 }
 
     static func now() -> Double {
         var ts = timespec()
@@ -38,6 +47,19 @@ struct ExitReport {
             }
             if audit.otherDestinations > 0 { reached.append("\(audit.otherDestinations) more") }
             lines.append("  tried to reach: " + reached.joined(separator: ", "))
+        }
+        if let dns, dns.questions > 0 {
+            // The names are the sandbox's choice: dig's escapes already, then no control
+            // character reaches the terminal, and each is cut to 80 bytes.
+            var asked = dns.names.prefix(Self.namesShown).map { name in
+                Self.cut(TerminalText.printable(name.name), 80) + (name.count > 1 ? " ×\(name.count)" : "")
+            }
+            let hidden = dns.names.dropFirst(Self.namesShown).reduce(UInt64(0)) { $0 + $1.count } + dns.otherQuestions
+            if hidden > 0 { asked.append("\(hidden) more lookups") }
+            lines.append("  tried to resolve: " + asked.joined(separator: ", ") + " (answered NXDOMAIN by the DNS sink)")
+            if dns.names.count >= DNSReportLimits.names && dns.otherQuestions > 0 {
+                lines.append("  dns: only the first \(DNSReportLimits.names) distinct names are kept")
+            }
         }
         if audit.blocked == 0 {
             lines.append("  blocked: nothing")
@@ -71,8 +93,19 @@ struct ExitReport {
         }.joined(separator: ", ")
         let expectedKinds = audit.expectedBySyscall.map { "\(AuditText.json($0.name)): \($0.count)" }
             .joined(separator: ", ")
+        let names = (dns?.names ?? []).map { name in
+            "{\"name\": \(AuditText.json(name.name)), \"count\": \(name.count), \"types\": ["
+                + name.types.map(AuditText.json).joined(separator: ", ") + "]}"
+        }.joined(separator: ", ")
+        let sink = dns.map { dns in
+            "{\"questions\": \(dns.questions), \"malformed\": \(dns.malformed), \"dropped\": \(dns.dropped), "
+                + "\"tcp_refused\": \(dns.tcpRefused), \"tcp_timed_out\": \(dns.tcpTimedOut), "
+                + "\"names_kept_max\": \(DNSReportLimits.names), \"log_suppressed\": \(dns.logSuppressed)}"
+        } ?? "null"
         return """
             {"duration_s": \(duration), "exit_status": \(status), \
+            "tried_to_resolve": [\(names)], "tried_to_resolve_others": \(dns?.otherQuestions ?? 0), \
+            "dns_sink": \(sink), \
             "tried_to_reach": [\(reached)], "tried_to_reach_others": \(audit.otherDestinations), \
             "blocked": {"total": \(audit.blocked), "by_syscall": {\(kinds)}, "examples": [\(examples)], \
             "log_suppressed": \(audit.logSuppressed)}, \
@@ -86,6 +119,17 @@ struct ExitReport {
     /// Port 53: a DNS query, i.e. a name it tried to resolve (the name itself is payload,
     /// which lpa-run never reads).
     static func isNameLookup(_ address: String) -> Bool { address.hasSuffix(":53") }
+
+    /// At most `limit` UTF-8 bytes, cut between characters.
+    static func cut(_ text: String, _ limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        var out = ""
+        for character in text {
+            if out.utf8.count + character.utf8.count > limit { break }
+            out.append(character)
+        }
+        return out
+    }
 
     static func size(_ bytes: UInt64) -> String {
         if bytes < 1024 { return "\(bytes) B" }

@@ -61,8 +61,8 @@ enum RunCommand {
             let status = result.exitStatus
             let report = ExitReport(duration: ExitReport.now() - started, status: status,
                                     audit: result.audit, relay: result.relay,
-                                    tmpfsBytes: result.tmpfsBytesDiscarded)
-            if !options.quiet && (options.verbose || report.audit.blocked > 0) { printError(report.text) }
+                                    tmpfsBytes: result.tmpfsBytesDiscarded, dns: result.dns)
+            if !options.quiet && (options.verbose || report.hasNews) { printError(report.text) }
             if let reportFile, !reportFile.write(Array(report.json.utf8)) {
                 printError("lpa-run: warning: cannot write the report to \(reportFile.path)")
             }

@@ -132,7 +132,7 @@ struct CommandLineBindTests {
                                   executable: "/srv/proj/.venv/bin/python")
         let plan = try Self.compile(context: Self.context(kinds: Self.venvKinds), command: command).plan
         // Its parts, not its root (which may be a project: `python3 -m venv .`), and no link.
-        let parts = plan.mounts.filter { $0.origin?.file == "automatic" }.compactMap(\.source)
+        let parts = plan.mounts.filter { $0.origin?.file == "automatic" && $0.kind == .bind }.compactMap(\.source)
         #expect(parts == ["/srv/proj/.venv/pyvenv.cfg", "/srv/proj/.venv/bin", "/srv/proj/.venv/lib"])
         let mount = try #require(plan.mounts.first { $0.source == "/srv/proj/.venv/bin" })
         #expect(mount.kind == .bind && mount.isReadOnly && mount.target == "/srv/proj/.venv/bin")
@@ -150,13 +150,13 @@ struct CommandLineBindTests {
                                                   "/opt/conda/envs/ml/.env": .file]
         var plan = try Self.compile(context: Self.context(kinds: condaKinds), command: conda).plan
         // Its parts, never its root (`conda create -p .` makes a project one: red team).
-        #expect(plan.mounts.filter { $0.origin?.file == "automatic" }.compactMap(\.source)
+        #expect(plan.mounts.filter { $0.origin?.file == "automatic" && $0.kind == .bind }.compactMap(\.source)
                     == ["/opt/conda/envs/ml/bin", "/opt/conda/envs/ml/lib", "/opt/conda/envs/ml/conda-meta"])
         #expect(plan.mounts.contains { $0.source == "/opt/conda/envs/ml/bin" && $0.origin?.detail?.contains("conda") == true })
         // An empty conda-meta/ (shipped by a repository) is no environment.
         plan = try Self.compile(context: Self.context(kinds: ["/opt/conda/envs/ml/conda-meta": .directory,
                                                               "/opt/conda/envs/ml/bin": .directory]), command: conda).plan
-        #expect(!plan.mounts.contains { $0.origin?.file == "automatic" })
+        #expect(!plan.mounts.contains { $0.origin?.file == "automatic" && $0.kind == .bind })
 
         let python = CommandPlan(argv: ["python3"], executable: "/usr/bin/python3")
         plan = try Self.compile(context: Self.context(environment: ["VIRTUAL_ENV": "/srv/proj/.venv"],

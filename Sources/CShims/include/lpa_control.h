@@ -11,6 +11,10 @@
 //   2. launcher -> init: struct lpa_socket_request, no descriptors.
 //      init -> launcher: struct lpa_socket_reply + `count` unconnected TCP sockets
 //      made in the sandbox's network namespace.
+//   4. init -> launcher, once, before the workload starts (only with the DNS sink),
+//      after message 1: struct lpa_dns_sockets + two descriptors, a UDP socket bound
+//      and a TCP socket listening on 127.0.0.1:53 in the sandbox's network namespace
+//      (bound while the init still holds its capabilities there: port 53 is privileged).
 //
 // Audit socket (workload -> launcher), present when the seccomp filter notifies:
 //   3. just before execve: struct lpa_audit_handover + the seccomp notification
@@ -29,6 +33,7 @@ enum {
     LPA_CONNECT_LISTENERS_MAX = LPA_FDPASS_MAX,  // host endpoints in one sandbox
     LPA_SOCKET_BATCH_MAX = 32,                   // sockets in one reply
     LPA_AUDIT_HANDOVER_TAG = 1,
+    LPA_DNS_SOCKETS_TAG = 0x444e53,              // "DNS"
 };
 
 struct lpa_connect_listeners {
@@ -42,6 +47,10 @@ struct lpa_socket_request {
 struct lpa_socket_reply {
     int32_t err;                   // 0: `count` sockets come with this message
     uint32_t count;
+};
+
+struct lpa_dns_sockets {
+    uint32_t tag;                  // LPA_DNS_SOCKETS_TAG; the UDP socket, then the TCP one
 };
 
 struct lpa_audit_handover {

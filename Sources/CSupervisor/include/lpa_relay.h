@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include "lpa_audit.h"
+#include "lpa_dns.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +44,8 @@ struct lpa_relay_spec {
     struct lpa_audit_spec *audit;              // seccomp notifications to answer, or NULL
     size_t connections_max;                    // per listener; 0: LPA_RELAY_CONNECTIONS_DEFAULT
     uint64_t idle_timeout_ms;                  // no byte either way for this long: closed; 0: never
+    const struct lpa_dns_spec *dns;            // the DNS sink (dns.c): its sockets come from the
+                                               // init after the connect listeners; NULL: none
 };
 
 // Runs until the init exits; returns 0, or -1 with errno when the loop could not start.

@@ -33,6 +33,8 @@ enum lpa_fs_op_kind {
     LPA_FS_DEVPTS,       // mount a new devpts instance on target
     LPA_FS_SYMLINK,      // symlink(source, target); source is the link text
     LPA_FS_RDONLY_SELF,  // bind target onto itself read-only (proc/sys, sysrq-trigger...)
+    LPA_FS_FILE,         // a file holding `data` (made on the setup tmpfs), bound read-only onto
+                         // target; a target that is a symbolic link is covered, never followed
 };
 
 struct lpa_fs_op {
@@ -102,6 +104,7 @@ enum lpa_step {
     LPA_STEP_INIT_FILTER,         // the init's confinement: not dumpable, no_new_privs, seccomp
     LPA_STEP_SET_IDS,             // become the sandbox user (setresuid/setresgid)
     LPA_STEP_LANDLOCK_RULES,      // the Landlock filesystem ruleset (index: which rule)
+    LPA_STEP_DNS_LISTEN,          // the DNS sink's sockets on 127.0.0.1:53 inside
 };
 
 // The init -> launcher message on console_fd: this tag, with the pty's master.
@@ -204,6 +207,9 @@ struct lpa_spec {
     // endpoint, whose listener the init binds at that sandbox path (on a tmpfs of the
     // sandbox, parent directories made 0755) instead of 127.0.0.1:connect_ports[i].
     const char *const *connect_paths;
+    // The DNS sink: the init binds 127.0.0.1:53 (UDP and TCP) inside and sends both
+    // sockets after the connect listeners (lpa_control.h, message 4). Needs control_fd.
+    int32_t dns_sink;
 
     // Audit: when >= 0, the workload loads its filter with a notification listener and
     // sends the listener here just before execve (lpa_control.h, message 3).

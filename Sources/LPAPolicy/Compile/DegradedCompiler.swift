@@ -66,6 +66,8 @@ struct DegradedCompiler {
                 continue
             // tmpfs mounts are replaced by the private directory; links and devpts exist on the host.
             case .tmpfs, .symlink, .devpts: continue
+            // The DNS sink's resolv.conf: without a network namespace there is no sink.
+            case .file: continue
             }
             access = access.filter(known.contains)
             if mount.options.noExec { access.removeAll { $0 == .execute } }
@@ -107,6 +109,9 @@ struct DegradedCompiler {
         // Blocked calls are answered in the kernel, as without auditing: this mode runs
         // no supervisor (a stated loss).
         plan.audit = AuditPlan()
+        // No network namespace, so no DNS sink: the host's resolver, as the host's network.
+        plan.network.dns = .host
+        plan.mounts.removeAll { $0.kind == .file }
         plan.isolation = .landlock
         plan.namespaces = []
         plan.mounts = []

@@ -77,6 +77,8 @@ struct LandlockCompiler {
         case .devpts: Self.device
         case .proc: Self.proc
         case .symlink, .protect, .hide: nil
+        // A generated file (the DNS sink's resolv.conf): read only.
+        case .file: [.readFile]
         }
     }
 

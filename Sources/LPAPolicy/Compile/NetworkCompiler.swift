@@ -7,7 +7,11 @@ struct NetworkCompiler {
 
     func compile(_ diagnostics: inout [Diagnostic]) -> NetworkPlan {
         let mode = document.networkMode?.value ?? .none
-        var plan = NetworkPlan(mode: mode)
+        var plan = NetworkPlan(mode: mode, dns: document.dns?.value)
+        if mode == .host, let dns = document.dns, dns.value == .sink {
+            diagnostics.append(Diagnostic(at: dns.position, "'dns: sink' needs network mode 'none'",
+                                          hint: "with the host network the host's resolver answers; remove 'dns' or use mode 'none'"))
+        }
         if let limit = document.maxConnections { plan.maxConnections = limit.value }
         if let timeout = document.idleTimeout { plan.idleTimeoutMilliseconds = timeout.value }
         func add(_ spec: PublishSpec, _ origin: Origin?, at position: SourcePosition) {

@@ -74,7 +74,15 @@ public struct PolicyCompiler: Sendable {
         var mountCompiler = MountCompiler(document: document, context: context, executable: command.executable,
                                           executablePinned: document.pinExecutable != nil)
         mountCompiler.added = added
-        let mounts = mountCompiler.compile(&diagnostics)
+        var mounts = mountCompiler.compile(&diagnostics)
+        if network.dns == .sink && network.mode == .none {
+            // After every other mount: it covers the host's /etc/resolv.conf (or its link).
+            let origin = document.dns?.position.origin
+                ?? SourcePosition.automatic("network: dns: sink, the default with mode none").origin
+            mounts.append(MountEntry(kind: .file, source: NetworkPlan.sinkResolvConf, target: "/etc/resolv.conf",
+                                     options: MountOptions(readOnly: true, noSuid: true, noDev: true, noExec: true),
+                                     origin: origin))
+        }
         if let pythonEnvironment { commandPaths.checkInterpreter(pythonEnvironment, mounts, &diagnostics) }
         commandPaths.checkVisibility(mounts, skipping: modelArguments.consumed, &diagnostics)
         checkProfilesOutsideWritableBinds(resolution.documents.map(\.profile.path), mounts, &diagnostics)

@@ -181,6 +181,12 @@ public struct CoverageExplainer: Sendable {
                     fix: "network: {mode: none} (publish ports with -p, reach host services with --connect)")
         } else if privateNetwork {
             f.answer("a private network namespace with loopback only", origins.networkMode)
+            if plan.network.dns == .sink {
+                // Where it wanted to go, by name: the lookup fails at once and is logged.
+                f.answer("a DNS sink on 127.0.0.1:53 answers every lookup NXDOMAIN at once, never forwards, "
+                         + "and names each one in the audit log and the exit report (network: dns: sink)",
+                         plan.mounts.first { $0.kind == .file && $0.target == "/etc/resolv.conf" }?.origin)
+            }
         }
         for endpoint in plan.network.connect {
             f.weakens("sandbox port \(endpoint.sandboxPort) reaches \(endpoint.hostAddress):\(endpoint.hostPort) on the host: "

@@ -99,6 +99,9 @@ enum OCIExport {
                 readonly.append(entry.target)
             case .hide:
                 masked.append(entry.target)
+            case .file:
+                // The DNS sink is lpa-run's own event loop: other engines keep their resolver.
+                unexpressed.append("generated \(entry.target) (the DNS sink)")
             }
         }
         parity.append(ParityRow("mounts", unexpressed.isEmpty ? .exact : .approximate,

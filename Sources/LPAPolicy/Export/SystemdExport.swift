@@ -378,7 +378,8 @@ enum SystemdExport {
         var paths = [plan.workingDirectory]
         for entry in plan.mounts {
             paths.append(entry.target)
-            if let source = entry.source { paths.append(source) }
+            // A generated file's source is its text, which the unit never carries.
+            if entry.kind != .file, let source = entry.source { paths.append(source) }
         }
         var seen = Set<String>()
         return paths.filter { isUnsafe($0) && seen.insert($0).inserted }.map {

@@ -15,6 +15,8 @@ struct ProfileDocument: Sendable {
     /// `network: max-connections / idle-timeout`: the relay's limits (NetworkPlan).
     var maxConnections: Located<Int>?
     var idleTimeout: Located<UInt64>?
+    /// `network: dns`: the DNS sink, or the host's resolver configuration (NetworkPlan.dns).
+    var dns: Located<NetworkPlan.DNSMode>?
     var publish: ListValue<PublishSpec>?
     var connect: ListValue<ConnectSpec>?
 

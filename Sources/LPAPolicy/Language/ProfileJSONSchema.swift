@@ -296,6 +296,12 @@ enum KeyDocs {
                 + "seconds, or a number with ms, s, m or h, at most 7 days; none (or 0): never.",
             shape: .anyOf([.integer(minimum: 0, maximum: 604_800), .choice(["none"]),
                            .pattern("^[0-9]{1,12}(ms|s|m|h)?$", examples: ["300s", "5m", "1500ms"])])),
+        "network.dns": Doc(
+            description: "sink (default with mode none): a resolver of the sandbox's own on 127.0.0.1:53 answers every "
+                + "query NXDOMAIN at once and logs the name (/etc/resolv.conf inside points to it; /etc/hosts still "
+                + "resolves) | host: the host's /etc/resolv.conf as is (with mode none nothing answers; the only "
+                + "choice with mode host).",
+            shape: .choice(NetworkPlan.DNSMode.allCases.map(\.rawValue))),
         "network.mode": Doc(description: "none: a private network with loopback only | host: the host's network (explicit).",
                             shape: .choice(NetworkPlan.Mode.allCases.map(\.rawValue))),
         "network.publish": Doc(description: "[HOST_IP:]HOST_PORT:SANDBOX_PORT: a sandbox port published on the host "

@@ -61,6 +61,7 @@ struct ProfileParser {
             case "connect-ports": doc.connectPorts = r.ports(value, key: key)
             case "max-connections": doc.maxConnections = r.maxConnections(value, key: key)
             case "idle-timeout": doc.idleTimeout = r.idleTimeout(value, key: key)
+            case "dns": doc.dns = r.choice(value, key: key, NetworkPlan.DNSMode.self, NetworkPlan.DNSMode.allCases)
             default: break
             }
         }

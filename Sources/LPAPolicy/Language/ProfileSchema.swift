@@ -4,7 +4,7 @@ enum ProfileSchema {
     static let top = ["description", "extends", "namespaces", "hostname", "run-as", "network", "filesystem",
                       "seccomp", "capabilities", "rlimits", "environment", "models", "pins",
                       "landlock", "landlock-exclude", "model-arguments", "isolation"]
-    static let network = ["mode", "publish", "connect", "bind-ports", "connect-ports", "max-connections", "idle-timeout"]
+    static let network = ["mode", "publish", "connect", "bind-ports", "connect-ports", "max-connections", "idle-timeout", "dns"]
     static let filesystem = ["read-only", "read-write", "hide", "tmpfs", "home", "caches", "noswap", "tmpfs-size",
                              "cwd", "devices", "shm-size", "allow-sockets"]
     static let seccomp = ["default", "errno", "deny", "allow", "socket-families", "ioctl-deny", "deny-clone-flags",

@@ -35,7 +35,10 @@ extension PlanFormatter {
         let width = plan.mounts.map { $0.target.count }.max() ?? 0
         for mount in plan.mounts {
             var detail = mount.kind == .symlink ? "-> \(mount.source ?? "")" : mount.options.summary
-            if mount.kind != .symlink, let source = mount.source, source != mount.target {
+            if mount.kind == .file {
+                let text = (mount.source ?? "").split(separator: "\n").joined(separator: "; ")
+                detail = "written by lpa-run: \"\(TerminalText.printable(text))\" " + detail
+            } else if mount.kind != .symlink, let source = mount.source, source != mount.target {
                 detail = "from \(source) " + detail
             }
             if mount.verified { detail += " (verified)" }
@@ -47,6 +50,9 @@ extension PlanFormatter {
 
         section("network")
         row("mode", plan.network.mode.rawValue)
+        row("dns", plan.network.dns == .sink && plan.network.mode == .none
+            ? "sink: 127.0.0.1:53 inside (UDP, TCP) answers NXDOMAIN at once, never forwards, logs each name; /etc/hosts still resolves"
+            : "host: the host's /etc/resolv.conf" + (plan.network.mode == .none ? " (nothing answers on a private network)" : ""))
         for port in plan.network.publish {
             row("publish", "\(port.hostAddress):\(port.hostPort) -> sandbox :\(port.sandboxPort)", port.origin)
         }

@@ -182,6 +182,9 @@ public struct MountEntry: Codable, Equatable, Sendable {
         case protect
         /// Hide a host path that a broader bind exposed (empty read-only tmpfs or /dev/null).
         case hide
+        /// A file lpa-run writes, whose text is `source`, bound read-only at `target`
+        /// (a link there is covered, not followed): /etc/resolv.conf for the DNS sink.
+        case file
     }
     public var kind: Kind
     public var source: String?
@@ -310,6 +313,21 @@ public struct NetworkPlan: Codable, Equatable, Sendable {
         case host
     }
     public var mode: Mode
+    /// `network: dns`: what answers name lookups inside.
+    public enum DNSMode: String, Codable, Sendable, CaseIterable {
+        /// A resolver of the sandbox's own on 127.0.0.1:53 (UDP and TCP, served by
+        /// lpa-run: relay.c, dns.c) answers every query NXDOMAIN at once, never forwards,
+        /// and logs the name: where the workload wanted to go, instead of a lookup that
+        /// fails with ENETUNREACH or waits out a timeout. Only with a network namespace.
+        case sink
+        /// The host's /etc/resolv.conf, unchanged (with mode `none` nothing answers).
+        case host
+    }
+    public var dns: DNSMode
+    /// The sandbox's /etc/resolv.conf with the sink: its one nameserver, no search list
+    /// (a name is asked once, as written). The sink answers at once, so the timeout
+    /// only matters to a workload that sends elsewhere.
+    public static let sinkResolvConf = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
     public var publish: [PublishedPort]
     public var connect: [HostEndpoint]
     /// `-p unix:HOST_PATH:SANDBOX_PORT`: host unix sockets relayed to sandbox ports.
@@ -331,11 +349,12 @@ public struct NetworkPlan: Codable, Equatable, Sendable {
     public static let maxConnectionsLimit = 16384
     public static let defaultIdleTimeoutMilliseconds: UInt64 = 300_000
 
-    public init(mode: Mode, publish: [PublishedPort] = [], connect: [HostEndpoint] = [],
+    public init(mode: Mode, dns: DNSMode? = nil, publish: [PublishedPort] = [], connect: [HostEndpoint] = [],
                 publishSockets: [PublishedSocket] = [], connectSockets: [SocketEndpoint] = [],
                 maxConnections: Int = NetworkPlan.defaultMaxConnections,
                 idleTimeoutMilliseconds: UInt64 = NetworkPlan.defaultIdleTimeoutMilliseconds) {
         self.mode = mode
+        self.dns = dns ?? (mode == .none ? .sink : .host)
         self.publish = publish
         self.connect = connect
         self.publishSockets = publishSockets
@@ -345,12 +364,14 @@ public struct NetworkPlan: Codable, Equatable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case mode, publish, connect, publishSockets, connectSockets, maxConnections, idleTimeoutMilliseconds
+        case mode, dns, publish, connect, publishSockets, connectSockets, maxConnections, idleTimeoutMilliseconds
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         mode = try c.decode(Mode.self, forKey: .mode)
+        // Plans written before the key: the host's resolver, as they ran.
+        dns = try c.decodeIfPresent(DNSMode.self, forKey: .dns) ?? .host
         publish = try c.decode([PublishedPort].self, forKey: .publish)
         connect = try c.decode([HostEndpoint].self, forKey: .connect)
         publishSockets = try c.decodeIfPresent([PublishedSocket].self, forKey: .publishSockets) ?? []
@@ -364,6 +385,7 @@ public struct NetworkPlan: Codable, Equatable, Sendable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(mode, forKey: .mode)
+        try c.encode(dns, forKey: .dns)
         try c.encode(publish, forKey: .publish)
         try c.encode(connect, forKey: .connect)
         if !publishSockets.isEmpty { try c.encode(publishSockets, forKey: .publishSockets) }

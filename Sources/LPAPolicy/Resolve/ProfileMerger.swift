@@ -37,6 +37,7 @@ extension ProfileDocument {
         scalar(&connectPorts, child.connectPorts)
         scalar(&maxConnections, child.maxConnections)
         scalar(&idleTimeout, child.idleTimeout)
+        scalar(&dns, child.dns)
         publish = ListMerge.merge(publish, child.publish) { $0.mergeKey }
         connect = ListMerge.merge(connect, child.connect) { $0.mergeKey }
         readOnly = ListMerge.merge(readOnly, child.readOnly) { $0.path }

@@ -72,6 +72,7 @@ struct MountSteps {
         case LPA_FS_PROC: what = "mount proc \(step.target)"
         case LPA_FS_DEVPTS: what = "mount devpts \(step.target)"
         case LPA_FS_SYMLINK: what = "symlink \(step.target)"
+        case LPA_FS_FILE: what = "write \(step.target)"
         default: what = "read-only \(step.target)"
         }
         if step.planIndex >= 0, let origin = plan.mounts[step.planIndex].origin {
@@ -187,6 +188,11 @@ struct MountSteps {
                               optional: entry.optional))
         case .devpts:
             steps.append(Step(kind: LPA_FS_DEVPTS, planIndex: index, target: entry.target))
+        case .file:
+            // Written by the init on its setup tmpfs and bound read-only (window.c
+            // bind_generated_file): nothing on the host is created or read.
+            steps.append(Step(kind: LPA_FS_FILE, planIndex: index, target: entry.target, data: entry.source ?? "",
+                              attrSet: Self.attributes(entry.options), targetIsFile: true))
         case .symlink:
             steps.append(Step(kind: LPA_FS_SYMLINK, planIndex: index, source: entry.source ?? "", target: entry.target))
         case .hide:

@@ -15,7 +15,8 @@ public struct RelayStats: Sendable {
 /// notifications on a thread of its own (so relay work never delays an answer), until
 /// the init exits. Both threads have ended when `run` returns.
 enum EventLoop {
-    static func run(network: NetworkSetup, audit: AuditSupervisor?, initPid: pid_t) throws(LaunchError) -> RelayStats {
+    static func run(network: NetworkSetup, audit: AuditSupervisor?, dns: DNSRecorder? = nil,
+                    initPid: pid_t) throws(LaunchError) -> RelayStats {
         // Each relayed connection holds two sockets and two pipes: lift the soft limit.
         // (Beyond it, relay.c pauses the listener instead of failing: see RelayAbuseTests.)
         var limit = rlimit()
@@ -39,17 +40,21 @@ enum EventLoop {
             ports.withUnsafeBufferPointer { portBuffer in
                 targets.withUnsafeBufferPointer { targetBuffer in
                     withUnsafeMutablePointer(to: &stats) { statsPointer in
-                        func loop(_ auditSpec: UnsafeMutablePointer<lpa_audit_spec>?) -> Int32 {
+                        func loop(_ auditSpec: UnsafeMutablePointer<lpa_audit_spec>?,
+                                  _ dnsSpec: UnsafePointer<lpa_dns_spec>?) -> Int32 {
                             var spec = lpa_relay_spec(
                                 control_fd: network.control?.launcher ?? -1, init_pidfd: pidfd,
                                 publish_fds: fdBuffer.baseAddress, publish_sandbox_ports: portBuffer.baseAddress,
                                 publish_count: fdBuffer.count, connect_targets: targetBuffer.baseAddress,
                                 connect_count: targetBuffer.count, stats: statsPointer, audit: auditSpec,
                                 connections_max: network.maxConnections,
-                                idle_timeout_ms: network.idleTimeoutMilliseconds)
+                                idle_timeout_ms: network.idleTimeoutMilliseconds, dns: dnsSpec)
                             return lpa_relay_run(&spec)
                         }
-                        return audit.map { $0.withSpec { loop($0) } } ?? loop(nil)
+                        func withDNS(_ auditSpec: UnsafeMutablePointer<lpa_audit_spec>?) -> Int32 {
+                            dns.map { $0.withSpec { loop(auditSpec, $0) } } ?? loop(auditSpec, nil)
+                        }
+                        return audit.map { $0.withSpec { withDNS($0) } } ?? withDNS(nil)
                     }
                 }
             }
@@ -61,6 +66,7 @@ enum EventLoop {
         }
         // The audit thread has been joined: the log's summary lines come last.
         audit?.finishLog()
+        dns?.finishLog()
         return RelayStats(connectionsServed: stats.connections_served, connectionsRefused: stats.connections_refused)
     }
 }

@@ -35,6 +35,9 @@ final class NetworkSetup {
     private(set) var control: (launcher: Int32, sandbox: Int32)?
 
     var hasRelays: Bool { control != nil }
+    /// `network: dns: sink`: the init binds 127.0.0.1:53 inside and the event loop answers
+    /// (DNSRecorder, dns.c). It needs the control socket, like the relays.
+    let dnsSink: Bool
 
     /// The relay's limits (`network: max-connections / idle-timeout`), for relay.c.
     let maxConnections: Int
@@ -52,7 +55,8 @@ final class NetworkSetup {
         publishSandboxPorts = plan.network.publish.map(\.sandboxPort) + plan.network.publishSockets.map(\.sandboxPort)
         connectSandboxPorts = plan.network.connect.map(\.sandboxPort) + plan.network.connectSockets.map { _ in 0 }
         connectSandboxPaths = plan.network.connect.map { _ in nil } + plan.network.connectSockets.map(\.sandboxPath)
-        guard plan.network.hasRelays else { return }
+        dnsSink = plan.network.dns == .sink && plan.network.mode == .none && wantsNetNamespace
+        guard plan.network.hasRelays || dnsSink else { return }
         guard wantsNetNamespace else {
             throw LaunchError(step: "network", message: "published ports and host endpoints need the `net` namespace")
         }

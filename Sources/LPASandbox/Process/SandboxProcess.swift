@@ -115,6 +115,7 @@ final class SandboxProcess {
         spec.usage_fd = usage.write
         spec.connect_ports = UnsafePointer(arena.array(parts.network.connectSandboxPorts))
         spec.connect_port_count = parts.network.connectSandboxPorts.count
+        spec.dns_sink = parts.network.dnsSink ? 1 : 0
         if parts.network.connectSandboxPaths.contains(where: { $0 != nil }) {
             let paths: [UnsafePointer<CChar>?] = parts.network.connectSandboxPaths.map { path in
                 path.map { UnsafePointer(arena.string($0)) }

@@ -102,6 +102,7 @@ struct SetupFailure {
         case LPA_STEP_INIT_FILTER: "confine the init (not dumpable, no_new_privs, seccomp)"
         case LPA_STEP_SET_IDS: "become the sandbox user (setresuid)"
         case LPA_STEP_LANDLOCK_RULES: "Landlock ruleset"
+        case LPA_STEP_DNS_LISTEN: "listen on 127.0.0.1:53 inside (the DNS sink)"
         default: "sandbox setup step \(step)"
         }
     }
