@@ -11,8 +11,10 @@ APT_DEPS := libseccomp-dev libcap-dev libyaml-dev pkg-config curl
 # fish load the completion scripts.
 TEST_DEPS := python3 python3-venv bsdutils util-linux hostname crun runc systemd man-db groff-base bash zsh fish
 # Static Swift standard library: a dynamically linked Swift program spends ~15 ms
-# starting, a static one ~4 ms, and launcher start-up is a benchmarked figure.
-RELEASE_FLAGS := -c release --static-swift-stdlib
+# starting, a static one ~4 ms, and launcher start-up is a benchmarked figure. lpa-run
+# itself is a static PIE (LPA_STATIC_PIE, Package.swift): no dynamic loader, no shared
+# library, ASLR kept; glibc's static-PIE start refuses a DT_RUNPATH, hence no local rpath.
+RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath
 BIN := .build/release
 
 .PHONY: fuzz chaos soak all deps build test test-unit test-mutants install uninstall clean goldens demo llama llama-cpp-python check-jsonschema bench
@@ -50,8 +52,8 @@ deps:
 	fi
 
 build: deps
-	$(SWIFT) build $(RELEASE_FLAGS) --product lpa-run
-	$(SWIFT) build $(RELEASE_FLAGS) --product lpa-probe
+	LPA_STATIC_PIE=1 $(SWIFT) build $(RELEASE_FLAGS) --product lpa-run
+	LPA_STATIC_PIE=1 $(SWIFT) build $(RELEASE_FLAGS) --product lpa-probe
 
 # Unit, golden, diagnostics, CLI and real-sandbox tests (as root and as an unprivileged user).
 test: deps build llama llama-cpp-python check-jsonschema

@@ -1,6 +1,17 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The shipped lpa-run is a static PIE (`make build` sets LPA_STATIC_PIE=1 and passes
+// --disable-local-rpath): no dynamic loader and no shared libraries to map and relocate
+// at each start (start-up is benchmarked against bubblewrap), and ASLR kept (ELF type
+// DYN, no PT_INTERP). lld packs the relative relocations (DT_RELR). glibc's static-PIE
+// start-up asserts that there is no DT_RUNPATH, which SwiftPM adds unless told
+// --disable-local-rpath, hence an opt-in rather than every release build.
+let staticPIE: [LinkerSetting] = Context.environment["LPA_STATIC_PIE"] == "1"
+    ? [.unsafeFlags(["-static-executable", "-use-ld=lld", "-Xclang-linker", "-static-pie",
+                     "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(configuration: .release))]
+    : []
+
 let package = Package(
     name: "lpa-run",
     platforms: [.macOS(.v13)],
@@ -47,7 +58,8 @@ let package = Package(
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "lpa-run",
                           dependencies: ["LPAPolicy", "LPASandbox",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          linkerSettings: staticPIE),
         // Test-only probe that runs inside sandboxes and reports what it could do.
         .executableTarget(name: "lpa-probe", cSettings: [.unsafeFlags(["-Wall", "-Werror", "-O2"])],
                           // SwiftPM links every executable with swiftc; keep the probe free of

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+/// The shipped lpa-run is a static PIE: no dynamic loader or shared library to map and
+/// relocate at each start (start-up is benchmarked), and still loaded at a random
+/// address (ASLR). Debug builds are ordinary PIEs, so these tests need the release
+/// binaries, which `make test` (and so CI) always names in LPA_TEST_BINARIES; under
+/// CI=true the harness refuses to run without them.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["LPA_TEST_BINARIES"].map { !$0.isEmpty } ?? false,
+                "the shipped binaries (LPA_TEST_BINARIES, set by make test)"))
+struct ShippedBinaryTests {
+    /// What the ELF headers say about how the file is loaded.
+    struct ELFLoading {
+        var type: UInt16
+        var hasInterpreter: Bool
+        var hasDynamicSection: Bool
+        var needed: Int
+    }
+
+    static func loading(of path: String) throws -> ELFLoading {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        func u16(_ at: Int) -> UInt16 { data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt16.self) } }
+        func u32(_ at: Int) -> UInt32 { data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) } }
+        func u64(_ at: Int) -> UInt64 { data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) } }
+        #expect(data.prefix(5) == Data([0x7f, 0x45, 0x4c, 0x46, 2]), "an ELF64 file")
+        let phoff = Int(u64(0x20)), phentsize = Int(u16(0x36)), phnum = Int(u16(0x38))
+        var result = ELFLoading(type: u16(0x10), hasInterpreter: false, hasDynamicSection: false, needed: 0)
+        for index in 0..<phnum {
+            let header = phoff + index * phentsize
+            switch u32(header) {
+            case 3: result.hasInterpreter = true  // PT_INTERP
+            case 2:  // PT_DYNAMIC: count DT_NEEDED entries
+                result.hasDynamicSection = true
+                let offset = Int(u64(header + 8)), size = Int(u64(header + 32))
+                for entry in stride(from: offset, to: offset + size, by: 16) {
+                    let tag = u64(entry)
+                    if tag == 0 { break }
+                    if tag == 1 { result.needed += 1 }
+                }
+            default: break
+            }
+        }
+        return result
+    }
+
+    @Test func shippedLpaRunIsAStaticPIE() throws {
+        let elf = try Self.loading(of: Binaries.shared.lpaRun)
+        #expect(elf.type == 3, "ELF type DYN (position independent, so the kernel randomises its base)")
+        #expect(!elf.hasInterpreter, "no PT_INTERP: the dynamic loader never runs")
+        #expect(elf.needed == 0, "no shared library needed")
+        #expect(elf.hasDynamicSection, "a static PIE relocates itself from its own dynamic section")
+    }
+
+    /// Two runs of the shipped binary are mapped at different addresses: ASLR is kept.
+    @Test func shippedLpaRunIsLoadedAtARandomAddress() throws {
+        var bases: [String] = []
+        for _ in 0..<2 {
+            let child = try Spawned([Binaries.shared.lpaRun, "--profile", "strict", "/bin/sleep", "30"],
+                                    environment: Runner(who: .caller).environment(), cwd: Binaries.shared.directory)
+            defer { kill(child.pid, SIGTERM); _ = child.finish(seconds: 30) }
+            // The first mapping of the executable file, once the process has exec'd it.
+            var base: String?
+            for _ in 0..<200 where base == nil {
+                let maps = (try? String(contentsOfFile: "/proc/\(child.pid)/maps", encoding: .utf8)) ?? ""
+                base = maps.split(separator: "\n").first { $0.hasSuffix("/lpa-run") }
+                    .map { String($0.prefix { $0 != "-" }) }
+                if base == nil { usleep(10_000) }
+            }
+            bases.append(try #require(base, "lpa-run's mapping in /proc/\(child.pid)/maps"))
+        }
+        #expect(bases[0] != bases[1], "the same base address twice: \(bases)")
+    }
+}
