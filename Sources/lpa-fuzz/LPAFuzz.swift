@@ -46,12 +46,13 @@ enum FuzzTarget: String, CaseIterable {
             at += Int(wire[at]) + 1
         }
         guard at == wire.count - 1 else { fatalError("labels do not end at the root") }
+        struct DNSLine: Decodable { var name: String }
         guard let name = outcome.name, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
             fatalError("name text not printable ASCII: \(outcome.name.debugDescription)")
         }
         guard let line = outcome.logLine, line.hasSuffix("\n"), line.utf8.dropLast().allSatisfy({ $0 >= 0x20 && $0 < 0x7f }),
-              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              object["name"] as? String == name else {
+              let object = try? JSONDecoder().decode(DNSLine.self, from: Data(line.utf8)),
+              object.name == name else {
             fatalError("dns log line does not read back: \(outcome.logLine.debugDescription)")
         }
     }
