@@ -37,9 +37,7 @@ enum LearnCommand {
         (seccomp user notification); runs under the learned profile pay nothing extra.
 
         LEARN OPTIONS:
-          -o, --output <file>     Write the profile to FILE (atomically; refused if FILE exists).
-                                  Default: stdout, after whatever COMMAND printed there.
-          --force                 Replace an existing FILE.
+        \(optionLines)
           --format <format>       The summary on stderr as text (default) or json.
 
         \(Help.options)
@@ -54,6 +52,29 @@ enum LearnCommand {
           status when it failed otherwise (the profile is still written: read it before use);
           \(LPAExitCode.ownError) bad options, a profile that does not compile, FILE exists or cannot be written.
         """
+    }
+
+    /// The options learn adds to the run options: its --help, completions and the man
+    /// page (CommandLineModel) all read them from here.
+    static let learnOptions: [CommandLineModel.Option] = [
+        .init(names: ["-o", "--output"], valueName: "FILE",
+              help: "Write the profile to FILE (atomically; refused if FILE exists). Default: stdout, after whatever COMMAND printed there.",
+              value: .files),
+        .init(names: ["--force"], valueName: nil, help: "Replace an existing FILE.", value: .none),
+    ]
+
+    static var optionLines: String {
+        learnOptions.map { option in
+            var head = "  " + option.names.joined(separator: ", ") + (option.valueName.map { " <\($0.lowercased())>" } ?? "")
+            head += String(repeating: " ", count: max(1, 26 - head.count))
+            // Wrapped at 90 columns, continued under the first line's text.
+            var lines = [head]
+            for word in option.help.split(separator: " ") {
+                if lines[lines.count - 1].count + word.count + 1 > 90 { lines.append(String(repeating: " ", count: 26)) }
+                lines[lines.count - 1] += (lines[lines.count - 1].hasSuffix(" ") ? "" : " ") + word
+            }
+            return lines.joined(separator: "\n")
+        }.joined(separator: "\n")
     }
 
     struct Options {
