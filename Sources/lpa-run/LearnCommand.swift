@@ -199,6 +199,8 @@ enum LearnCommand {
         observations.denied = result.audit.bySyscall + result.audit.expectedBySyscall
         observations.destinations = result.audit.destinations
         observations.otherDestinations = result.audit.otherDestinations
+        // DNS names: the DNS sink (issue 14 part 1) records lookups as audit records of kind
+        // "dns"; when AuditReport carries them, set `observations.dnsNames` here (name, count).
         let learned = LearnedProfile(base: base, command: options.command, date: isoNow(),
                                      exitStatus: result.exitStatus, recorded: result.recordedSyscalls,
                                      baseSeccomp: plan.seccomp, observations: observations)
@@ -221,6 +223,7 @@ enum LearnCommand {
         switch format {
         case .json:
             let denied = learned.observations.denied.map { "{\"syscall\":\(JSONLiteral.quoted($0.name)),\"count\":\($0.count)}" }
+            let dnsNames = learned.observations.dnsNames.map { "{\"name\":\(JSONLiteral.quoted($0.name)),\"count\":\($0.count)}" }
             let destinations = learned.observations.destinations.map {
                 "{\"address\":\(JSONLiteral.quoted($0.address)),\"count\":\($0.count)}"
             }
@@ -229,7 +232,7 @@ enum LearnCommand {
                 + "\"baseDenies\":\(learned.baseDenied.count),"
                 + "\"allow\":[\(allow.map(JSONLiteral.quoted).joined(separator: ","))],"
                 + "\"denied\":[\(denied.joined(separator: ","))],\"destinations\":[\(destinations.joined(separator: ","))],"
-                + "\"dnsNames\":[],\"unrecorded\":\(unrecorded)}"
+                + "\"dnsNames\":[\(dnsNames.joined(separator: ","))],\"unrecorded\":\(unrecorded)}"
         case .text:
             let target = output.map { "written to \(TerminalText.printable($0))" } ?? "written to stdout"
             var text = "lpa-run learn: \(learned.used.count) syscalls allowed (the base denies \(learned.baseDenied.count) outright); "
