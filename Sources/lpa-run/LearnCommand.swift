@@ -193,6 +193,12 @@ enum LearnCommand {
             return error.exitCode
         }
 
+        // Stopped before the command started (a signal during setup): nothing ran, so
+        // there is nothing to learn, and an allowlist of lpa-run's own calls would be a trap.
+        guard !result.recordedSyscalls.isEmpty else {
+            printError("lpa-run learn: error: the command did not start: nothing was recorded, no profile written")
+            return result.exitStatus == 0 ? LPAExitCode.ownError : result.exitStatus
+        }
         var base = plan.profile.chain.first?.source ?? "builtin:strict"
         if !base.hasPrefix("builtin:") && !base.hasPrefix("/") { base = context.cwd + "/" + base }
         var observations = LearnedProfile.Observations()
