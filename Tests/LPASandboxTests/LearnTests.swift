@@ -78,6 +78,12 @@ struct LearnTests {
         let strict = try runner.run(["--profile", "strict", "/usr/bin/python3", "-c", Self.script, "personality"],
                                     within: 60)
         #expect(strict.status == 0 && !strict.stdout.contains("personality -1"), "\(strict.stdout)\(strict.stderr)")
+
+        // --force replaces the file (renamed over it, no temporary left beside it).
+        let forced = try runner.run(["learn", "-o", learned, "--force", "/bin/true"], within: 30)
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try String(contentsOfFile: learned, encoding: .utf8).contains("# Command: /bin/true"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["python.yaml"])
     }
 
     @Test("learning the probe's own escape attempts allows none of them: lpa-run probe --profile LEARNED",
