@@ -182,13 +182,16 @@ enum LearnCommand {
         }
 
         let result: LaunchResult
+        var output: (file: HostOutputFile, name: String)?
         do {
+            if let path = options.output { output = try openTemporary(beside: path, plan: plan, cwd: context.cwd) }
             let auditLog = try runOptions.auditLog.map { path throws(LaunchError) in
                 try HostOutputFile.open(path, option: "--audit-log", mode: .append, plan: plan, cwd: context.cwd)
             }
             result = try Launcher(plan: plan, options: LaunchOptions(quiet: runOptions.quiet, verbose: runOptions.verbose,
                                                                       auditLog: auditLog, record: true)).run()
         } catch {
+            output?.file.removeCreated()
             printError(error.description)
             return error.exitCode
         }
@@ -196,6 +199,7 @@ enum LearnCommand {
         // Stopped before the command started (a signal during setup): nothing ran, so
         // there is nothing to learn, and an allowlist of lpa-run's own calls would be a trap.
         guard !result.recordedSyscalls.isEmpty else {
+            output?.file.removeCreated()
             printError("lpa-run learn: error: the command did not start: nothing was recorded, no profile written")
             return result.exitStatus == 0 ? LPAExitCode.ownError : result.exitStatus
         }
@@ -211,8 +215,8 @@ enum LearnCommand {
                                      exitStatus: result.exitStatus, recorded: result.recordedSyscalls,
                                      baseSeccomp: plan.seccomp, observations: observations)
         let text = learned.yaml
-        if let path = options.output {
-            if let message = writeAtomically(text, to: path, replace: options.force) {
+        if let path = options.output, let output {
+            if let message = publish(text, output.file, as: output.name, path: path, replace: options.force) {
                 printError("lpa-run learn: error: \(message)")
                 return LPAExitCode.ownError
             }
@@ -265,39 +269,31 @@ enum LearnCommand {
             + "T" + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2) + "Z"
     }
 
-    /// Writes a new file beside `path` (O_EXCL, mode 0644), then links it in place
-    /// (refused if `path` appeared meanwhile) or, with `replace`, renames it over `path`
-    /// (a link there is replaced, never followed). Returns the error, or nil.
-    static func writeAtomically(_ text: String, to path: String, replace: Bool) -> String? {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        var template = Array(((directory.isEmpty ? "" : directory) + "/." + name + ".lpa-learn-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { return "cannot create a file in \(TerminalText.printable(directory)): \(String(cString: strerror(errno)))" }
-        let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var failure: String?
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count && failure == nil {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { failure = "cannot write \(TerminalText.printable(temporary)): \(String(cString: strerror(errno)))" }
-            else { offset += n }
+    /// Opens the temporary file the profile is written to, beside `path` (HostOutputFile:
+    /// its directory reached through no link a sandbox could plant, outside every
+    /// read-write bind of the plan, created O_EXCL); before the run, so a refusal comes
+    /// before a long learning run, not after it.
+    static func openTemporary(beside path: String, plan: IsolationPlan, cwd: String) throws(LaunchError) -> (HostOutputFile, String) {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard !path.hasSuffix("/"), name != ".", name != ".." else {
+            throw LaunchError(step: "-o \(path)", message: "names a directory", hint: "give the path of a file")
         }
-        if failure == nil && (fchmod(fd, 0o644) != 0 || fsync(fd) != 0) {
-            failure = "cannot write \(TerminalText.printable(temporary)): \(String(cString: strerror(errno)))"
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : ""
+        let temporary = (path.contains("/") ? directory + "/" : "") + ".\(name).lpa-learn-\(getpid())-\(time(nil))"
+        return (try HostOutputFile.open(temporary, option: "-o", mode: .createNew, plan: plan, cwd: cwd), name)
+    }
+
+    /// Writes the profile to the temporary file, then gives it its name in one step
+    /// (HostOutputFile.publish). Returns the error, or nil.
+    static func publish(_ text: String, _ file: HostOutputFile, as name: String, path: String, replace: Bool) -> String? {
+        guard file.write(Array(text.utf8)), fchmod(file.fd, 0o644) == 0 else {
+            let err = errno
+            file.removeCreated()
+            return "cannot write \(TerminalText.printable(path)): \(String(cString: strerror(err)))"
         }
-        close(fd)
-        if failure == nil {
-            if replace {
-                if rename(temporary, path) != 0 { failure = "cannot write \(TerminalText.printable(path)): \(String(cString: strerror(errno)))" }
-            } else if link(temporary, path) != 0 {
-                failure = errno == EEXIST ? "\(TerminalText.printable(path)) exists: give --force to replace it"
-                    : "cannot write \(TerminalText.printable(path)): \(String(cString: strerror(errno)))"
-            }
-        }
-        if failure != nil || !replace { unlink(temporary) }
-        return failure
+        let err = file.publish(as: name, replace: replace)
+        if err == EEXIST { return "\(TerminalText.printable(path)) exists: give --force to replace it" }
+        if err != 0 { return "cannot write \(TerminalText.printable(path)): \(String(cString: strerror(err)))" }
+        return nil
     }
 }

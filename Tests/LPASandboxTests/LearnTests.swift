@@ -86,6 +86,18 @@ struct LearnTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["python.yaml"])
     }
 
+    @Test("-o inside a directory the sandbox can write is refused before the command runs", arguments: Runner.all)
+    func outputInsideWritableBind(runner: Runner) throws {
+        let directory = try Self.outputDirectory(runner)
+        defer { directory.remove() }
+        let result = try runner.run(["learn", "--rw", directory.path, "-o", directory.path + "/x.yaml", "/bin/echo", "ran"],
+                                    within: 30)
+        #expect(result.status == 125, "\(result.stderr)")
+        #expect(result.stderr.contains("which the sandbox can write"), "\(result.stderr)")
+        #expect(!result.stdout.contains("ran"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+    }
+
     @Test("learning the probe's own escape attempts allows none of them: lpa-run probe --profile LEARNED",
           arguments: Runner.all)
     func probeEscapeClassesStayDenied(runner: Runner) throws {
