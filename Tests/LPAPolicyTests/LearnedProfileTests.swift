@@ -119,6 +119,28 @@ struct LearnedProfileTests {
         #expect(text.contains("'x\\u{a}default: allow # '\\\\''"))
     }
 
+    @Test("a base's argument rule is never overridden: the learner leaves the call out, the compiler refuses an outright allow")
+    func baseArgumentRules() throws {
+        let baseText = "extends: strict\nseccomp:\n  rules:\n    - {syscall: kill, action: deny, args: [{index: 1, op: eq, value: 9}]}\n"
+        let base = try Fixture.compiler(["base.yaml": baseText])
+            .compile(profile: "base.yaml", command: Fixture.command, overrides: .init()).plan.seccomp
+        let numbers = ["kill", "read", "execve", "sendmsg", "close"].compactMap(SyscallResolver.number(of:))
+        let learned = LearnedProfile(base: "base.yaml", command: [], date: "", exitStatus: 0, recorded: numbers,
+                                     baseSeccomp: base)
+        #expect(!learned.allowList.contains("kill") && learned.allowList.contains("read"))
+        #expect(learned.yaml.contains("so left out"))
+        let compiler = Fixture.compiler(["base.yaml": baseText, "learned.yaml": learned.yaml])
+        #expect(throws: Never.self) { try compiler.compile(profile: "learned.yaml", command: Fixture.command, overrides: .init()) }
+        let edited = learned.yaml.replacingOccurrences(of: "    - \"read\"", with: "    - \"read\"\n    - \"kill\"")
+        let refused = Fixture.compiler(["base.yaml": baseText, "learned.yaml": edited])
+        do {
+            _ = try refused.compile(profile: "learned.yaml", command: Fixture.command, overrides: .init())
+            Issue.record("an outright allow of kill over the base's argument rule compiled")
+        } catch {
+            #expect(error.diagnostics.contains { $0.message.contains("cannot be enforced") }, "\(error.diagnostics)")
+        }
+    }
+
     @Test("whole groups are written as @name")
     func groups() throws {
         // An allowlist base: nothing denied outright but what it does not allow.

@@ -198,6 +198,18 @@ struct SeccompCompiler {
                                               "rule for '\(rule.syscall)' has no effect: the syscall is denied unconditionally (\(existing.rule.reason ?? "deny"))"))
                 continue
             }
+            // Under a denying default an outright allow is a rule of its own, and libseccomp
+            // lets it swallow this one: the restriction would silently vanish (an allowlist
+            // extending a profile that restricts the call by argument).
+            if let existing = unconditional[rule.syscall], existing.rule.action == .allow, defaultAction != .allow,
+               action(rule.action, denyAction) != .allow {
+                diagnostics.append(Diagnostic(at: item.position,
+                                              "rule for '\(rule.syscall)' cannot be enforced: '\(rule.syscall)' is also allowed outright"
+                                                  + (existing.position.map { " (\($0))" } ?? "")
+                                                  + ", and an outright allow overrides every rule with conditions",
+                                              hint: "remove '\(rule.syscall)' from `seccomp: allow` and allow it through `rules` with conditions"))
+                continue
+            }
             add(rule.syscall, action(rule.action, denyAction), rule.args, .rule, item.position)
         }
 

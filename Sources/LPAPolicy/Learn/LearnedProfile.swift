@@ -70,10 +70,22 @@ public struct LearnedProfile: Sendable {
         return result
     }
 
-    /// The recorded syscalls by name, minus anything the base denies, sorted.
+    /// The recorded syscalls by name, minus anything the base denies and anything it
+    /// restricts by argument through `rules:` (an outright allow would override those:
+    /// SeccompCompiler refuses it), sorted.
     public var used: [String] {
-        let denied = baseDenied
-        return Set(recorded.compactMap(Self.name(of:))).subtracting(denied).sorted()
+        Set(recorded.compactMap(Self.name(of:))).subtracting(baseDenied).subtracting(restrictedByRules).sorted()
+    }
+
+    /// Syscalls the base's `rules:` deny for some arguments.
+    public var restrictedByRules: Set<String> {
+        Set(baseSeccomp.rules.filter { $0.reason == "rule" && !$0.args.isEmpty && $0.action != .allow && $0.action != .log }
+            .map(\.syscall))
+    }
+
+    /// Recorded calls left out because the base restricts them by argument.
+    public var leftOutRestricted: [String] {
+        Set(recorded.compactMap(Self.name(of:))).intersection(restrictedByRules).subtracting(baseDenied).sorted()
     }
 
     /// Recorded calls that the base denies (none expected: a denied call is never
@@ -112,6 +124,10 @@ public struct LearnedProfile: Sendable {
         comment("Allows only the \(used.count) syscalls that run made (the base denies \(baseDenied.count) outright,")
         comment("and its other rules still apply); a path the run did not take may need more: learn again.")
         if !leftOut.isEmpty { comment("Recorded but denied by the base, so left out: \(leftOut.joined(separator: ", "))") }
+        if !leftOutRestricted.isEmpty {
+            comment("Recorded but restricted by argument in the base's rules, so left out (allow them through")
+            comment("`rules` with the same conditions if the program needs them): \(leftOutRestricted.joined(separator: ", "))")
+        }
         lines.append("#")
         comment("Refused while learning (still refused under this profile):")
         if observations.denied.isEmpty {
