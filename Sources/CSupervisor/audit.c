@@ -131,6 +131,16 @@ static void describe_process(pid_t pid, struct reads *r, struct lpa_audit_record
     rec->exe_length = len > 0 ? (uint32_t)len : 0;
 }
 
+// Record mode: one bit per native syscall number that the filter let through.
+static void mark_seen(struct lpa_audit_spec *audit, const struct seccomp_notif *n) {
+    uint64_t nr = (uint32_t)n->data.nr;
+    if (n->data.arch != audit->arch || nr / 64 >= audit->seen_words) {
+        audit->unrecorded++;
+        return;
+    }
+    audit->seen[nr / 64] |= 1ULL << (nr % 64);
+}
+
 // One notification per call: NOTIF_RECV blocks when nothing is pending, so the
 // (level-triggered) event loop calls again while the listener stays readable.
 int lpa_audit_handle(struct lpa_audit_spec *audit) {
@@ -153,15 +163,28 @@ int lpa_audit_handle(struct lpa_audit_spec *audit) {
     struct lpa_audit_record rec;
     memset(&rec, 0, sizeof rec);
     int recorded = 0;
-    if (index == audit->rule_count) {
+    if (index == audit->rule_count && audit->seen != NULL) {
+        // Record mode: the filter notifies every call it would otherwise have allowed
+        // (SeccompFilter, record). CONTINUE is safe here, unlike in a supervisor that
+        // decides from the caller's memory: nothing was read, nothing decided, and the
+        // kernel runs the call exactly as the same filter without record mode would.
+        mark_seen(audit, &n);
+        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else if (index == audit->rule_count) {
         resp.error = -EPERM;  // not ours to allow: deny
     } else {
         const struct lpa_audit_rule *rule = &audit->rules[index];
         read_arguments(rule, &n, &reads, &rec);
         if (rule->kind == LPA_AUDIT_EGRESS) {
+            // The filter allows connect/sendto; only the network namespace refuses them.
+            if (audit->seen != NULL) mark_seen(audit, &n);
             int address_arg = role_index(rule, LPA_AUDIT_ARG_ADDRESS);
             int32_t known = address_arg >= 0 ? rec.data_length[address_arg] : -1;
-            if (known > 0 && lpa_audit_is_loopback(rec.data[address_arg], (size_t)known)) {
+            if (audit->seen != NULL && address_arg >= 0 && n.data.args[address_arg] == 0) {
+                // Record mode notifies sendto on a connected socket too (no address: the
+                // filter's own egress rule would not have notified it): it continues.
+                resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+            } else if (known > 0 && lpa_audit_is_loopback(rec.data[address_arg], (size_t)known)) {
                 // Loopback stays inside the sandbox's own network namespace.
                 resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
             } else {

@@ -14,7 +14,12 @@ public struct LaunchOptions: Sendable {
     /// `HostOutputFile.open(_:option:mode:plan:cwd:)`.
     public var auditLog: HostOutputFile?
 
-    public init(quiet: Bool = false, verbose: Bool = false, auditLog: HostOutputFile? = nil) {
+    /// Record mode (`lpa-run learn`): every syscall the filter allows is noted
+    /// (`LaunchResult.recordedSyscalls`); see SeccompFilter's `record`.
+    public var record = false
+
+    public init(quiet: Bool = false, verbose: Bool = false, auditLog: HostOutputFile? = nil, record: Bool = false) {
+        self.record = record
         self.quiet = quiet
         self.verbose = verbose
         self.auditLog = auditLog
@@ -32,6 +37,11 @@ public struct LaunchResult: Sendable {
     public var dns: DNSReport?
     /// What the workload left in the sandbox's tmpfs mounts, discarded at exit (nil if unknown).
     public var tmpfsBytesDiscarded: UInt64?
+    /// Record mode: the native numbers of the syscalls the workload made and the filter
+    /// allowed (plus SeccompFilter.unrecordedCalls, always), ascending.
+    public var recordedSyscalls: [Int32] = []
+    /// Record mode: notifications that could not be recorded (expected 0).
+    public var unrecordedCalls: UInt64 = 0
 }
 
 /// Runs a compiled plan, like nsjail's contain.cc: every concern is prepared on the host
@@ -51,6 +61,10 @@ public struct Launcher {
     public func run() throws(LaunchError) -> LaunchResult {
         // The degraded mode (--isolation landlock) is a path of its own: nothing below runs.
         if plan.isolation == .landlock {
+            if options.record {
+                throw LaunchError(step: "record mode", message: "lpa-run learn needs the namespace sandbox",
+                                  hint: "leave out --isolation landlock")
+            }
             guard let degraded = plan.degraded else {
                 throw LaunchError(step: "isolation landlock", message: "the plan lacks its degraded section")
             }
@@ -67,9 +81,9 @@ public struct Launcher {
         let mounts = try MountSteps(plan: plan, verified: verified)
         defer { mounts.mountFds.forEach { close($0) } }
         let network = try NetworkSetup(plan: plan)
-        let filter = try SeccompFilter(plan: plan.seccomp, audit: plan.audit)
-        let audit = filter.auditRules.isEmpty ? nil
-            : try AuditSupervisor(rules: filter.auditRules, log: options.auditLog)
+        let filter = try SeccompFilter(plan: plan.seccomp, audit: plan.audit, record: options.record)
+        let audit = filter.auditRules.isEmpty && !options.record ? nil
+            : try AuditSupervisor(rules: filter.auditRules, log: options.auditLog, record: options.record)
         let caps = try CapabilitySets(plan: plan.capabilities)
 
         // The caller's terminal never reaches the sandbox; a pty of its own is relayed.
@@ -124,7 +138,15 @@ public struct Launcher {
                 relay?.finish()
                 throw error
             }
-            if let audit { result.audit = audit.report }
+            if let audit {
+                result.audit = audit.report
+                if options.record {
+                    let recorded = audit.recorded
+                    let always = SeccompFilter.unrecordedCalls.compactMap(SeccompFilter.nativeNumber)
+                    result.recordedSyscalls = Array(Set(recorded.numbers + always)).sorted()
+                    result.unrecordedCalls = recorded.unrecorded
+                }
+            }
             result.dns = dns?.report
         }
         result.exitStatus = sandbox.wait()

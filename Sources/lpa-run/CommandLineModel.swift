@@ -47,6 +47,9 @@ enum CommandLineModel {
 
     static var subcommands: [Subcommand] {
         subcommandTypes.map(subcommand) + [
+            // learn takes every run option (documented under OPTIONS) plus its own.
+            Subcommand(name: "learn", abstract: "Run COMMAND recording its syscalls, then write a profile that allows only those.",
+                       options: LearnCommand.learnOptions, positional: ("command", true, .free)),
             Subcommand(name: "help", abstract: "Show the help of lpa-run.", options: [], positional: nil),
         ]
     }

@@ -59,6 +59,7 @@ enum Help {
           lpa-run explain [--profile NAME|FILE] [--format text|json]
           lpa-run hash FILE|DIR...
           lpa-run export --to oci|seccomp|kubernetes|systemd [OPTIONS] [-o DIR] [--] COMMAND [ARG...]
+          lpa-run learn [OPTIONS] [-o FILE] [--force] [--] COMMAND [ARG...]
           lpa-run schema | completions bash|zsh|fish | man
 
         The first word that is not an option starts COMMAND; everything after it is
@@ -80,6 +81,8 @@ enum Help {
           explain         \(ExplainCommand.configuration.abstract)
           export          Write the plan for crun/runc (OCI), Kubernetes, systemd or as a seccomp
                           profile, with a parity table (lpa-run export --help).
+          learn           Run COMMAND recording its syscalls, then write a profile that allows
+                          only those (lpa-run learn --help).
           schema          \(SchemaCommand.configuration.abstract)
           completions SHELL  \(CompletionsCommand.configuration.abstract)
           man             \(ManCommand.configuration.abstract)

@@ -31,6 +31,7 @@ case "probe": status = runSubcommand(ProbeCommand.self, Array(arguments.dropFirs
 case "explain": status = runSubcommand(ExplainCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "doctor": status = runSubcommand(DoctorCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "export": status = ExportCommand.main(Array(arguments.dropFirst()))
+case "learn": status = LearnCommand.main(Array(arguments.dropFirst()))
 case "schema": status = runSubcommand(SchemaCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "completions": status = runSubcommand(CompletionsCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }
 case "man": status = runSubcommand(ManCommand.self, Array(arguments.dropFirst())) { $0.exitStatus() }

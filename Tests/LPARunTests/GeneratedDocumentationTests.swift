@@ -20,7 +20,7 @@ struct GeneratedDocumentationTests {
     @Test("every subcommand is completed and documented, with the options swift-argument-parser declares")
     func everySubcommandAppears() throws {
         let names = CommandLineModel.subcommands.map(\.name)
-        #expect(names == ["check", "profiles", "hash", "probe", "doctor", "schema", "completions", "man", "help"])
+        #expect(names == ["check", "profiles", "hash", "probe", "doctor", "schema", "completions", "man", "learn", "help"])
         for name in names {
             #expect(CompletionScripts.bash.contains("        \(name))"), "bash lacks \(name)")
             #expect(CompletionScripts.fish.contains("-a \(name) -d"), "fish lacks \(name)")
@@ -31,6 +31,10 @@ struct GeneratedDocumentationTests {
         #expect(check.positional?.value == .files)
         let probe = try #require(CommandLineModel.subcommands.first { $0.name == "probe" })
         #expect(probe.options.first { $0.long == "--profile" }?.value == .profiles)
+        let learn = try #require(CommandLineModel.subcommands.first { $0.name == "learn" })
+        #expect(learn.options.first { $0.long == "--output" }?.value == .files)
+        #expect(ManPage.text.contains("\\fB\\-\\-force\\fR"))
+        #expect(LearnCommand.help.contains("--force"))
         let completions = try #require(CommandLineModel.subcommands.first { $0.name == "completions" })
         #expect(completions.positional?.value == .words(["bash", "zsh", "fish"]))
     }

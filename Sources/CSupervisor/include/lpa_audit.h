@@ -69,6 +69,15 @@ struct lpa_audit_spec {
     lpa_audit_sink sink;     // called for every refused call, after the answer was sent, on
                              // the thread that runs lpa_audit_run
     void *context;
+    // Record mode (`lpa-run learn`): NULL outside it. Notifications for calls the filter
+    // would have allowed (every number without a rule here) are answered CONTINUE and
+    // their number set in this bitmap (bit nr of word nr/64), as are egress calls. Numbers
+    // at or past seen_words*64, or from another architecture than `arch` (AUDIT_ARCH_*;
+    // the filter kills other ABIs before any notification), are counted in `unrecorded`.
+    uint64_t *seen;
+    size_t seen_words;
+    uint32_t arch;
+    uint64_t unrecorded;
 };
 
 // Answers one pending notification; returns -1 when the listener is gone.

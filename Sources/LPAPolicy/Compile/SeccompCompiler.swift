@@ -164,9 +164,16 @@ struct SeccompCompiler {
                         .ioctlDeny, request.position)
                 }
             } else if outcome("ioctl") == .allow {
-                diagnostics.append(Diagnostic(at: requests.position, severity: .warning,
-                                              "ioctl-deny is not enforced: with default '\(defaultAction)' and ioctl allowed, libseccomp cannot express \"allow ioctl except these requests\"",
-                                              hint: "use default allow, or allow ioctl only through rules with argument conditions"))
+                // An allowlist (a learned profile): libseccomp keeps one condition per
+                // argument in a rule and lets an unconditional allow swallow conditional
+                // denials, so "every request but these" is allowed as the blocks of
+                // request values (low 32 bits) that hold none of them.
+                unconditional["ioctl"] = nil
+                let denied = Set(requests.items.map { $0.value.value & 0xffff_ffff })
+                for (value, mask) in Self.complementBlocks(denied) {
+                    add("ioctl", .allow, [ArgCondition(index: 1, op: .maskedEq, value: value, mask: mask, width: 32)],
+                        .ioctlDeny, requests.position)
+                }
             }
         }
 
@@ -191,6 +198,18 @@ struct SeccompCompiler {
                                               "rule for '\(rule.syscall)' has no effect: the syscall is denied unconditionally (\(existing.rule.reason ?? "deny"))"))
                 continue
             }
+            // Under a denying default an outright allow is a rule of its own, and libseccomp
+            // lets it swallow this one: the restriction would silently vanish (an allowlist
+            // extending a profile that restricts the call by argument).
+            if let existing = unconditional[rule.syscall], existing.rule.action == .allow, defaultAction != .allow,
+               action(rule.action, denyAction) != .allow {
+                diagnostics.append(Diagnostic(at: item.position,
+                                              "rule for '\(rule.syscall)' cannot be enforced: '\(rule.syscall)' is also allowed outright"
+                                                  + (existing.position.map { " (\($0))" } ?? "")
+                                                  + ", and an outright allow overrides every rule with conditions",
+                                              hint: "remove '\(rule.syscall)' from `seccomp: allow` and allow it through `rules` with conditions"))
+                continue
+            }
             add(rule.syscall, action(rule.action, denyAction), rule.args, .rule, item.position)
         }
 
@@ -201,6 +220,24 @@ struct SeccompCompiler {
                                otherArchitectures: otherArchitectures, rules: candidates.map(\.rule))
         return Compiled(plan: plan, rulePositions: candidates.map(\.position),
                         defaultPosition: document.seccompDefault?.position)
+    }
+
+    /// The 32-bit values not in `excluded`, as aligned blocks `(value, mask)` (a value v
+    /// is in a block when v & mask == value): at most 32 blocks per excluded value.
+    static func complementBlocks(_ excluded: Set<UInt64>) -> [(value: UInt64, mask: UInt64)] {
+        var blocks: [(value: UInt64, mask: UInt64)] = []
+        func cover(_ prefix: UInt64, _ bits: Int) {
+            let mask: UInt64 = bits == 0 ? 0 : (0xffff_ffff << UInt64(32 - bits)) & 0xffff_ffff
+            let inside = excluded.contains { $0 & mask == prefix }
+            if !inside {
+                blocks.append((prefix, mask))
+            } else if bits < 32 {
+                cover(prefix, bits + 1)
+                cover(prefix | (1 << UInt64(31 - bits)), bits + 1)
+            }
+        }
+        cover(0, 0)
+        return blocks
     }
 
     private func action(_ raw: RawAction, _ deny: SeccompAction) -> SeccompAction {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CSupervisor
+import CSeccomp
 import LPAPolicy
 
 /// What the sandbox tried and was refused, for the exit report.
@@ -66,7 +67,19 @@ final class AuditSupervisor {
     private var suppressed: [UInt64]
     private var logBytes = 0
 
-    init(rules: [AuditRule], log: HostOutputFile?) throws(LaunchError) {
+    /// Record mode (`lpa-run learn`): one bit per native syscall number the filter let
+    /// through, written by audit.c on the audit thread, read after it was joined.
+    static let seenWords = 16
+    private let seen: UnsafeMutablePointer<UInt64>?
+    private var unrecorded: UInt64 = 0
+
+    init(rules: [AuditRule], log: HostOutputFile?, record: Bool = false) throws(LaunchError) {
+        if record {
+            seen = .allocate(capacity: Self.seenWords)
+            seen?.initialize(repeating: 0, count: Self.seenWords)
+        } else {
+            seen = nil
+        }
         self.rules = rules
         self.log = log
         counters = [UInt64](repeating: 0, count: rules.count)
@@ -105,7 +118,10 @@ final class AuditSupervisor {
                     guard let record, let context else { return }
                     Unmanaged<AuditSupervisor>.fromOpaque(context).takeUnretainedValue().record(record.pointee)
                 },
-                context: Unmanaged.passUnretained(self).toOpaque())
+                context: Unmanaged.passUnretained(self).toOpaque(),
+                seen: seen, seen_words: seen == nil ? 0 : Self.seenWords, arch: seccomp_arch_native(),
+                unrecorded: 0)
+            defer { unrecorded += spec.unrecorded }
             return withUnsafeMutablePointer(to: &spec) { body($0) }
         }
     }
@@ -218,7 +234,20 @@ final class AuditSupervisor {
         return result
     }
 
+    /// Record mode: the native numbers of the calls the filter let through, ascending,
+    /// and how many notifications could not be recorded (another ABI, a number past
+    /// the bitmap: none expected, since other ABIs are killed).
+    var recorded: (numbers: [Int32], unrecorded: UInt64) {
+        guard let seen else { return ([], 0) }
+        var numbers: [Int32] = []
+        for word in 0..<Self.seenWords {
+            for bit in 0..<64 where seen[word] & (1 << UInt64(bit)) != 0 { numbers.append(Int32(word * 64 + bit)) }
+        }
+        return (numbers, unrecorded)
+    }
+
     deinit {
+        seen?.deallocate()
         close(channel.launcher)
         if listener >= 0 { close(listener) }
     }

@@ -116,6 +116,25 @@ public final class HostOutputFile: Sendable {
         unlinkat(directory, name, 0)
     }
 
+    /// For a file written whole, then put in place (`lpa-run learn -o`): opened
+    /// `.createNew` under a temporary name, it takes `finalName` in the same directory
+    /// (the descriptor opened and checked at `open`): linkat, refused with EEXIST when the
+    /// name exists, or with `replace` renameat over it (a link there is replaced, never
+    /// followed). The temporary name is gone afterwards. Returns 0 or the errno.
+    public func publish(as finalName: String, replace: Bool) -> Int32 {
+        var result: Int32 = 0
+        if fsync(fd) != 0 {
+            result = errno
+        } else if replace {
+            if renameat(directory, name, directory, finalName) == 0 { return 0 }
+            result = errno
+        } else if linkat(directory, name, directory, finalName, 0) != 0 {
+            result = errno
+        }
+        removeCreated()
+        return result
+    }
+
     deinit {
         close(fd)
         close(directory)

@@ -16,6 +16,29 @@ struct SeccompFilter {
 
     /// SCMP_ACT_NOTIFY: hand the call to the supervisor (seccomp user notification).
     static let notifyAction: UInt32 = 0x7fc0_0000
+    static let allowAction: UInt32 = 0x7fff_0000
+    /// Whether allowed calls are notified for `lpa-run learn`.
+    let record: Bool
+
+    /// Calls window.c makes after loading the filter and before lpa-run holds the
+    /// listener (sendmsg and close hand it over; write and exit_group report a failed
+    /// step; execve starts the command, and lpa-run takes the listener only after it
+    /// succeeded). Notified, they would wait forever; in record mode they stay plain
+    /// allows, and a learned profile always allows them (LauncherCallCheck requires it).
+    public static let unrecordedCalls = ["execve", "sendmsg", "close", "write", "exit_group"]
+
+    static func nativeNumber(_ name: String) -> Int32? {
+        let number = seccomp_syscall_resolve_name(name)
+        return number < 0 ? nil : number
+    }
+
+    /// In record mode, what an allowing action becomes: a notification.
+    static func recorded(_ action: SeccompAction) -> UInt32 {
+        switch action {
+        case .allow, .log: notifyAction
+        default: actionValue(action)
+        }
+    }
 
     // libseccomp's SCMP_ACT_* are function-like macros that Swift cannot import.
     static func actionValue(_ action: SeccompAction) -> UInt32 {
@@ -32,8 +55,15 @@ struct SeccompFilter {
     /// - Parameter audit: the plan's calls for the supervisor: each is loaded as
     ///   SECCOMP_RET_USER_NOTIF instead of its kernel action, and the supervisor answers
     ///   with the same outcome, now with a record (see AuditPlan).
-    init(plan: SeccompPlan, audit: AuditPlan = AuditPlan()) throws(LaunchError) {
-        guard let ctx = seccomp_init(Self.actionValue(plan.defaultAction)) else {
+    /// - Parameter record: record mode (`lpa-run learn`): every call the filter allows is
+    ///   notified instead (audit.c continues it and notes its number), except the calls
+    ///   the sandbox makes itself between loading the filter and the supervisor taking
+    ///   the listener (`unrecordedCalls`), which would wait for an answer nobody can give
+    ///   yet. Denials and their answers stay as they are.
+    init(plan: SeccompPlan, audit: AuditPlan = AuditPlan(), record: Bool = false) throws(LaunchError) {
+        self.record = record
+        let defaultAction = record ? Self.recorded(plan.defaultAction) : Self.actionValue(plan.defaultAction)
+        guard let ctx = seccomp_init(defaultAction) else {
             throw LaunchError(step: "seccomp: init", message: "libseccomp could not create a filter")
         }
         defer { seccomp_release(ctx) }
@@ -57,16 +87,32 @@ struct SeccompFilter {
                                             syscall: call.syscall, errnoName: "ENETUNREACH"))
             }
         }
+        if record {
+            // A notification carries no rule: audit.c tells a notified denial from a
+            // notified allow by the number alone. A call denied only for some arguments
+            // (socket families, personality flags, ioctl requests) is also allowed for
+            // others, so in record mode its denials stay in the kernel, unlogged.
+            let conditional = Set(plan.rules.filter { !$0.args.isEmpty }.map(\.number))
+            auditRules.removeAll { $0.kind == .deny && conditional.contains($0.number) }
+        }
         let denialsToNotify = Set(auditRules.filter { $0.kind == .deny }.map(\.number))
+        let unrecorded = Set(Self.unrecordedCalls.compactMap { Self.nativeNumber($0) })
         for rule in plan.rules {
             var conditions = rule.args.map(Self.comparison)
-            let action = denialsToNotify.contains(rule.number) ? Self.notifyAction : Self.actionValue(rule.action)
+            var action = denialsToNotify.contains(rule.number) ? Self.notifyAction : Self.actionValue(rule.action)
+            if record && !unrecorded.contains(rule.number) && !denialsToNotify.contains(rule.number) {
+                action = Self.recorded(rule.action)
+            }
+            // libseccomp refuses a rule with the default action; it would change nothing.
+            if record && action == defaultAction { continue }
             let rc = conditions.withUnsafeMutableBufferPointer {
                 seccomp_rule_add_array(ctx, action, rule.number, UInt32($0.count), $0.baseAddress)
             }
             try check(rc, "rule for \(rule.syscall)")
         }
-        for rule in auditRules where rule.kind == .egress {
+        // In record mode with allowing default every call is notified already (audit.c
+        // continues a sendto without an address, as this rule's condition would).
+        for rule in auditRules where rule.kind == .egress && !(record && defaultAction == Self.notifyAction) {
             // connect always; sendto only with an address (without one it sends on a
             // connected socket, whose connect was already audited).
             var conditions = rule.syscall == "sendto"
@@ -76,6 +122,13 @@ struct SeccompFilter {
                 seccomp_rule_add_array(ctx, Self.notifyAction, rule.number, UInt32($0.count), $0.baseAddress)
             }
             try check(rc, "audit rule for \(rule.syscall)")
+        }
+
+        if record && defaultAction == Self.notifyAction {
+            let ruled = Set(plan.rules.map(\.number))
+            for number in unrecorded where !ruled.contains(number) {
+                try check(seccomp_rule_add_array(ctx, Self.allowAction, number, 0, nil), "record-mode allow")
+            }
         }
 
         // Export through a memfd: libseccomp 2.5 has no export-to-memory call.

@@ -1,0 +1,299 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import LPAPolicy
+import LPASandbox
+
+/// `lpa-run learn [RUN OPTIONS] [-o FILE] [--force] [--] COMMAND`: runs COMMAND under the
+/// base profile in record mode (every syscall the filter allows is noted by the audit
+/// supervisor, then continued) until it exits or lpa-run is stopped with SIGINT/SIGTERM
+/// (forwarded, as a run forwards them), then writes a profile that extends the base and
+/// allows only the syscalls the run made (LearnedProfile).
+enum LearnCommand {
+    static let usageLine = "Usage: lpa-run learn [OPTIONS] [-o FILE] [--force] [--] COMMAND [ARG...]"
+
+    static var help: String {
+        """
+        lpa-run learn: run a command under a profile and write a tighter one from what it did.
+
+        USAGE:
+          lpa-run learn [OPTIONS] [-o FILE] [--force] [--] COMMAND [ARG...]
+
+        COMMAND runs as `lpa-run [OPTIONS] COMMAND` would run it (same profile, -p, --model,
+        --connect, ...), with every syscall the profile allows recorded, until it exits or
+        you stop it with Ctrl-C (SIGINT) or SIGTERM: lpa-run forwards the signal, waits for
+        the command to exit, then writes the learned profile. Exercise everything the
+        program must do while it learns (load the model, answer a request, stream one):
+        a path it did not take is denied later.
+
+        The learned profile `extends` the base (--profile, default strict) and adds a
+        default-deny syscall allowlist of exactly the calls the run made; everything the
+        base denies stays denied (its escape-class groups, clone flags, ioctl requests,
+        socket families), and comments list what was refused while learning: syscalls,
+        connection attempts, DNS names. Check it with `lpa-run check FILE`, try it with
+        `lpa-run probe --profile FILE`, run with `lpa-run --profile FILE COMMAND`.
+
+        Recording costs one round trip to lpa-run per allowed syscall while learning
+        (seccomp user notification); runs under the learned profile pay nothing extra.
+
+        LEARN OPTIONS:
+        \(optionLines)
+          --format <format>       The summary on stderr as text (default) or json.
+
+        \(Help.options)
+        EXAMPLES:
+          lpa-run learn -o llama.yaml --model m.gguf -p 8080:8080 llama-server -m m.gguf --port 8080
+              (query it, then Ctrl-C)
+          lpa-run learn --profile python-server -o agent.yaml -- python3 agent.py
+          lpa-run --profile ./llama.yaml --model m.gguf -p 8080:8080 llama-server -m m.gguf --port 8080
+
+        EXIT STATUS:
+          0 written (COMMAND exited 0, or was stopped with SIGINT or SIGTERM); COMMAND's own
+          status when it failed otherwise (the profile is still written: read it before use);
+          \(LPAExitCode.ownError) bad options, a profile that does not compile, FILE exists or cannot be written.
+        """
+    }
+
+    /// The options learn adds to the run options: its --help, completions and the man
+    /// page (CommandLineModel) all read them from here.
+    static let learnOptions: [CommandLineModel.Option] = [
+        .init(names: ["-o", "--output"], valueName: "FILE",
+              help: "Write the profile to FILE (atomically; refused if FILE exists). Default: stdout, after whatever COMMAND printed there.",
+              value: .files),
+        .init(names: ["--force"], valueName: nil, help: "Replace an existing FILE.", value: .none),
+    ]
+
+    static var optionLines: String {
+        learnOptions.map { option in
+            var head = "  " + option.names.joined(separator: ", ") + (option.valueName.map { " <\($0.lowercased())>" } ?? "")
+            head += String(repeating: " ", count: max(1, 26 - head.count))
+            // Wrapped at 90 columns, continued under the first line's text.
+            var lines = [head]
+            for word in option.help.split(separator: " ") {
+                if lines[lines.count - 1].count + word.count + 1 > 90 { lines.append(String(repeating: " ", count: 26)) }
+                lines[lines.count - 1] += (lines[lines.count - 1].hasSuffix(" ") ? "" : " ") + word
+            }
+            return lines.joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    struct Options {
+        var output: String?
+        var force = false
+        var runWords: [String] = []
+        var command: [String] = []
+    }
+
+    enum Parsed {
+        case options(Options)
+        case help
+        case error(String)
+    }
+
+    /// Takes the learn options out of the words before COMMAND; the rest are run options
+    /// (a value-taking option takes the next word, as ArgumentSplitter splits them).
+    static func parse(_ arguments: [String]) -> Parsed {
+        var options = Options()
+        var index = 0
+        while index < arguments.count {
+            let word = arguments[index]
+            if word == "--" {
+                options.command = Array(arguments[(index + 1)...])
+                return .options(options)
+            }
+            guard word.hasPrefix("-"), word != "-" else { break }
+            var name = word
+            var inline: String?
+            if word.hasPrefix("--"), let eq = word.firstIndex(of: "=") {
+                name = String(word[..<eq])
+                inline = String(word[word.index(after: eq)...])
+            }
+            switch name {
+            case "-h", "--help":
+                return .help
+            case "-o", "--output":
+                if inline == nil {
+                    index += 1
+                    inline = index < arguments.count ? arguments[index] : nil
+                }
+                guard let text = inline, !text.isEmpty else { return .error("missing value for '\(name)'") }
+                options.output = text
+            case "--force":
+                options.force = true
+            case "--dry-run":
+                return .error("'--dry-run' has no meaning for learn: learning runs the command")
+            case "--report-json":
+                return .error("'--report-json' is not supported by learn: use --format json for the summary")
+            default:
+                options.runWords.append(word)
+                if inline == nil, RunOptionTable.option(named: name)?.takesValue == true {
+                    index += 1
+                    guard index < arguments.count else { return .error("missing value for '\(name)'") }
+                    options.runWords.append(arguments[index])
+                }
+            }
+            index += 1
+        }
+        if index < arguments.count { options.command = Array(arguments[index...]) }
+        return .options(options)
+    }
+
+    static func main(_ arguments: [String]) -> Int32 {
+        let options: Options
+        switch parse(arguments) {
+        case .help:
+            print(help)
+            return 0
+        case .error(let message):
+            printError("lpa-run learn: error: \(message)\n\(usageLine)")
+            return LPAExitCode.ownError
+        case .options(let parsed):
+            options = parsed
+        }
+        let runOptions: RunOptions
+        do {
+            runOptions = try RunOptionParser.parse(options.runWords)
+        } catch .help {
+            print(help)
+            return 0
+        } catch {
+            printError("lpa-run learn: error: \(error.message)\n\(usageLine)")
+            return LPAExitCode.ownError
+        }
+        guard !options.command.isEmpty else {
+            printError("lpa-run learn: error: no command given\n\(usageLine)")
+            return LPAExitCode.ownError
+        }
+        // Refused before anything runs: a long learning run must not end in "exists".
+        if let path = options.output, !options.force, exists(path) {
+            printError("lpa-run learn: error: \(TerminalText.printable(path)) exists: give --force to replace it, or another -o FILE")
+            return LPAExitCode.ownError
+        }
+
+        let context = HostFacts.context()
+        let plan: IsolationPlan
+        switch RunCommand.compilePlan(command: options.command, options: runOptions, context: context, planOnly: false) {
+        case .success(let compiled): plan = compiled
+        case .failure(let failure): return failure.status
+        }
+        if plan.isolation == .landlock {
+            printError("lpa-run learn: error: learning needs the namespace sandbox; leave out --isolation landlock")
+            return LPAExitCode.ownError
+        }
+
+        let result: LaunchResult
+        var output: (file: HostOutputFile, name: String)?
+        do {
+            if let path = options.output { output = try openTemporary(beside: path, plan: plan, cwd: context.cwd) }
+            let auditLog = try runOptions.auditLog.map { path throws(LaunchError) in
+                try HostOutputFile.open(path, option: "--audit-log", mode: .append, plan: plan, cwd: context.cwd)
+            }
+            result = try Launcher(plan: plan, options: LaunchOptions(quiet: runOptions.quiet, verbose: runOptions.verbose,
+                                                                      auditLog: auditLog, record: true)).run()
+        } catch {
+            output?.file.removeCreated()
+            printError(error.description)
+            return error.exitCode
+        }
+
+        // Stopped before the command started (a signal during setup): nothing ran, so
+        // there is nothing to learn, and an allowlist of lpa-run's own calls would be a trap.
+        guard !result.recordedSyscalls.isEmpty else {
+            output?.file.removeCreated()
+            printError("lpa-run learn: error: the command did not start: nothing was recorded, no profile written")
+            return result.exitStatus == 0 ? LPAExitCode.ownError : result.exitStatus
+        }
+        var base = plan.profile.chain.first?.source ?? "builtin:strict"
+        if !base.hasPrefix("builtin:") && !base.hasPrefix("/") { base = context.cwd + "/" + base }
+        var observations = LearnedProfile.Observations()
+        observations.denied = result.audit.bySyscall + result.audit.expectedBySyscall
+        observations.destinations = result.audit.destinations
+        observations.otherDestinations = result.audit.otherDestinations
+        // DNS names: the DNS sink (issue 14 part 1) records lookups as audit records of kind
+        // "dns"; when AuditReport carries them, set `observations.dnsNames` here (name, count).
+        let learned = LearnedProfile(base: base, command: options.command, date: isoNow(),
+                                     exitStatus: result.exitStatus, recorded: result.recordedSyscalls,
+                                     baseSeccomp: plan.seccomp, observations: observations)
+        let text = learned.yaml
+        if let path = options.output, let output {
+            if let message = publish(text, output.file, as: output.name, path: path, replace: options.force) {
+                printError("lpa-run learn: error: \(message)")
+                return LPAExitCode.ownError
+            }
+        } else {
+            print(text, terminator: "")
+        }
+        printError(summary(learned, output: options.output, format: runOptions.format, unrecorded: result.unrecordedCalls))
+        let status = result.exitStatus
+        return status == 0 || status == 128 + SIGINT || status == 128 + SIGTERM ? 0 : status
+    }
+
+    static func summary(_ learned: LearnedProfile, output: String?, format: OutputFormat, unrecorded: UInt64) -> String {
+        let allow = learned.allowList
+        switch format {
+        case .json:
+            let denied = learned.observations.denied.map { "{\"syscall\":\(JSONLiteral.quoted($0.name)),\"count\":\($0.count)}" }
+            let dnsNames = learned.observations.dnsNames.map { "{\"name\":\(JSONLiteral.quoted($0.name)),\"count\":\($0.count)}" }
+            let destinations = learned.observations.destinations.map {
+                "{\"address\":\(JSONLiteral.quoted($0.address)),\"count\":\($0.count)}"
+            }
+            return "{\"output\":\(output.map(JSONLiteral.quoted) ?? "null"),\"base\":\(JSONLiteral.quoted(learned.base)),"
+                + "\"exitStatus\":\(learned.exitStatus),\"syscalls\":\(learned.used.count),"
+                + "\"baseDenies\":\(learned.baseDenied.count),"
+                + "\"allow\":[\(allow.map(JSONLiteral.quoted).joined(separator: ","))],"
+                + "\"denied\":[\(denied.joined(separator: ","))],\"destinations\":[\(destinations.joined(separator: ","))],"
+                + "\"dnsNames\":[\(dnsNames.joined(separator: ","))],\"unrecorded\":\(unrecorded)}"
+        case .text:
+            let target = output.map { "written to \(TerminalText.printable($0))" } ?? "written to stdout"
+            var text = "lpa-run learn: \(learned.used.count) syscalls allowed (the base denies \(learned.baseDenied.count) outright); "
+                + "\(target); the command exited with \(learned.exitStatus)"
+            if unrecorded > 0 { text += "\nlpa-run learn: warning: \(unrecorded) calls could not be recorded" }
+            return text
+        }
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    static func isoNow() -> String {
+        var t = time(nil)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2)
+            + "T" + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2) + "Z"
+    }
+
+    /// Opens the temporary file the profile is written to, beside `path` (HostOutputFile:
+    /// its directory reached through no link a sandbox could plant, outside every
+    /// read-write bind of the plan, created O_EXCL); before the run, so a refusal comes
+    /// before a long learning run, not after it.
+    static func openTemporary(beside path: String, plan: IsolationPlan, cwd: String) throws(LaunchError) -> (HostOutputFile, String) {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard !path.hasSuffix("/"), name != ".", name != ".." else {
+            throw LaunchError(step: "-o \(path)", message: "names a directory", hint: "give the path of a file")
+        }
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : ""
+        let temporary = (path.contains("/") ? directory + "/" : "") + ".\(name).lpa-learn-\(getpid())-\(time(nil))"
+        return (try HostOutputFile.open(temporary, option: "-o", mode: .createNew, plan: plan, cwd: cwd), name)
+    }
+
+    /// Writes the profile to the temporary file, then gives it its name in one step
+    /// (HostOutputFile.publish). Returns the error, or nil.
+    static func publish(_ text: String, _ file: HostOutputFile, as name: String, path: String, replace: Bool) -> String? {
+        guard file.write(Array(text.utf8)), fchmod(file.fd, 0o644) == 0 else {
+            let err = errno
+            file.removeCreated()
+            return "cannot write \(TerminalText.printable(path)): \(String(cString: strerror(err)))"
+        }
+        let err = file.publish(as: name, replace: replace)
+        if err == EEXIST { return "\(TerminalText.printable(path)) exists: give --force to replace it" }
+        if err != 0 { return "cannot write \(TerminalText.printable(path)): \(String(cString: strerror(err)))" }
+        return nil
+    }
+}
