@@ -209,8 +209,9 @@ enum LearnCommand {
         observations.denied = result.audit.bySyscall + result.audit.expectedBySyscall
         observations.destinations = result.audit.destinations
         observations.otherDestinations = result.audit.otherDestinations
-        // DNS names: the DNS sink (issue 14 part 1) records lookups as audit records of kind
-        // "dns"; when AuditReport carries them, set `observations.dnsNames` here (name, count).
+        // The names the DNS sink answered NXDOMAIN (in dig's presentation form; the
+        // learned profile escapes them again for its comments).
+        observations.dnsNames = (result.dns?.names ?? []).map { ($0.name, $0.count) }
         let learned = LearnedProfile(base: base, command: options.command, date: isoNow(),
                                      exitStatus: result.exitStatus, recorded: result.recordedSyscalls,
                                      baseSeccomp: plan.seccomp, observations: observations)
