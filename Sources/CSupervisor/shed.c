@@ -39,11 +39,12 @@ struct scan {
     // The mapping whose fields are being read.
     int candidate;
     long long anonymous_kb;
+    long long swap_kb;
     struct range current;
 };
 
 static void finish_mapping(struct scan *s) {
-    if (s->candidate && s->anonymous_kb == 0 && s->count < SHED_MAX) s->ranges[s->count++] = s->current;
+    if (s->candidate && s->anonymous_kb == 0 && s->swap_kb == 0 && s->count < SHED_MAX) s->ranges[s->count++] = s->current;
     s->candidate = 0;
 }
 
@@ -77,7 +78,8 @@ static int parse_header(const char *line, size_t length, struct scan *s) {
     }
     while (i < length && line[i] == ' ') i++;
     s->current = (struct range){value[0], value[1]};
-    s->anonymous_kb = -1;  // must be read before the mapping counts
+    s->anonymous_kb = -1;  // both must be read before the mapping counts
+    s->swap_kb = -1;
     s->candidate = perms[0] == 'r' && perms[1] == '-' && perms[3] == 'p' && i < length && line[i] == '/';
     return 1;
 }
@@ -87,6 +89,16 @@ static void parse_line(const char *line, size_t length, struct scan *s) {
         const char *p = line + 10;
         while (*p == ' ') p++;
         s->anonymous_kb = strtoll(p, NULL, 10);
+        return;
+    }
+    // A written private page that was swapped out is no longer "Anonymous" but
+    // "Swap": dropping it would bring back the file's bytes (red team: the RELRO
+    // region's relocated pages, swapped out under memory pressure the workload can
+    // cause). Only a mapping with neither is a pure refault from the file.
+    if (length > 5 && memcmp(line, "Swap:", 5) == 0) {
+        const char *p = line + 5;
+        while (*p == ' ') p++;
+        s->swap_kb = strtoll(p, NULL, 10);
         return;
     }
     // Field lines start "Name:"; a header starts with a hex address and a '-'.

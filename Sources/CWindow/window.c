@@ -691,8 +691,10 @@ static void send_dns_sockets(const struct lpa_spec *s) {
     for (int i = 0; i < 2; i++) {
         fds[i] = socket(AF_INET, types[i] | SOCK_CLOEXEC, 0);
         if (fds[i] < 0) fail(s, LPA_STEP_DNS_LISTEN, i, errno);
-        int one = 1;
-        setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        // No SO_REUSEADDR: on UDP it would let a workload that keeps
+        // CAP_NET_BIND_SERVICE bind 127.0.0.1:53 beside the sink and take the other
+        // processes' queries unlogged (red team). The network namespace is new: no
+        // TIME_WAIT to wait out.
         struct sockaddr_in a;
         loopback_address(&a, 53);
         if (bind(fds[i], (struct sockaddr *)&a, sizeof a) != 0) fail(s, LPA_STEP_DNS_LISTEN, i, errno);

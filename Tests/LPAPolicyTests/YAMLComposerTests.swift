@@ -23,6 +23,17 @@ struct YAMLComposerTests {
                 == ["1:1: cannot parse YAML: 1:12: error: reader: control characters are not allowed:\nhostname: a\u{1}\n           ^"])
     }
 
+    /// Red team: libyaml breaks lines at NEL, LS, PS and a lone CR, where a reviewer sees
+    /// one comment line: `# reviewed<LS>network: {mode: host}` ran with the host network.
+    @Test func lineBreaksAReviewerCannotSeeAreRefused() {
+        for hidden in ["\u{2028}", "\u{2029}", "\u{85}", "\r"] {
+            let errors = all("extends: builtin:strict  # reviewed\(hidden)network: {mode: host}\n")
+            #expect(errors.count == 1 && errors[0].hasPrefix("1:36: YAML: "), "\(hidden.debugDescription): \(errors)")
+        }
+        #expect(all("hostname: a\r\n").isEmpty, "CRLF line ends stay fine")
+        #expect(all("hostname: a\r").count == 1, "a CR at the very end is refused too")
+    }
+
     @Test func duplicateKeyInAFlowMappingPointsAtTheFirst() {
         #expect(all("{hostname: a, hostname: b}\n") == ["1:2: duplicate key 'hostname'"])
         // Quoted and plain spellings are the same key (the search for the repeat looks

@@ -34,11 +34,40 @@ enum YAMLComposer {
                           mark: Node.Mark(line: 1, column: 1))
         }
         if text.isEmpty { return nil }
+        try refuseHiddenLineBreaks(text)
         var copy = text
         return try copy.withUTF8 { bytes in Result { () throws(Failure) in try compose(bytes, text: text) } }.get()
     }
 
     /// An open collection.
+    /// libyaml (YAML 1.1) breaks lines at NEL, LS and PS and at a CR alone, where `cat`,
+    /// editors, diffs and YAML 1.2 tools show one line: `# reviewed<U+2028>network: …` is a
+    /// comment to a reviewer and a setting to the parser (red team). A profile is what
+    /// its reviewer reads, so those breaks are refused, at their position; CRLF is fine.
+    private static func refuseHiddenLineBreaks(_ text: String) throws(Failure) {
+        var line = 1, column = 1
+        var previousCR = false
+        for scalar in text.unicodeScalars {
+            if previousCR && scalar != "\n" {
+                throw .syntax(problem: "a carriage return that does not end a line (CR without LF): terminals and reviewers do not see the line break YAML sees",
+                              mark: Node.Mark(line: line, column: column - 1))
+            }
+            switch scalar.value {
+            case 0x85, 0x2028, 0x2029:
+                let name = scalar.value == 0x85 ? "NEL (U+0085)" : scalar.value == 0x2028 ? "LINE SEPARATOR (U+2028)" : "PARAGRAPH SEPARATOR (U+2029)"
+                throw .syntax(problem: "\(name) breaks the line for YAML but not for editors, terminals or reviewers; use a newline",
+                              mark: Node.Mark(line: line, column: column))
+            default: break
+            }
+            previousCR = scalar == "\r"
+            if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+        }
+        if previousCR {
+            throw .syntax(problem: "a carriage return that does not end a line (CR without LF): terminals and reviewers do not see the line break YAML sees",
+                          mark: Node.Mark(line: line, column: column - 1))
+        }
+    }
+
     private struct Frame {
         var isMapping: Bool
         var tag: String?
