@@ -33,6 +33,11 @@ enum LearnCommand {
         connection attempts, DNS names. Check it with `lpa-run check FILE`, try it with
         `lpa-run probe --profile FILE`, run with `lpa-run --profile FILE COMMAND`.
 
+        With -o FILE the profile is written once COMMAND has exited (nothing is created
+        beside FILE while it runs). Without -o the profile goes to standard output and the
+        command's standard output goes to standard error, so `lpa-run learn -- CMD > FILE`
+        holds the profile alone. FILE must not be the base profile or a file it extends.
+
         Recording costs one round trip to lpa-run per allowed syscall while learning
         (seccomp user notification); runs under the learned profile pay nothing extra.
 
@@ -58,7 +63,8 @@ enum LearnCommand {
     /// page (CommandLineModel) all read them from here.
     static let learnOptions: [CommandLineModel.Option] = [
         .init(names: ["-o", "--output"], valueName: "FILE",
-              help: "Write the profile to FILE (atomically; refused if FILE exists). Default: stdout, after whatever COMMAND printed there.",
+              help: "Write the profile to FILE (atomically, once COMMAND has exited; refused if FILE exists). "
+                  + "Default: stdout, and without -o the command's standard output goes to standard error.",
               value: .files),
         .init(names: ["--force"], valueName: nil, help: "Replace an existing FILE.", value: .none),
     ]
@@ -182,24 +188,45 @@ enum LearnCommand {
         }
 
         let result: LaunchResult
-        var output: (file: HostOutputFile, name: String)?
-        do {
-            if let path = options.output { output = try openTemporary(beside: path, plan: plan, cwd: context.cwd) }
+        // Only the directory is opened (and checked) before the run: the file is created
+        // in it after the sandbox is gone, so no sandbox process can see or replace it.
+        var output: HostOutputDirectory?
+        // Without -o the profile goes to stdout: the command's stdout goes to stderr for
+        // the run, so nothing it prints can become part of the profile.
+        var profileOut: Int32 = -1
+        defer { if profileOut >= 0 { close(profileOut) } }
+        do throws(LaunchError) {
+            if let path = options.output {
+                let directory = try HostOutputDirectory(forFile: path, option: "-o", plan: plan, cwd: context.cwd)
+                try refuseBase(directory, plan: plan)
+                output = directory
+            }
             let auditLog = try runOptions.auditLog.map { path throws(LaunchError) in
                 try HostOutputFile.open(path, option: "--audit-log", mode: .append, plan: plan, cwd: context.cwd)
+            }
+            if output == nil {
+                fflush(nil)  // all streams: what print() buffered belongs before the swap
+                profileOut = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
+                guard profileOut >= 0, dup2(STDERR_FILENO, STDOUT_FILENO) == STDOUT_FILENO else {
+                    throw LaunchError(step: "learn: standard output", errno: errno,
+                                      message: "cannot set the command's standard output aside", hint: "give -o FILE")
+                }
             }
             result = try Launcher(plan: plan, options: LaunchOptions(quiet: runOptions.quiet, verbose: runOptions.verbose,
                                                                       auditLog: auditLog, record: true)).run()
         } catch {
-            output?.file.removeCreated()
             printError(error.description)
             return error.exitCode
+        }
+        if profileOut >= 0 {
+            dup2(profileOut, STDOUT_FILENO)
+            close(profileOut)
+            profileOut = -1
         }
 
         // Stopped before the command started (a signal during setup): nothing ran, so
         // there is nothing to learn, and an allowlist of lpa-run's own calls would be a trap.
         guard !result.recordedSyscalls.isEmpty else {
-            output?.file.removeCreated()
             printError("lpa-run learn: error: the command did not start: nothing was recorded, no profile written")
             return result.exitStatus == 0 ? LPAExitCode.ownError : result.exitStatus
         }
@@ -217,7 +244,7 @@ enum LearnCommand {
                                      baseSeccomp: plan.seccomp, observations: observations)
         let text = learned.yaml
         if let path = options.output, let output {
-            if let message = publish(text, output.file, as: output.name, path: path, replace: options.force) {
+            if let message = publish(text, output, path: path, replace: options.force) {
                 printError("lpa-run learn: error: \(message)")
                 return LPAExitCode.ownError
             }
@@ -270,29 +297,25 @@ enum LearnCommand {
             + "T" + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2) + "Z"
     }
 
-    /// Opens the temporary file the profile is written to, beside `path` (HostOutputFile:
-    /// its directory reached through no link a sandbox could plant, outside every
-    /// read-write bind of the plan, created O_EXCL); before the run, so a refusal comes
-    /// before a long learning run, not after it.
-    static func openTemporary(beside path: String, plan: IsolationPlan, cwd: String) throws(LaunchError) -> (HostOutputFile, String) {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        guard !path.hasSuffix("/"), name != ".", name != ".." else {
-            throw LaunchError(step: "-o \(path)", message: "names a directory", hint: "give the path of a file")
+    /// Refuses an output file that is one of the profiles the plan was compiled from
+    /// (same device and inode): the learned profile would extend itself.
+    static func refuseBase(_ directory: HostOutputDirectory, plan: IsolationPlan) throws(LaunchError) {
+        guard let output = directory.existing() else { return }
+        for link in plan.profile.chain where !link.source.hasPrefix("builtin:") {
+            var st = stat()
+            guard stat(link.source, &st) == 0, UInt64(st.st_dev) == output.device, UInt64(st.st_ino) == output.inode
+            else { continue }
+            throw LaunchError(step: "-o \(directory.path)",
+                              message: "is the profile \(TerminalText.printable(link.source)) that the learned profile extends",
+                              hint: "write the learned profile to another file: it extends the base by its path")
         }
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : ""
-        let temporary = (path.contains("/") ? directory + "/" : "") + ".\(name).lpa-learn-\(getpid())-\(time(nil))"
-        return (try HostOutputFile.open(temporary, option: "-o", mode: .createNew, plan: plan, cwd: cwd), name)
     }
 
-    /// Writes the profile to the temporary file, then gives it its name in one step
-    /// (HostOutputFile.publish). Returns the error, or nil.
-    static func publish(_ text: String, _ file: HostOutputFile, as name: String, path: String, replace: Bool) -> String? {
-        guard file.write(Array(text.utf8)), fchmod(file.fd, 0o644) == 0 else {
-            let err = errno
-            file.removeCreated()
-            return "cannot write \(TerminalText.printable(path)): \(String(cString: strerror(err)))"
-        }
-        let err = file.publish(as: name, replace: replace)
+    /// Writes the profile beside nothing else: a new file in the directory opened before
+    /// the run, given its name in one step (HostOutputDirectory.publish). Returns the
+    /// error, or nil.
+    static func publish(_ text: String, _ directory: HostOutputDirectory, path: String, replace: Bool) -> String? {
+        let err = directory.publish(Array(text.utf8), mode: 0o644, replace: replace)
         if err == EEXIST { return "\(TerminalText.printable(path)) exists: give --force to replace it" }
         if err != 0 { return "cannot write \(TerminalText.printable(path)): \(String(cString: strerror(err)))" }
         return nil

@@ -42,4 +42,27 @@ struct SeccompFilterTests {
         let connect = try #require(filter.auditRules.first { $0.syscall == "connect" })
         #expect(connect.kind == .egress && connect.errno == ENETUNREACH)
     }
+
+    /// Record mode allows the unrecorded calls' remainder with the complement of their
+    /// conditional denials (learn under connect-ports: sendmsg without MSG_FASTOPEN).
+    @Test func complementOfConditionalDenials() throws {
+        // The rule connect-ports adds (LandlockCompiler.fastOpenRules).
+        let sendmsg = try #require(SeccompFilter.nativeNumber("sendmsg"))
+        let fastOpen = SeccompRule(syscall: "sendmsg", number: sendmsg, action: .errno(name: "EPERM", number: EPERM),
+                                   args: [ArgCondition(index: 2, op: .maskedEq, value: 0x2000_0000, mask: 0x2000_0000, width: 32)],
+                                   reason: "connect-ports")
+        let remainder = SeccompFilter.complement(of: [fastOpen])
+        #expect(remainder == [ArgCondition(index: 2, op: .maskedEq, value: 0, mask: 0x2000_0000, width: 32)])
+        #expect(SeccompFilter.negation(ArgCondition(index: 0, op: .lt, value: 3)) == ArgCondition(index: 0, op: .ge, value: 3))
+        #expect(SeccompFilter.negation(ArgCondition(index: 0, op: .eq, value: 3, width: 32)) == nil)
+        #expect(SeccompFilter.negation(ArgCondition(index: 0, op: .maskedEq, value: 1, mask: 3)) == nil)
+        // Two denials on the same argument have no one-rule complement: refused, not guessed.
+        let two = [fastOpen, SeccompRule(syscall: "sendmsg", number: fastOpen.number, action: fastOpen.action,
+                                         args: [ArgCondition(index: 2, op: .eq, value: 7)], reason: "test")]
+        #expect(SeccompFilter.complement(of: two) == nil)
+        // And the record-mode filter of a connect-ports plan builds.
+        var plan = try Self.plan("strict")
+        plan.seccomp.rules.append(fastOpen)
+        #expect(!(try SeccompFilter(plan: plan.seccomp, audit: plan.audit, record: true)).instructions.isEmpty)
+    }
 }

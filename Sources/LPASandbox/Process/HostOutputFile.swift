@@ -44,6 +44,23 @@ public final class HostOutputFile: Sendable {
     /// `cwd` resolves a relative path; `plan` says which host paths the sandbox can write.
     public static func open(_ path: String, option: String, mode: Mode, plan: IsolationPlan,
                             cwd: String) throws(LaunchError) -> HostOutputFile {
+        let (directory, name) = try openDirectory(of: path, option: option, plan: plan, cwd: cwd)
+        do throws(LaunchError) {
+            let file = try openFile(name, in: directory, mode: mode) { message, errno, hint in
+                LaunchError(step: "\(option) \(path)", errno: errno, message: message, hint: hint)
+            }
+            return file.withPath(path, directory: directory)
+        } catch {
+            close(directory)
+            throw error
+        }
+    }
+
+    /// The directory of `path` (opened O_PATH, walked following only root's links) and
+    /// the file's name in it; refused when the sandbox can write the directory (see
+    /// writableBind). The caller closes the descriptor.
+    static func openDirectory(of path: String, option: String, plan: IsolationPlan,
+                              cwd: String) throws(LaunchError) -> (fd: Int32, name: String) {
         func refuse(_ message: String, errno: Int32? = nil, hint: String? = nil) -> LaunchError {
             LaunchError(step: "\(option) \(path)", errno: errno, message: message, hint: hint)
         }
@@ -75,24 +92,22 @@ public final class HostOutputFile: Sendable {
             close(directory)
             throw refuse("its parent is not a directory", errno: ENOTDIR, hint: "check \(parent)")
         }
-        do throws(LaunchError) {
-            // The path as given and the path its directory really is (links resolved).
-            var candidates = [PathNormalizer.lexical(absolute)]
-            if let resolved = FilePaths.path(ofDescriptor: directory), resolved.hasPrefix("/") {
-                candidates.append((resolved == "/" ? "" : resolved) + "/" + name)
-            }
-            if let bind = writableBind(containingAny: candidates, plan: plan) {
-                throw refuse("lies inside \(bind.source ?? bind.target), which the sandbox can write (read-write bind"
-                                 + (bind.origin.map { " from \($0)" } ?? "") + ")",
-                             hint: "the sandbox could replace the file with a link before lpa-run writes it; "
-                                 + "choose a path outside every read-write directory of the profile")
-            }
-            let file = try openFile(name, in: directory, mode: mode, refuse: refuse)
-            return file.withPath(path, directory: directory)
-        } catch {
-            close(directory)
-            throw error
+        // The path as given and the path its directory really is (links resolved); then
+        // the directory and its ancestors by device and inode, which also catches a
+        // bind-mount alias of a read-write directory (a path no string compare matches).
+        var candidates = [PathNormalizer.lexical(absolute)]
+        if let resolved = FilePaths.path(ofDescriptor: directory), resolved.hasPrefix("/") {
+            candidates.append((resolved == "/" ? "" : resolved) + "/" + name)
         }
+        if let bind = writableBind(containingAny: candidates, plan: plan)
+            ?? writableBind(aboveDirectory: directory, plan: plan) {
+            close(directory)
+            throw refuse("lies inside \(bind.source ?? bind.target), which the sandbox can write (read-write bind"
+                             + (bind.origin.map { " from \($0)" } ?? "") + ")",
+                         hint: "the sandbox could replace the file with a link before lpa-run writes it; "
+                             + "choose a path outside every read-write directory of the profile")
+        }
+        return (directory, name)
     }
 
     /// Writes all of `bytes`; false on a failure or a short write.
@@ -116,25 +131,6 @@ public final class HostOutputFile: Sendable {
         unlinkat(directory, name, 0)
     }
 
-    /// For a file written whole, then put in place (`lpa-run learn -o`): opened
-    /// `.createNew` under a temporary name, it takes `finalName` in the same directory
-    /// (the descriptor opened and checked at `open`): linkat, refused with EEXIST when the
-    /// name exists, or with `replace` renameat over it (a link there is replaced, never
-    /// followed). The temporary name is gone afterwards. Returns 0 or the errno.
-    public func publish(as finalName: String, replace: Bool) -> Int32 {
-        var result: Int32 = 0
-        if fsync(fd) != 0 {
-            result = errno
-        } else if replace {
-            if renameat(directory, name, directory, finalName) == 0 { return 0 }
-            result = errno
-        } else if linkat(directory, name, directory, finalName, 0) != 0 {
-            result = errno
-        }
-        removeCreated()
-        return result
-    }
-
     deinit {
         close(fd)
         close(directory)
@@ -155,6 +151,38 @@ public final class HostOutputFile: Sendable {
                 }
             }
         }
+        return nil
+    }
+
+    /// The read-write bind of the plan whose source directory is `directory` or one of
+    /// its ancestors (compared by device and inode, walking `..` up to the root); nil
+    /// when none is.
+    static func writableBind(aboveDirectory directory: Int32, plan: IsolationPlan) -> MountEntry? {
+        var sources: [(device: UInt64, inode: UInt64, entry: MountEntry)] = []
+        for entry in plan.mounts where entry.kind == .bind && !entry.options.readOnly {
+            var st = stat()
+            guard let source = entry.source, stat(source, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
+            sources.append((UInt64(st.st_dev), UInt64(st.st_ino), entry))
+        }
+        guard !sources.isEmpty else { return nil }
+        var current = openat(directory, ".", FilePaths.openPath | O_DIRECTORY | O_CLOEXEC)
+        // Bounded: a path has at most PATH_MAX/2 components.
+        for _ in 0..<2048 where current >= 0 {
+            var st = stat()
+            guard fstat(current, &st) == 0 else { break }
+            if let match = sources.first(where: { $0.device == UInt64(st.st_dev) && $0.inode == UInt64(st.st_ino) }) {
+                close(current)
+                return match.entry
+            }
+            let parent = openat(current, "..", FilePaths.openPath | O_DIRECTORY | O_CLOEXEC)
+            close(current)
+            current = parent
+            var parentStat = stat()
+            // The root is its own parent.
+            if current < 0 || fstat(current, &parentStat) != 0
+                || (parentStat.st_dev == st.st_dev && parentStat.st_ino == st.st_ino) { break }
+        }
+        if current >= 0 { close(current) }
         return nil
     }
 
@@ -229,5 +257,71 @@ public final class HostOutputFile: Sendable {
         case S_IFDIR: "a directory"
         default: "not a regular file"
         }
+    }
+}
+
+/// The directory of a file lpa-run writes whole once the sandbox is gone (`lpa-run learn
+/// -o`): opened and checked before the run (HostOutputFile.openDirectory), so a bad path
+/// fails before a long learning session, and kept open, so the file lands in the
+/// directory that was checked. Nothing is created in it until `publish`, called after
+/// the sandbox's init exited (its pid namespace then holds no process), so no sandbox
+/// process can see, replace or race the file.
+public final class HostOutputDirectory: Sendable {
+    /// The path as the user gave it, for messages.
+    public let path: String
+    private let fd: Int32
+    private let name: String
+
+    public init(forFile path: String, option: String, plan: IsolationPlan, cwd: String) throws(LaunchError) {
+        (fd, name) = try HostOutputFile.openDirectory(of: path, option: option, plan: plan, cwd: cwd)
+        self.path = path
+    }
+
+    /// The file's device and inode when its name exists (not following a link there).
+    public func existing() -> (device: UInt64, inode: UInt64)? {
+        var st = stat()
+        guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+
+    /// Writes `bytes` to a new file (a random name, O_EXCL|O_NOFOLLOW, 0600 while
+    /// written, then `mode`), fsyncs it and gives it the name: linkat, which fails with
+    /// EEXIST when the name exists, or with `replace` renameat, which replaces whatever
+    /// is there (a link itself, never its target). The random name is gone afterwards.
+    /// Returns 0 or the errno.
+    public func publish(_ bytes: [UInt8], mode: mode_t, replace: Bool) -> Int32 {
+        var temporary = ""
+        var file: Int32 = -1
+        for _ in 0..<8 where file < 0 {
+            temporary = ".\(name).lpa-learn-" + String(UInt64.random(in: 1...UInt64.max), radix: 16)
+            repeat {
+                file = openat(fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0o600)
+            } while file < 0 && errno == EINTR
+            if file < 0 && errno != EEXIST { return errno }
+        }
+        guard file >= 0 else { return EEXIST }
+        var result: Int32 = 0
+        var offset = 0
+        while offset < bytes.count && result == 0 {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(file, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { result = n < 0 ? errno : EIO } else { offset += n }
+        }
+        if result == 0 && (fchmod(file, mode) != 0 || fsync(file) != 0) { result = errno }
+        close(file)
+        if result == 0 {
+            if replace {
+                if renameat(fd, temporary, fd, name) == 0 { return 0 }
+                result = errno
+            } else if linkat(fd, temporary, fd, name, 0) != 0 {
+                result = errno
+            }
+        }
+        unlinkat(fd, temporary, 0)
+        return result
+    }
+
+    deinit {
+        close(fd)
     }
 }

@@ -103,8 +103,10 @@ struct SeccompFilter {
             if record && !unrecorded.contains(rule.number) && !denialsToNotify.contains(rule.number) {
                 action = Self.recorded(rule.action)
             }
-            // libseccomp refuses a rule with the default action; it would change nothing.
-            if record && action == defaultAction { continue }
+            // libseccomp refuses a rule with the default action (EACCES); it would change
+            // nothing, as a call no other rule matches gets the default anyway (a
+            // default-deny allowlist with connect-ports: the MSG_FASTOPEN denial).
+            if action == defaultAction { continue }
             let rc = conditions.withUnsafeMutableBufferPointer {
                 seccomp_rule_add_array(ctx, action, rule.number, UInt32($0.count), $0.baseAddress)
             }
@@ -125,9 +127,34 @@ struct SeccompFilter {
         }
 
         if record && defaultAction == Self.notifyAction {
-            let ruled = Set(plan.rules.map(\.number))
-            for number in unrecorded where !ruled.contains(number) {
-                try check(seccomp_rule_add_array(ctx, Self.allowAction, number, 0, nil), "record-mode allow")
+            for number in unrecorded {
+                let rules = plan.rules.filter { $0.number == number }
+                // An unconditional rule already says what the call does without a notification.
+                if rules.contains(where: { $0.args.isEmpty }) { continue }
+                // Denied only for some arguments (sendmsg with MSG_FASTOPEN under
+                // connect-ports): those denials stay, and the rest must be a plain allow,
+                // not the notifying default. An unconditional allow would replace the
+                // conditional rules (libseccomp keeps the shorter rule), so the allow
+                // carries the complement of their conditions.
+                // Conditional allows are plain allows already (unrecorded): only the
+                // denials need a complement.
+                let denials = rules.filter { rule in
+                    switch rule.action {
+                    case .allow, .log: false
+                    default: true
+                    }
+                }
+                guard let remainder = Self.complement(of: denials) else {
+                    let name = rules.first?.syscall ?? String(number)
+                    throw LaunchError(step: "seccomp: record-mode allow for \(name)",
+                                      message: "the profile's conditional rules for \(name) have no complement lpa-run can express",
+                                      hint: "learn under a base without argument rules on \(name)")
+                }
+                var conditions = remainder.map(Self.comparison)
+                let rc = conditions.withUnsafeMutableBufferPointer {
+                    seccomp_rule_add_array(ctx, Self.allowAction, number, UInt32($0.count), $0.baseAddress)
+                }
+                try check(rc, "record-mode allow")
             }
         }
 
@@ -140,6 +167,40 @@ struct SeccompFilter {
         let got = program.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         if got != Int(size) { throw LaunchError(step: "seccomp: read BPF", errno: errno, message: "short read") }
         instructions = program
+    }
+
+    /// Conditions that hold exactly when none of `rules` matches (each rule with one
+    /// condition, on distinct arguments: their negations joined by AND); [] when there
+    /// are no rules; nil when that cannot be written as one libseccomp rule.
+    static func complement(of rules: [SeccompRule]) -> [ArgCondition]? {
+        var result: [ArgCondition] = []
+        for rule in rules {
+            guard rule.args.count == 1, let negated = negation(rule.args[0]),
+                  !result.contains(where: { $0.index == negated.index }) else { return nil }
+            result.append(negated)
+        }
+        return result
+    }
+
+    /// The condition true exactly when `c` is false, or nil when no single comparison is.
+    static func negation(_ c: ArgCondition) -> ArgCondition? {
+        var n = c
+        switch c.op {
+        case .eq, .ne:
+            // A 32-bit eq is compared masked (comparison): its negation has no operator.
+            guard c.width == 64 else { return nil }
+            n.op = c.op == .eq ? .ne : .eq
+        case .lt: n.op = .ge
+        case .ge: n.op = .lt
+        case .le: n.op = .gt
+        case .gt: n.op = .le
+        case .maskedEq:
+            // One bit, set or clear: the negation is the same bit the other way.
+            let mask = c.mask ?? ~0
+            guard mask.nonzeroBitCount == 1, c.value == 0 || c.value == mask else { return nil }
+            n.value = c.value == 0 ? mask : 0
+        }
+        return n
     }
 
     static func comparison(_ c: ArgCondition) -> scmp_arg_cmp {
