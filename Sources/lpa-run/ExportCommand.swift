@@ -68,61 +68,38 @@ enum ExportCommand {
     }
 
     /// Takes the export options out of the words before COMMAND; the rest are run
-    /// options, split the way ArgumentSplitter splits them (a value-taking option takes
-    /// the next word).
+    /// options (SubcommandArguments).
     static func parse(_ arguments: [String]) -> Parsed {
         var options = Options()
-        var index = 0
-        func value(_ name: String, inline: String?) -> String? {
-            if let inline { return inline }
-            index += 1
-            return index < arguments.count ? arguments[index] : nil
-        }
-        while index < arguments.count {
-            let word = arguments[index]
-            if word == "--" {
-                options.command = Array(arguments[(index + 1)...])
-                index = arguments.count
-                break
-            }
-            guard word.hasPrefix("-"), word != "-" else { break }
-            var name = word
-            var inline: String?
-            if word.hasPrefix("--"), let eq = word.firstIndex(of: "=") {
-                name = String(word[..<eq])
-                inline = String(word[word.index(after: eq)...])
-            }
+        let result = SubcommandArguments.split(arguments) { name, value in
             switch name {
-            case "-h", "--help":
-                return .help
             case "--to":
-                guard let text = value(name, inline: inline) else { return .error("missing value for '--to'") }
+                guard let text = value() else { return .error("missing value for '--to'") }
                 guard let target = ExportTarget(rawValue: text) else {
                     return .error("bad value '\(text)' for '--to': use "
                                   + ExportTarget.allCases.map(\.rawValue).joined(separator: ", "))
                 }
                 options.target = target
             case "-o", "--output":
-                guard let text = value(name, inline: inline), !text.isEmpty else {
-                    return .error("missing value for '\(name)'")
-                }
+                guard let text = value(), !text.isEmpty else { return .error("missing value for '\(name)'") }
                 options.output = text
             case "--fail-on-weaker":
                 options.failOnWeaker = true
             case "--dry-run", "--audit-log", "--report-json":
                 return .error("'\(name)' has no meaning for export: nothing runs")
             default:
-                options.runWords.append(word)
-                if inline == nil, RunOptionTable.option(named: name)?.takesValue == true {
-                    index += 1
-                    guard index < arguments.count else { return .error("missing value for '\(name)'") }
-                    options.runWords.append(arguments[index])
-                }
+                return .runOption
             }
-            index += 1
+            return .taken
         }
-        if index < arguments.count { options.command = Array(arguments[index...]) }
-        return .options(options)
+        switch result {
+        case .help: return .help
+        case .error(let message): return .error(message)
+        case .split(let split):
+            options.runWords = split.runWords
+            options.command = split.command
+            return .options(options)
+        }
     }
 
     static func main(_ arguments: [String]) -> Int32 {

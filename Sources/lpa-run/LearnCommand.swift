@@ -97,32 +97,13 @@ enum LearnCommand {
     }
 
     /// Takes the learn options out of the words before COMMAND; the rest are run options
-    /// (a value-taking option takes the next word, as ArgumentSplitter splits them).
+    /// (SubcommandArguments).
     static func parse(_ arguments: [String]) -> Parsed {
         var options = Options()
-        var index = 0
-        while index < arguments.count {
-            let word = arguments[index]
-            if word == "--" {
-                options.command = Array(arguments[(index + 1)...])
-                return .options(options)
-            }
-            guard word.hasPrefix("-"), word != "-" else { break }
-            var name = word
-            var inline: String?
-            if word.hasPrefix("--"), let eq = word.firstIndex(of: "=") {
-                name = String(word[..<eq])
-                inline = String(word[word.index(after: eq)...])
-            }
+        let result = SubcommandArguments.split(arguments) { name, value in
             switch name {
-            case "-h", "--help":
-                return .help
             case "-o", "--output":
-                if inline == nil {
-                    index += 1
-                    inline = index < arguments.count ? arguments[index] : nil
-                }
-                guard let text = inline, !text.isEmpty else { return .error("missing value for '\(name)'") }
+                guard let text = value(), !text.isEmpty else { return .error("missing value for '\(name)'") }
                 options.output = text
             case "--force":
                 options.force = true
@@ -131,17 +112,18 @@ enum LearnCommand {
             case "--report-json":
                 return .error("'--report-json' is not supported by learn: use --format json for the summary")
             default:
-                options.runWords.append(word)
-                if inline == nil, RunOptionTable.option(named: name)?.takesValue == true {
-                    index += 1
-                    guard index < arguments.count else { return .error("missing value for '\(name)'") }
-                    options.runWords.append(arguments[index])
-                }
+                return .runOption
             }
-            index += 1
+            return .taken
         }
-        if index < arguments.count { options.command = Array(arguments[index...]) }
-        return .options(options)
+        switch result {
+        case .help: return .help
+        case .error(let message): return .error(message)
+        case .split(let split):
+            options.runWords = split.runWords
+            options.command = split.command
+            return .options(options)
+        }
     }
 
     static func main(_ arguments: [String]) -> Int32 {
