@@ -53,7 +53,7 @@ enum ExportCommand {
         """
     }
 
-    struct Options {
+    struct Options: SubcommandOptions {
         var target: ExportTarget?
         var output: String?
         var failOnWeaker = false
@@ -61,17 +61,12 @@ enum ExportCommand {
         var command: [String] = []
     }
 
-    enum Parsed {
-        case options(Options)
-        case help
-        case error(String)
-    }
+    typealias Parsed = SubcommandArguments.Parsed<Options>
 
     /// Takes the export options out of the words before COMMAND; the rest are run
     /// options (SubcommandArguments).
     static func parse(_ arguments: [String]) -> Parsed {
-        var options = Options()
-        let result = SubcommandArguments.split(arguments) { name, value in
+        SubcommandArguments.parse(arguments, into: Options()) { options, name, value in
             switch name {
             case "--to":
                 guard let text = value() else { return .error("missing value for '--to'") }
@@ -92,28 +87,11 @@ enum ExportCommand {
             }
             return .taken
         }
-        switch result {
-        case .help: return .help
-        case .error(let message): return .error(message)
-        case .split(let split):
-            options.runWords = split.runWords
-            options.command = split.command
-            return .options(options)
-        }
     }
 
     static func main(_ arguments: [String]) -> Int32 {
-        let options: Options
-        switch parse(arguments) {
-        case .help:
-            print(help)
-            return 0
-        case .error(let message):
-            printError("lpa-run export: error: \(message)\n\(usageLine)")
-            return LPAExitCode.ownError
-        case .options(let parsed):
-            options = parsed
-        }
+        let parsed = SubcommandArguments.options(parse(arguments), subcommand: "export", help: help, usageLine: usageLine)
+        guard let options = parsed.options else { return parsed.status }
         guard let target = options.target else {
             printError("lpa-run export: error: --to is required (oci, seccomp, kubernetes or systemd)\n\(usageLine)")
             return LPAExitCode.ownError

@@ -83,24 +83,19 @@ enum LearnCommand {
         }.joined(separator: "\n")
     }
 
-    struct Options {
+    struct Options: SubcommandOptions {
         var output: String?
         var force = false
         var runWords: [String] = []
         var command: [String] = []
     }
 
-    enum Parsed {
-        case options(Options)
-        case help
-        case error(String)
-    }
+    typealias Parsed = SubcommandArguments.Parsed<Options>
 
     /// Takes the learn options out of the words before COMMAND; the rest are run options
     /// (SubcommandArguments).
     static func parse(_ arguments: [String]) -> Parsed {
-        var options = Options()
-        let result = SubcommandArguments.split(arguments) { name, value in
+        SubcommandArguments.parse(arguments, into: Options()) { options, name, value in
             switch name {
             case "-o", "--output":
                 guard let text = value(), !text.isEmpty else { return .error("missing value for '\(name)'") }
@@ -116,28 +111,11 @@ enum LearnCommand {
             }
             return .taken
         }
-        switch result {
-        case .help: return .help
-        case .error(let message): return .error(message)
-        case .split(let split):
-            options.runWords = split.runWords
-            options.command = split.command
-            return .options(options)
-        }
     }
 
     static func main(_ arguments: [String]) -> Int32 {
-        let options: Options
-        switch parse(arguments) {
-        case .help:
-            print(help)
-            return 0
-        case .error(let message):
-            printError("lpa-run learn: error: \(message)\n\(usageLine)")
-            return LPAExitCode.ownError
-        case .options(let parsed):
-            options = parsed
-        }
+        let parsed = SubcommandArguments.options(parse(arguments), subcommand: "learn", help: help, usageLine: usageLine)
+        guard let options = parsed.options else { return parsed.status }
         let runOptions: RunOptions
         do {
             runOptions = try RunOptionParser.parse(options.runWords)
