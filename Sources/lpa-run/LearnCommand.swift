@@ -199,7 +199,7 @@ enum LearnCommand {
         // The names the DNS sink answered NXDOMAIN (in dig's presentation form; the
         // learned profile escapes them again for its comments).
         observations.dnsNames = (result.dns?.names ?? []).map { ($0.name, $0.count) }
-        let learned = LearnedProfile(base: base, command: options.command, date: isoNow(),
+        let learned = LearnedProfile(base: base, command: options.command, date: ISOTime.now(),
                                      exitStatus: result.exitStatus, recorded: result.recordedSyscalls,
                                      baseSeccomp: plan.seccomp, observations: observations)
         let text = learned.yaml
@@ -220,15 +220,15 @@ enum LearnCommand {
         let allow = learned.allowList
         switch format {
         case .json:
-            let denied = learned.observations.denied.map { "{\"syscall\":\(JSONLiteral.quoted($0.name)),\"count\":\($0.count)}" }
-            let dnsNames = learned.observations.dnsNames.map { "{\"name\":\(JSONLiteral.quoted($0.name)),\"count\":\($0.count)}" }
+            let denied = learned.observations.denied.map { "{\"syscall\":\(JSONString.literal($0.name)),\"count\":\($0.count)}" }
+            let dnsNames = learned.observations.dnsNames.map { "{\"name\":\(JSONString.literal($0.name)),\"count\":\($0.count)}" }
             let destinations = learned.observations.destinations.map {
-                "{\"address\":\(JSONLiteral.quoted($0.address)),\"count\":\($0.count)}"
+                "{\"address\":\(JSONString.literal($0.address)),\"count\":\($0.count)}"
             }
-            return "{\"output\":\(output.map(JSONLiteral.quoted) ?? "null"),\"base\":\(JSONLiteral.quoted(learned.base)),"
+            return "{\"output\":\(output.map(JSONString.literal) ?? "null"),\"base\":\(JSONString.literal(learned.base)),"
                 + "\"exitStatus\":\(learned.exitStatus),\"syscalls\":\(learned.used.count),"
                 + "\"baseDenies\":\(learned.baseDenied.count),"
-                + "\"allow\":[\(allow.map(JSONLiteral.quoted).joined(separator: ","))],"
+                + "\"allow\":[\(allow.map(JSONString.literal).joined(separator: ","))],"
                 + "\"denied\":[\(denied.joined(separator: ","))],\"destinations\":[\(destinations.joined(separator: ","))],"
                 + "\"dnsNames\":[\(dnsNames.joined(separator: ","))],\"unrecorded\":\(unrecorded)}"
         case .text:
@@ -243,18 +243,6 @@ enum LearnCommand {
     static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
-    }
-
-    static func isoNow() -> String {
-        var t = time(nil)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2)
-            + "T" + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2) + "Z"
     }
 
     /// Refuses an output file that is one of the profiles the plan was compiled from

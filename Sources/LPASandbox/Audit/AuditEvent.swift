@@ -39,7 +39,8 @@ struct AuditEvent: Equatable, Sendable {
     /// ISO 8601 in UTC with milliseconds: 2025-01-31T12:00:00.123Z.
     var time: String { Self.isoTime(seconds: seconds, nanoseconds: nanoseconds) }
 
-    static func isoTime(seconds: Int64, nanoseconds: Int64) -> String {
+    /// Without nanoseconds, to the second: 2025-01-31T12:00:00Z.
+    static func isoTime(seconds: Int64, nanoseconds: Int64?) -> String {
         var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)
@@ -49,7 +50,7 @@ struct AuditEvent: Equatable, Sendable {
         }
         return pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
             + "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
-            + "." + pad(Int(nanoseconds / 1_000_000), 3) + "Z"
+            + (nanoseconds.map { "." + pad(Int($0 / 1_000_000), 3) } ?? "") + "Z"
     }
 }
 
@@ -84,4 +85,12 @@ public enum AuditText {
     }
 
     static func isUnsafeOnTerminal(_ scalar: Unicode.Scalar) -> Bool { TerminalText.isUnsafe(scalar) }
+}
+
+/// The time lpa-run writes into files besides the audit log (a learned profile's
+/// header): ISO 8601 in UTC, to the second, as the audit log writes it.
+public enum ISOTime {
+    public static func now() -> String {
+        AuditEvent.isoTime(seconds: Int64(time(nil)), nanoseconds: nil)
+    }
 }

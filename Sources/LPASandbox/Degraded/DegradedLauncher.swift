@@ -36,7 +36,6 @@ struct DegradedLauncher {
         landlock.rules.append(.init(path: home.path, access: LandlockAccess.mask(LandlockAccess.readWrite),
                                     optional: false))
         let arena = CStringArena()
-        let landlockRules = landlock.cRules(arena: arena)
         let rlimits = plan.rlimits.map {
             lpa_rlimit(resource: $0.number, soft: $0.soft ?? UInt64.max, hard: $0.hard ?? UInt64.max)
         }
@@ -52,13 +51,7 @@ struct DegradedLauncher {
         spec.rlimit_count = rlimits.count
         spec.caps = nil
         spec.last_cap = caps.lastCap
-        spec.landlock_mode = landlock.cMode
-        spec.landlock_handled = landlock.handled
-        spec.landlock_rules = UnsafePointer(arena.array(landlockRules))
-        spec.landlock_rule_count = landlockRules.count
-        spec.landlock_handled_net = landlock.handledNet
-        spec.landlock_ports = UnsafePointer(arena.array(landlock.cPorts()))
-        spec.landlock_port_count = landlock.ports.count
+        landlock.fill(&spec, arena: arena)
         spec.uid = plan.identity.uid
         spec.gid = plan.identity.gid
         spec.degraded_set_ids = asRoot ? 1 : 0

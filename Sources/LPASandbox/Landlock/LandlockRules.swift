@@ -92,4 +92,17 @@ struct LandlockRules {
         rules.map { lpa_landlock_rule(path: UnsafePointer(arena.string($0.path)), access: $0.access,
                                       optional: $0.optional ? 1 : 0) }
     }
+
+    /// The Landlock fields of the window's spec, the same for both launch paths (the
+    /// namespaces' and the degraded mode's); strings and arrays live in `arena`.
+    func fill(_ spec: inout lpa_spec, arena: CStringArena) {
+        let rules = cRules(arena: arena)
+        spec.landlock_mode = cMode
+        spec.landlock_handled = handled
+        spec.landlock_rules = UnsafePointer(arena.array(rules))
+        spec.landlock_rule_count = rules.count
+        spec.landlock_handled_net = handledNet
+        spec.landlock_ports = UnsafePointer(arena.array(cPorts()))
+        spec.landlock_port_count = ports.count
+    }
 }

@@ -57,7 +57,6 @@ final class SandboxProcess {
         var program = sock_fprog(len: UInt16(parts.filter.instructions.count), filter: instructions)
         let keep = arena.array(parts.caps.keep)
         let landlock = LandlockRules(plan: plan.landlock, steps: parts.mounts.steps)
-        let landlockRules = landlock.cRules(arena: arena)
 
         let sync = try makePipe("sync pipe")
         let usage = try makePipe("tmpfs usage pipe")
@@ -86,13 +85,7 @@ final class SandboxProcess {
         spec.keep_caps = UnsafePointer(keep)
         spec.keep_cap_count = parts.caps.keep.count
         spec.last_cap = parts.caps.lastCap
-        spec.landlock_mode = landlock.cMode
-        spec.landlock_handled = landlock.handled
-        spec.landlock_rules = UnsafePointer(arena.array(landlockRules))
-        spec.landlock_rule_count = landlockRules.count
-        spec.landlock_handled_net = landlock.handledNet
-        spec.landlock_ports = UnsafePointer(arena.array(landlock.cPorts()))
-        spec.landlock_port_count = landlock.ports.count
+        landlock.fill(&spec, arena: arena)
         spec.uid = plan.identity.sandboxUid
         spec.gid = plan.identity.sandboxGid
         spec.sync_fd = sync.read
