@@ -222,7 +222,10 @@ final class AuditSupervisor {
         result.blocked = blocked
         result.expected = expected
         // Stable: rule order within each category.
-        let ranked = rules.indices.sorted { (rules[$0].category, $0) < (rules[$1].category, $1) }
+        // Each rule's category worked out once (it matches on the syscall's name), not
+        // once per comparison: this runs at the end of every audited run.
+        let categories = rules.map(\.category)
+        let ranked = rules.indices.sorted { (categories[$0], $0) < (categories[$1], $1) }
         let blockedRules = ranked.filter { rules[$0].expected == nil }
         result.bySyscall = Self.bySyscall(blockedRules.map { rules[$0] }, blockedRules.map { counters[$0] })
         let expectedRules = rules.indices.filter { rules[$0].expected != nil }

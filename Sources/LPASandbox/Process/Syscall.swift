@@ -5,14 +5,14 @@ import Glibc
 /// Runs a C call that returns -1 and sets errno on failure, retrying EINTR, and turns a
 /// failure into a LaunchError naming `step`. Every launcher syscall goes through here.
 @discardableResult
-func sys<T: BinaryInteger>(_ step: @autoclosure () -> String, hint: String? = nil,
+func sys<T: BinaryInteger>(_ step: @autoclosure () -> String, hint: @autoclosure () -> String? = nil,
                            _ call: () -> T) throws(LaunchError) -> T {
     while true {
         let result = call()
         if result != -1 { return result }
         let err = errno
         if err == EINTR { continue }
-        throw LaunchError(step: step(), errno: err, message: "failed", hint: hint)
+        throw LaunchError(step: step(), errno: err, message: "failed", hint: hint())
     }
 }
 
@@ -38,13 +38,15 @@ func readSmallInteger(_ path: String) -> Int? {
     return Int(text.filter { !$0.isWhitespace })
 }
 
-/// Writes a whole string to a file that must exist (procfs control files).
-func writeFile(_ path: String, _ text: String, step: String, hint: String? = nil) throws(LaunchError) {
-    let fd = try sys(step, hint: hint) { open(path, O_WRONLY | O_CLOEXEC) }
+/// Writes a whole string to a file that must exist (procfs control files). The hint is
+/// worked out only on failure (a diagnosis reads several procfs files).
+func writeFile(_ path: String, _ text: String, step: String,
+               hint: @autoclosure () -> String? = nil) throws(LaunchError) {
+    let fd = try sys(step, hint: hint()) { open(path, O_WRONLY | O_CLOEXEC) }
     defer { close(fd) }
     let bytes = Array(text.utf8)
-    let written = try sys(step, hint: hint) { bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+    let written = try sys(step, hint: hint()) { bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
     if written != bytes.count {
-        throw LaunchError(step: step, errno: EIO, message: "short write", hint: hint)
+        throw LaunchError(step: step, errno: EIO, message: "short write", hint: hint())
     }
 }

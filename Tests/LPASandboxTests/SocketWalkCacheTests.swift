@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+/// The walk for unix sockets under bind sources is remembered between runs
+/// (LPASandbox/Network/UnixSocketSearch.swift): a remembered walk must never hide a
+/// socket that appeared since, and a cache file lpa-run did not write must be ignored.
+/// Real lpa-run, as root and as uid 65534.
+@Suite("socket walk cache", .serialized)
+struct SocketWalkCacheTests {
+    /// A bind source three levels deep, old enough to be remembered (the cache skips
+    /// directories changed in the last 2 s), and a cache directory of this test's own.
+    struct Fixture {
+        let source: String
+        let deep: String
+        let cache: String
+        var cacheFile: String { cache + "/lpa-run/socket-walks.v1" }
+        let runner: Runner
+
+        init(_ name: String, _ runner: Runner, settle: Bool = true) throws {
+            self.runner = runner
+            let base = try PolicySafetyTests.workspace("walk-\(name)", runner)
+            let owner = PolicySafetyTests.callerUid(runner)
+            source = base + "/models"
+            deep = source + "/a/b"
+            cache = base + "/cache"
+            try PolicySafetyTests.makeDirectory(deep, owner: owner)
+            try PolicySafetyTests.makeDirectory(cache, owner: owner, mode: 0o700)
+            if settle { Thread.sleep(forTimeInterval: 2.5) }
+        }
+
+        func run() throws -> Runner.Result {
+            try runner.run(["--profile", "strict", "--ro", source, "/bin/true"], env: ["XDG_CACHE_HOME": cache])
+        }
+
+        var cached: String { (try? String(contentsOfFile: cacheFile, encoding: .utf8)) ?? "" }
+    }
+
+    /// A socket file nobody listens on: absent from /proc/net/unix, so only the walk can
+    /// find it (like a socket bound from another network namespace).
+    static func leaveSocketFile(_ path: String) throws {
+        do { _ = try PathListener(path: path) }
+    }
+
+    @Test("a socket that appears under a remembered walk is found on the next run", arguments: Runner.all)
+    func newSocketInvalidatesTheWalk(runner: Runner) throws {
+        let f = try Fixture("new", runner)
+        let first = try f.run()
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(f.cached.contains("root \(f.source)\n"), "the walk was not remembered: \(f.cached)")
+        #expect(f.cached.contains(" \(f.deep)\n"), "\(f.cached)")
+
+        try Self.leaveSocketFile(f.deep + "/agent.sock")
+        let second = try f.run()
+        #expect(second.status == 125, "a remembered walk hid a new socket: \(second.stderr)")
+        #expect(second.stderr.contains("unix socket (\(f.deep)/agent.sock)"), "\(second.stderr)")
+
+        // Gone again (its directory changed once more): the bind runs.
+        unlink(f.deep + "/agent.sock")
+        #expect(try f.run().status == 0)
+    }
+
+    @Test("a directory replaced by another (a mount or a rename) is walked again", arguments: Runner.all)
+    func replacedDirectoryIsWalkedAgain(runner: Runner) throws {
+        let f = try Fixture("replaced", runner)
+        #expect(try f.run().status == 0)
+        // A directory with the same name and an old timestamp on its parent cannot be had
+        // without changing the parent; this swaps a subtree in one rename.
+        let spare = f.source + "-spare"
+        try PolicySafetyTests.makeDirectory(spare + "/b", owner: PolicySafetyTests.callerUid(runner))
+        try Self.leaveSocketFile(spare + "/b/other.sock")
+        #expect(rename(f.source + "/a", spare + "-old") == 0)
+        #expect(rename(spare, f.source + "/a") == 0)
+        let result = try f.run()
+        #expect(result.status == 125, "\(result.stderr)")
+        #expect(result.stderr.contains("other.sock"), "\(result.stderr)")
+    }
+
+    @Test("the cache is read: a remembered socket is reported while its directories are unchanged",
+          arguments: Runner.all)
+    func rememberedResultIsUsed(runner: Runner) throws {
+        let f = try Fixture("used", runner)
+        #expect(try f.run().status == 0)
+        let text = f.cached
+        #expect(text.hasSuffix("end\n"), "\(text)")
+        // Adds a socket line to the walk of this source (a file written by the owner,
+        // like lpa-run's own): the next run reports it without walking.
+        let planted = text.replacingOccurrences(of: "end\n", with: "socket \(f.deep)/remembered.sock\nend\n")
+        try PolicySafetyTests.writeFile(f.cacheFile, planted, owner: PolicySafetyTests.callerUid(runner), mode: 0o600)
+        let used = try f.run()
+        #expect(used.status == 125, "\(used.stderr)")
+        #expect(used.stderr.contains("remembered.sock"), "\(used.stderr)")
+
+        // Writable by others: ignored as a whole (the source is walked; nothing there).
+        chmod(f.cacheFile, 0o622)
+        let ignored = try f.run()
+        #expect(ignored.status == 0, "a cache others may write was trusted: \(ignored.stderr)")
+    }
+
+    @Test("a cache file owned by another user, or not in the format, is ignored", arguments: Runner.all)
+    func foreignOrCorruptCacheIsIgnored(runner: Runner) throws {
+        let f = try Fixture("foreign", runner)
+        #expect(try f.run().status == 0)
+        let planted = f.cached.replacingOccurrences(of: "end\n", with: "socket \(f.deep)/planted.sock\nend\n")
+        let other: uid_t = PolicySafetyTests.callerUid(runner) == 0 ? 65534 : 0
+        if Runner.isRoot {
+            try PolicySafetyTests.writeFile(f.cacheFile, planted, owner: other, mode: 0o644)
+            let foreign = try f.run()
+            #expect(foreign.status == 0, "a cache owned by uid \(other) was trusted: \(foreign.stderr)")
+        }
+        // Cut short (no `end`), then garbage: ignored, and the source is walked.
+        let owner = PolicySafetyTests.callerUid(runner)
+        unlink(f.cacheFile)
+        try PolicySafetyTests.writeFile(f.cacheFile, String(planted.dropLast(4)), owner: owner, mode: 0o600)
+        #expect(try f.run().status == 0)
+        unlink(f.cacheFile)
+        try PolicySafetyTests.writeFile(f.cacheFile, "lpa-run socket walk cache 1\nroot /\nsocket /x\nend\n",
+                                        owner: owner, mode: 0o600)
+        #expect(try f.run().status == 0)
+    }
+
+    @Test("a walk of directories changed in the last seconds is not remembered", arguments: Runner.all)
+    func freshDirectoriesAreNotRemembered(runner: Runner) throws {
+        let f = try Fixture("fresh", runner, settle: false)
+        #expect(try f.run().status == 0)
+        #expect(!f.cached.contains("root \(f.source)\n"), "\(f.cached)")
+        // The socket made right after is still found (nothing was remembered to hide it).
+        try Self.leaveSocketFile(f.deep + "/fresh.sock")
+        let result = try f.run()
+        #expect(result.status == 125 && result.stderr.contains("fresh.sock"), "\(result.stderr)")
+    }
+}
