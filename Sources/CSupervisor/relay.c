@@ -689,7 +689,15 @@ static int relay_loop(struct relay *r) {
             switch (t->kind) {
             case TAG_PUBLISH: accept_published(r, t->index); break;
             case TAG_CONNECT: accept_endpoint(r, t->index); break;
-            case TAG_CONTROL: answer_from_init(r); break;
+            case TAG_CONTROL:
+                answer_from_init(r);
+                // The init closed its end (it is exiting): level-triggered, a hung-up
+                // socket would wake every epoll_wait until its pidfd says it is gone.
+                if (events[i].events & (EPOLLHUP | EPOLLERR)) {
+                    epoll_ctl(r->epoll, EPOLL_CTL_DEL, r->control, NULL);
+                    r->control = -1;
+                }
+                break;
             case TAG_INIT: init_exited = 1; break;
             case TAG_SIDE: conn_pump(r, t->conn, (int)(t - t->conn->tags), events[i].events); break;
             case TAG_DNS: lpa_dns_server_serve(r->dns, r->now); break;

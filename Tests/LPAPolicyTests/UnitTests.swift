@@ -103,6 +103,25 @@ struct EnvironmentTests {
             #expect(SecretNames.isSecret(name), "\(name)")
         }
         for name in ["PATH", "LANG", "TERM", "HOME"] { #expect(!SecretNames.isSecret(name), "\(name)") }
+        // Non-ASCII names keep Unicode upper-casing ("ß" is "SS"); short names near the lists.
+        for name in ["paßword_file", "my_tokén_TOKEN", "xauthority", "wayland_display", "AWS_"] {
+            #expect(SecretNames.isSecret(name), "\(name)")
+        }
+        for name in ["TOKE", "AWS", "PROXY", "_PROX", "", "é"] { #expect(!SecretNames.isSecret(name), "\(name)") }
+    }
+
+    /// Byte matching (ASCII) must agree with Character matching on every case.
+    @Test func nameGlobsMatchLikeShellPatterns() {
+        let cases: [(String, String, Bool)] = [
+            ("*", "", true), ("*", "ANY", true), ("?", "", false), ("?", "A", true), ("A*", "A", true),
+            ("A*B", "AXXB", true), ("A*B", "AXXBC", false), ("*_KEY", "OPENAI_API_KEY", true),
+            ("LC_*", "LC_ALL", true), ("LC_*", "LANG", false), ("a?c*", "abcdef", true), ("**", "x", true),
+            ("*a*a*", "banana", true), ("*x*", "banana", false), ("É*", "ÉCOLE", true), ("?", "é", true),
+            ("?", "e\u{301}", true), ("A?", "Aé", true),
+        ]
+        for (pattern, name, expected) in cases {
+            #expect(NameGlob.matches(pattern, name) == expected, "\(pattern) ~ \(name)")
+        }
     }
 
     @Test func sandboxHomeVariablesOverrideTheHost() throws {

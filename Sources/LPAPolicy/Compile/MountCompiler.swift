@@ -340,11 +340,14 @@ struct MountCompiler {
 
     /// Stable: entries at the same depth keep their order; hides stay after everything.
     static func parentsFirst(_ mounts: [MountEntry]) -> [MountEntry] {
-        func depth(_ m: MountEntry) -> Int { m.target.split(separator: "/").count }
+        // Each target's depth counted once, not in every comparison.
+        let depths = mounts.map { m in
+            m.target.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).count
+        }
         let ordered = mounts.enumerated().sorted { a, b in
             let (ha, hb) = (a.element.kind == .hide, b.element.kind == .hide)
             if ha != hb { return !ha }
-            let (da, db) = (depth(a.element), depth(b.element))
+            let (da, db) = (depths[a.offset], depths[b.offset])
             if da != db { return da < db }
             // At the same depth a fresh tmpfs goes first, so a bind of that very path
             // (the working directory /tmp, say) lands on top instead of being covered.

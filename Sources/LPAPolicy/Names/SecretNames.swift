@@ -12,24 +12,42 @@ enum SecretNames {
     static let suffixes = ["_PROXY"]  // proxy URLs often embed credentials
 
     static func isSecret(_ name: String) -> Bool {
-        let upper = name.uppercased()
-        return exact.contains(upper)
-            || substrings.contains { upper.contains($0) }
-            || prefixes.contains { upper.hasPrefix($0) }
-            || suffixes.contains { upper.hasSuffix($0) }
+        // This runs for each host variable a `keep` glob matches, on every start: an ASCII
+        // name is upper-cased and searched as bytes; any other through uppercased() (which
+        // maps "ß" to "SS", say), as before.
+        let upper = name.utf8.allSatisfy({ $0 < 0x80 })
+            ? name.utf8.map { (97...122).contains($0) ? $0 - 32 : $0 }
+            : Array(name.uppercased().utf8)
+        func has(_ needle: String) -> Bool {
+            let n = Array(needle.utf8)
+            guard n.count <= upper.count else { return false }
+            return (0...(upper.count - n.count)).contains { start in upper[start..<(start + n.count)].elementsEqual(n) }
+        }
+        return exact.contains(String(decoding: upper, as: UTF8.self))
+            || substrings.contains(where: has)
+            || prefixes.contains { upper.starts(with: $0.utf8) }
+            || suffixes.contains { upper.count >= $0.utf8.count && upper.suffix($0.utf8.count).elementsEqual($0.utf8) }
     }
 }
 
 /// Shell-style globs over variable names: `*` any run, `?` one character.
 enum NameGlob {
     static func matches(_ pattern: String, _ name: String) -> Bool {
-        let p = Array(pattern), n = Array(name)
+        // ASCII (every portable variable name) is matched on bytes; anything else on
+        // Characters, as before. Both give the same answer for ASCII.
+        if pattern.utf8.allSatisfy({ $0 < 0x80 }) && name.utf8.allSatisfy({ $0 < 0x80 }) {
+            return match(Array(pattern.utf8), Array(name.utf8), any: UInt8(ascii: "*"), one: UInt8(ascii: "?"))
+        }
+        return match(Array(pattern), Array(name), any: "*", one: "?")
+    }
+
+    private static func match<T: Equatable>(_ p: [T], _ n: [T], any: T, one: T) -> Bool {
         var pi = 0, ni = 0, star = -1, mark = 0
         while ni < n.count {
-            if pi < p.count, p[pi] == "?" || p[pi] == n[ni] {
+            if pi < p.count, p[pi] == one || p[pi] == n[ni] {
                 pi += 1
                 ni += 1
-            } else if pi < p.count, p[pi] == "*" {
+            } else if pi < p.count, p[pi] == any {
                 star = pi
                 mark = ni
                 pi += 1
@@ -41,7 +59,7 @@ enum NameGlob {
                 return false
             }
         }
-        while pi < p.count, p[pi] == "*" { pi += 1 }
+        while pi < p.count, p[pi] == any { pi += 1 }
         return pi == p.count
     }
 }
