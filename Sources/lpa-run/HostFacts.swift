@@ -26,11 +26,14 @@ enum HostFacts {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func context() -> HostContext {
+    /// `remembering`: a run keeps what its socket walks found for the next one
+    /// (SocketWalkCache); --dry-run, check, explain and export only read it, so that
+    /// they change nothing on the host.
+    static func context(remembering: Bool = false) -> HostContext {
         HostContext(environment: environment(), cwd: cwd(), uid: getuid(), gid: getgid(),
                     devices: { DeviceNodes.matching($0) },
                     resolveLinks: { FilePaths.realPath($0) },
-                    unixSockets: { UnixSocketSearch.sockets(under: $0) },
+                    unixSockets: { UnixSocketSearch.sockets(under: $0, remember: remembering) },
                     landlockABI: HostSupport.landlockABI(),
                     pathKind: { pathKind($0) },
                     shebang: { shebang(of: $0) })

@@ -136,7 +136,7 @@ enum LearnCommand {
             return LPAExitCode.ownError
         }
 
-        let context = HostFacts.context()
+        let context = HostFacts.context(remembering: true)
         let plan: IsolationPlan
         switch RunCommand.compilePlan(command: options.command, options: runOptions, context: context, planOnly: false) {
         case .success(let compiled): plan = compiled

@@ -29,7 +29,7 @@ enum RunCommand {
             return LPAExitCode.ownError
         }
 
-        let context = HostFacts.context()
+        let context = HostFacts.context(remembering: !options.dryRun)
         let plan: IsolationPlan
         switch compilePlan(command: split.command, options: options, context: context, planOnly: options.dryRun,
                             commandPosition: split.commandPosition) {

@@ -118,6 +118,28 @@ struct SocketWalkCacheTests {
         #expect(try f.run().status == 0)
     }
 
+    @Test("--dry-run and check read the remembered walks but never write them", arguments: Runner.all)
+    func planOnlyCommandsDoNotWrite(runner: Runner) throws {
+        let f = try Fixture("planonly", runner)
+        let env = ["XDG_CACHE_HOME": f.cache]
+        let dry = try runner.run(["--profile", "strict", "--ro", f.source, "--dry-run", "/bin/true"], env: env)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        let profile = Binaries.shared.profile(named: "walk-planonly-\(runner.who.rawValue)", """
+            extends: strict
+            filesystem:
+              read-only: [\(f.source)]
+            """)
+        let check = try runner.run(["check", profile], env: env)
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: f.cacheFile), "\(f.cached)")
+        // A run writes it; --dry-run then uses it (a planted socket line is reported).
+        #expect(try f.run().status == 0)
+        let planted = f.cached.replacingOccurrences(of: "end\n", with: "socket \(f.deep)/from-run.sock\nend\n")
+        try PolicySafetyTests.writeFile(f.cacheFile, planted, owner: PolicySafetyTests.callerUid(runner), mode: 0o600)
+        let reads = try runner.run(["--profile", "strict", "--ro", f.source, "--dry-run", "/bin/true"], env: env)
+        #expect(reads.status == 125 && reads.stderr.contains("from-run.sock"), "\(reads.stderr)")
+    }
+
     @Test("a walk of directories changed in the last seconds is not remembered", arguments: Runner.all)
     func freshDirectoriesAreNotRemembered(runner: Runner) throws {
         let f = try Fixture("fresh", runner, settle: false)

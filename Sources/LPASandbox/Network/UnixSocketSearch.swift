@@ -20,12 +20,16 @@ public enum UnixSocketSearch {
     static let walkEntries = 512
 
     /// The sockets under `source` (itself included): the listed ones, then the walk's.
-    public static func sockets(under source: String, cache: SocketWalkCache? = .shared) -> [String] {
+    /// `remember`: keep a new walk's result in `cache` (a run); otherwise only read it.
+    public static func sockets(under source: String, cache: SocketWalkCache? = .shared,
+                               remember: Bool = true) -> [String] {
         let real = FilePaths.realPath(source) ?? source
         var found = listed.filter { path in
             [source, real].contains { PathNormalizer.isWithin(path, $0) } && isSocket(path)
         }
-        for path in cachedWalk(real, cache: cache) where !found.contains(path) { found.append(path) }
+        for path in cachedWalk(real, cache: cache, remember: remember) where !found.contains(path) {
+            found.append(path)
+        }
         return found
     }
 
@@ -45,10 +49,10 @@ public enum UnixSocketSearch {
         return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK
     }
 
-    static func cachedWalk(_ root: String, cache: SocketWalkCache?) -> [String] {
+    static func cachedWalk(_ root: String, cache: SocketWalkCache?, remember: Bool) -> [String] {
         if let cache, let sockets = cache.sockets(root: root) { return sockets }
         let walk = walk(root)
-        if let cache, walk.cacheable { cache.remember(root: root, walk) }
+        if let cache, remember, walk.cacheable { cache.remember(root: root, walk) }
         return walk.sockets
     }
 
