@@ -73,3 +73,8 @@ long lpa_filesystem_type(const char *path) {
     struct statfs fs;
     return statfs(path, &fs) == 0 ? (long)fs.f_type : -errno;
 }
+
+long lpa_fd_filesystem_type(int fd) {
+    struct statfs fs;
+    return fstatfs(fd, &fs) == 0 ? (long)fs.f_type : -errno;
+}

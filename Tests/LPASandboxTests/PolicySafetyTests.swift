@@ -333,12 +333,16 @@ struct PolicySafetyTests {
 final class PathListener {
     let fd: Int32
 
-    init(path: String) throws {
-        unlink(path)
+    convenience init(path: String) throws {
+        try self.init(bytes: Array(path.utf8))
+    }
+
+    /// A path as bytes: it need not be UTF-8.
+    init(bytes: [UInt8]) throws {
+        (bytes + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { _ = unlink($0.baseAddress!) } }
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw POSIXError(.ENAMETOOLONG) }
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
@@ -347,7 +351,7 @@ final class PathListener {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
-        chmod(path, 0o777)
+        (bytes + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { _ = chmod($0.baseAddress!, 0o777) } }
     }
 
     deinit { close(fd) }

@@ -140,6 +140,63 @@ struct SocketWalkCacheTests {
         #expect(reads.status == 125 && reads.stderr.contains("from-run.sock"), "\(reads.stderr)")
     }
 
+    @Test("a socket bind-mounted over a file under the source is found (its directory lists a file)",
+          arguments: Runner.all)
+    func socketMountedOverAFileIsFound(runner: Runner) throws {
+        // Mounting needs root on the host; the unprivileged runner still runs lpa-run as 65534.
+        guard Runner.isRoot else { return }
+        let f = try Fixture("mounted", runner, settle: false)
+        let file = f.deep + "/model.bin"
+        FileManager.default.createFile(atPath: file, contents: Data("weights".utf8))
+        let socketPath = f.source + "-socket"
+        try Self.leaveSocketFile(socketPath)
+        #expect(mount(socketPath, file, nil, UInt(MS_BIND), nil) == 0, "bind mount: errno \(errno)")
+        defer { umount2(file, Int32(MNT_DETACH)) }
+        let result = try f.run()
+        #expect(result.status == 125, "a socket mounted over a file was bound: \(result.stderr)")
+        #expect(result.stderr.contains("model.bin"), "\(result.stderr)")
+    }
+
+    @Test("the walks are kept only in a cache directory the caller owns, never through a link",
+          arguments: Runner.all)
+    func cacheOnlyInTheCallersOwnDirectory(runner: Runner) throws {
+        let f = try Fixture("owner", runner)
+        let other: uid_t = PolicySafetyTests.callerUid(runner) == 0 ? 65534 : 0
+        // $XDG_CACHE_HOME owned by someone else (root running with a user's HOME, say):
+        // nothing is created in it.
+        chown(f.cache, other, other)
+        chmod(f.cache, 0o755)
+        #expect(try f.run().status == 0)
+        #expect(!FileManager.default.fileExists(atPath: f.cache + "/lpa-run"), "created in another user's directory")
+        // The caller's own, but lpa-run's directory is a link elsewhere: not followed.
+        chown(f.cache, PolicySafetyTests.callerUid(runner), PolicySafetyTests.callerUid(runner))
+        let elsewhere = f.cache + "-elsewhere"
+        try PolicySafetyTests.makeDirectory(elsewhere, owner: PolicySafetyTests.callerUid(runner), mode: 0o700)
+        #expect(symlink(elsewhere, f.cache + "/lpa-run") == 0)
+        // The run itself then stops at the mask over lpa-run's cache (a link is not hidden
+        // through); the walk was done, and kept, before that.
+        let linked = try f.run()
+        #expect(linked.status == 125 && linked.stderr.contains("symbolic link"), "\(linked.stderr)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: elsewhere)) == [], "written through a link")
+        // A real directory of the caller's: kept.
+        unlink(f.cache + "/lpa-run")
+        #expect(try f.run().status == 0)
+        #expect(f.cached.contains("root \(f.source)\n"), "\(f.cached)")
+    }
+
+    @Test("a socket under a directory whose name is not UTF-8 stops the bind", arguments: Runner.all)
+    func socketUnderANonUTF8NameIsFound(runner: Runner) throws {
+        let f = try Fixture("bytes", runner, settle: false)
+        let odd = Array((f.deep + "/").utf8) + [0xFF]
+        #expect(odd.withUnsafeBufferPointer { b in (Array(b) + [0]).withUnsafeBufferPointer {
+            $0.withMemoryRebound(to: CChar.self) { mkdir($0.baseAddress!, 0o755) } } } == 0)
+        let listener = try PathListener(bytes: odd + Array("/agent.sock".utf8))
+        defer { withExtendedLifetime(listener) {} }
+        let result = try f.run()
+        #expect(result.status == 125, "a live socket under a non-UTF-8 name was bound: \(result.stderr)")
+        #expect(result.stderr.contains("agent.sock"), "\(result.stderr)")
+    }
+
     @Test("a walk of directories changed in the last seconds is not remembered", arguments: Runner.all)
     func freshDirectoriesAreNotRemembered(runner: Runner) throws {
         let f = try Fixture("fresh", runner, settle: false)

@@ -24,6 +24,8 @@ int lpa_tmpfs_noswap_check(void);
 int lpa_userns_unshare_check(void);
 /// statfs(path).f_type, or -errno.
 long lpa_filesystem_type(const char *path);
+/// fstatfs(fd).f_type, or -errno.
+long lpa_fd_filesystem_type(int fd);
 
 #define LPA_SECCOMP_RET_KILL_PROCESS 0x80000000U
 #define LPA_SECCOMP_RET_ERRNO 0x00050000U

@@ -1,13 +1,17 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CShims
 import LPAPolicy
 
-/// Finds unix socket files under a bind source before the compiler decides on it. Two
+/// Finds unix socket files under a bind source before the compiler decides on it. Three
 /// searches: the sockets bound by name in this network namespace (/proc/net/unix, at
-/// any depth), and a walk of the source itself, bounded in depth and entries, for
-/// sockets bound from another network namespace. A socket deeper than the walk and
-/// bound elsewhere can be missed.
+/// any depth), the mount points under the source (a socket bind-mounted over a file:
+/// its directory lists a file), and a walk of the source itself, bounded in depth and
+/// entries, for sockets bound from another network namespace. A socket deeper than the
+/// walk and bound elsewhere can be missed. Paths are handled as bytes: a name that is
+/// not UTF-8 is still opened and examined (a socket under it is reported, lossily
+/// spelled, and refused like any other).
 ///
 /// The walk reads every directory it visits, and reading the large directories of a
 /// system bind (/usr/bin, /usr/lib) was the largest single cost of a start (about 2 ms
@@ -18,40 +22,88 @@ import LPAPolicy
 public enum UnixSocketSearch {
     static let walkDepth = 4
     static let walkEntries = 512
+    /// A walk slower than this is not remembered: the longer it runs, the more can
+    /// change behind it within one timestamp tick.
+    static let slowWalkNanoseconds = 1_000_000_000
 
-    /// The sockets under `source` (itself included): the listed ones, then the walk's.
-    /// `remember`: keep a new walk's result in `cache` (a run); otherwise only read it.
+    /// The sockets under `source` (itself included): the listed and mounted ones, then
+    /// the walk's. `remember`: keep a new walk's result in `cache` (a run); otherwise
+    /// only read it.
     public static func sockets(under source: String, cache: SocketWalkCache? = .shared,
                                remember: Bool = true) -> [String] {
         let real = FilePaths.realPath(source) ?? source
-        var found = listed.filter { path in
-            [source, real].contains { PathNormalizer.isWithin(path, $0) } && isSocket(path)
+        let bases = [Array(source.utf8), Array(real.utf8)]
+        var found: [String] = []
+        func add(_ path: [UInt8]) {
+            let text = String(decoding: path, as: UTF8.self)
+            if !found.contains(text) { found.append(text) }
         }
-        for path in cachedWalk(real, cache: cache, remember: remember) where !found.contains(path) {
-            found.append(path)
+        for path in listed + mountPoints where bases.contains(where: { isWithin(path, $0) }) && isSocket(path) {
+            add(path)
         }
+        for path in cachedWalk(real, cache: cache, remember: remember) { add(path) }
         return found
     }
 
-    /// Absolute paths of the unix sockets listed in /proc/net/unix that still exist.
-    static let listed: [String] = {
-        guard let text = readSmallFile("/proc/net/unix") else { return [] }
+    /// `path` is `base` or lies beneath it (bytes; "/" holds everything).
+    static func isWithin(_ path: [UInt8], _ base: [UInt8]) -> Bool {
+        base == [UInt8(ascii: "/")] || path == base
+            || (path.count > base.count && path.starts(with: base) && path[base.count] == UInt8(ascii: "/"))
+    }
+
+    /// Absolute paths of the unix sockets listed in /proc/net/unix.
+    static let listed: [[UInt8]] = {
         // "Num RefCount Protocol Flags Type St Inode Path": the path is the rest of the line.
-        return text.split(separator: "\n").dropFirst().compactMap { line in
-            let fields = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: true)
-            guard fields.count == 8, fields[7].hasPrefix("/") else { return nil }
-            return String(fields[7])
+        lines(of: "/proc/net/unix").dropFirst().compactMap { line in
+            var fields = 0
+            var index = line.startIndex
+            while index < line.endIndex && fields < 7 {
+                while index < line.endIndex && line[index] == UInt8(ascii: " ") { index += 1 }
+                while index < line.endIndex && line[index] != UInt8(ascii: " ") { index += 1 }
+                fields += 1
+            }
+            while index < line.endIndex && line[index] == UInt8(ascii: " ") { index += 1 }
+            guard fields == 7, index < line.endIndex, line[index] == UInt8(ascii: "/") else { return nil }
+            return Array(line[index...])
         }
     }()
 
-    static func isSocket(_ path: String) -> Bool {
-        var st = stat()
-        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK
+    /// The mount points of this mount namespace (/proc/self/mountinfo field 5, with its
+    /// octal escapes undone).
+    static let mountPoints: [[UInt8]] = {
+        lines(of: "/proc/self/mountinfo").compactMap { line in
+            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: false)
+            guard fields.count >= 5, fields[4].first == UInt8(ascii: "/") else { return nil }
+            var path: [UInt8] = []
+            var bytes = fields[4][...]
+            while let byte = bytes.popFirst() {
+                let digits = Array(bytes.prefix(3))
+                if byte == UInt8(ascii: "\\"), digits.count == 3, digits.allSatisfy({ (48...55).contains($0) }) {
+                    let value = digits.reduce(0) { $0 * 8 + Int($1 - 48) }
+                    guard value <= 255 else { return nil }
+                    path.append(UInt8(value))
+                    bytes = bytes.dropFirst(3)
+                } else {
+                    path.append(byte)
+                }
+            }
+            return path
+        }
+    }()
+
+    static func lines(of file: String) -> [ArraySlice<UInt8>] {
+        guard let bytes = readSmallBytes(file) else { return [] }
+        return bytes.split(separator: UInt8(ascii: "\n"))
     }
 
-    static func cachedWalk(_ root: String, cache: SocketWalkCache?, remember: Bool) -> [String] {
-        if let cache, let sockets = cache.sockets(root: root) { return sockets }
-        let walk = walk(root)
+    static func isSocket(_ path: [UInt8]) -> Bool {
+        var st = stat()
+        return withCPath(path) { lstat($0, &st) } == 0 && (st.st_mode & S_IFMT) == S_IFSOCK
+    }
+
+    static func cachedWalk(_ root: String, cache: SocketWalkCache?, remember: Bool) -> [[UInt8]] {
+        if let cache, let sockets = cache.sockets(root: root) { return sockets.map { Array($0.utf8) } }
+        let walk = walk(Array(root.utf8))
         if let cache, remember, walk.cacheable { cache.remember(root: root, walk) }
         return walk.sockets
     }
@@ -59,19 +111,33 @@ public enum UnixSocketSearch {
     /// One walk: the sockets, every directory opened (with its identity), and whether
     /// the result may be remembered.
     struct Walk {
-        var sockets: [String] = []
+        var sockets: [[UInt8]] = []
         var directories: [SocketWalkCache.Directory] = []
-        /// False when something the caller's credentials decide got in the way (a
-        /// directory that could not be opened, an entry that could not be examined):
-        /// another run (other groups, say) may see more.
+        /// False when the result may not hold for another run: something the caller's
+        /// credentials decide got in the way (a directory that could not be opened, an
+        /// entry that could not be examined: another run, with other groups, may see
+        /// more), a read error, a name that is not UTF-8 (the cache file holds text),
+        /// a file system whose timestamps do not follow its entries, a slow walk.
         var cacheable = true
+        /// When the walk began (CLOCK_REALTIME, like file timestamps): a directory
+        /// changed in the `settleSeconds` before it may change again unseen.
+        var started = timespec()
     }
 
+    /// File systems whose directory mtime and ctime change with every entry added or
+    /// removed: ext4 (ext2, ext3), xfs, btrfs, tmpfs. Not overlayfs (a merged directory
+    /// shows its upper layer's times while lower layers change), NFS (attribute
+    /// caching), FUSE (times of the server's choosing), or anything else unknown.
+    static let timestampsFollowEntries: Set<Int> = [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994]
+
     /// Breadth first, never through links, at most `walkEntries` entries.
-    static func walk(_ root: String) -> Walk {
+    static func walk(_ root: [UInt8]) -> Walk {
         var result = Walk()
+        clock_gettime(CLOCK_REALTIME, &result.started)
+        var began = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &began)
         var rootStat = stat()
-        guard lstat(root, &rootStat) == 0 else {
+        guard withCPath(root, { lstat($0, &rootStat) }) == 0 else {
             result.cacheable = false
             return result
         }
@@ -80,13 +146,13 @@ public enum UnixSocketSearch {
         case S_IFDIR: break
         default: result.cacheable = false; return result  // nothing to read: no cost to save
         }
-        var queue: [(path: String, depth: Int)] = [(root, 0)]
+        var queue: [(path: [UInt8], depth: Int)] = [(root, 0)]
         var seen = 0
         var next = 0
         while next < queue.count && seen < walkEntries {
             let (directory, depth) = queue[next]
             next += 1
-            let fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+            let fd = withCPath(directory) { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) }
             var st = stat()
             guard fd >= 0, fstat(fd, &st) == 0, let stream = fdopendir(fd) else {
                 if fd >= 0 { close(fd) }
@@ -94,25 +160,35 @@ public enum UnixSocketSearch {
                 continue
             }
             defer { closedir(stream) }
+            if !timestampsFollowEntries.contains(lpa_fd_filesystem_type(dirfd(stream))) { result.cacheable = false }
             // The identity of what was read, taken from the open descriptor: the directory
             // a later lstat of the same path must find.
-            result.directories.append(SocketWalkCache.Directory(path: directory, st))
-            while seen < walkEntries, let entry = readdir(stream) {
+            if let text = String(validating: directory, as: UTF8.self), !directory.contains(UInt8(ascii: "\n")) {
+                result.directories.append(SocketWalkCache.Directory(path: text, st))
+            } else {
+                result.cacheable = false
+            }
+            let prefix = directory == [UInt8(ascii: "/")] ? directory : directory + [UInt8(ascii: "/")]
+            while seen < walkEntries {
+                // readdir's NULL is the end or an error (EIO, ESTALE): only errno tells.
+                errno = 0
+                guard let entry = readdir(stream) else {
+                    if errno != 0 { result.cacheable = false }
+                    break
+                }
                 var type = Int32(entry.pointee.d_type)
-                // Most entries are files: counted, never turned into strings.
+                // Most entries are files: counted, never copied.
                 guard type == Int32(DT_DIR) || type == Int32(DT_SOCK) || type == Int32(DT_UNKNOWN) else {
                     seen += 1
                     continue
                 }
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
-                if name == "." || name == ".." { continue }
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+                if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
                 seen += 1
-                let path = directory == "/" ? "/" + name : directory + "/" + name
+                let path = prefix + name
                 if type == Int32(DT_UNKNOWN) {
                     var st = stat()
-                    guard lstat(path, &st) == 0 else {
+                    guard withCPath(path, { lstat($0, &st) }) == 0 else {
                         result.cacheable = false
                         continue
                     }
@@ -125,6 +201,11 @@ public enum UnixSocketSearch {
                     queue.append((path, depth + 1))
                 }
             }
+        }
+        var ended = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ended)
+        if (ended.tv_sec - began.tv_sec) * 1_000_000_000 + (ended.tv_nsec - began.tv_nsec) > slowWalkNanoseconds {
+            result.cacheable = false
         }
         return result
     }
@@ -187,13 +268,16 @@ public final class SocketWalkCache: @unchecked Sendable {
         return VerificationCache.defaultDirectory().map { SocketWalkCache(directory: $0) }
     }()
 
-    let path: String
+    /// The cache directory (`CacheDirectory`: the caller's own, created on the first save).
+    let directory: String
     private var entries: [Entry]
     private let lock = WalkCacheLock()
 
     public init(directory: String) {
-        path = directory + "/" + Self.fileName
-        entries = (try? Self.load(path).get()) ?? []
+        self.directory = directory
+        let opened = CacheDirectory.open(directory, create: false)
+        defer { opened?.close() }
+        entries = opened.flatMap { try? Self.load($0).get() } ?? []
     }
 
     /// The remembered sockets under `root`, when every directory of its walk is unchanged.
@@ -205,23 +289,25 @@ public final class SocketWalkCache: @unchecked Sendable {
     }
 
     func remember(root: String, _ walk: UnixSocketSearch.Walk) {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
+        // Against the walk's start, not its end: a directory read early in a long walk
+        // may have changed again, unseen, within its timestamp tick.
+        let now = walk.started
         func settled(_ time: (Int, Int)) -> Bool {
             (now.tv_sec - time.0) * 1_000_000_000 + (now.tv_nsec - time.1) > Self.settleSeconds * 1_000_000_000
         }
-        let paths = [root] + walk.sockets + walk.directories.map(\.path)
-        guard !walk.directories.isEmpty,
+        let sockets = walk.sockets.compactMap { String(validating: $0, as: UTF8.self) }
+        let paths = [root] + sockets + walk.directories.map(\.path)
+        guard !walk.directories.isEmpty, sockets.count == walk.sockets.count,
               walk.directories.allSatisfy({ settled($0.mtime) && settled($0.ctime) }),
-              !paths.contains(where: { $0.utf8.contains(UInt8(ascii: "\n")) || $0.unicodeScalars.contains("\u{FFFD}") })
+              !paths.contains(where: { $0.utf8.contains(UInt8(ascii: "\n")) })
         else { return }
         let text: String = lock.locked {
             entries.removeAll { $0.root == root }
-            entries.append(Entry(root: root, directories: walk.directories, sockets: walk.sockets))
+            entries.append(Entry(root: root, directories: walk.directories, sockets: sockets))
             if entries.count > Self.capacity { entries.removeFirst(entries.count - Self.capacity) }
             return Self.format(entries)
         }
-        Self.save(text, to: path)
+        Self.save(text, to: directory)
     }
 
     static func format(_ entries: [Entry]) -> String {
@@ -236,49 +322,23 @@ public final class SocketWalkCache: @unchecked Sendable {
         return text + "end\n"
     }
 
-    /// Atomically (temporary file + rename); a failure is not an error: the next run walks.
-    static func save(_ text: String, to path: String) {
-        let directory = String(path[..<path.lastIndex(of: "/")!])
-        guard VerificationCache.makeDirectories(directory) else { return }
-        let temporary = "\(path).tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            written += n
-        }
-        close(fd)
-        if written != bytes.count || rename(temporary, path) != 0 { unlink(temporary) }
+    /// Atomically (temporary file + rename), unsynced (a torn file is ignored whole); a
+    /// failure is not an error: the next run walks.
+    static func save(_ text: String, to directory: String) {
+        guard let opened = CacheDirectory.open(directory, create: true) else { return }
+        defer { opened.close() }
+        opened.write(fileName, Array(text.utf8), sync: false)
     }
 
-    static func load(_ path: String) -> Result<[Entry], VerificationCache.Ignored> {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        if fd < 0 { return errno == ENOENT ? .success([]) : .failure(.unreadable) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return .failure(.unreadable) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure(.foreign("not a regular file")) }
-        // A file someone else could write could hide a socket from the check.
-        guard st.st_uid == geteuid() else { return .failure(.foreign("owned by uid \(st.st_uid)")) }
-        guard st.st_mode & 0o022 == 0 else { return .failure(.foreign("writable by group or others")) }
-        guard st.st_size <= 4 << 20 else { return .failure(.corrupt("too large")) }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
-        var got = 0
-        while got < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, $0.count - got) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            got += n
+    static func load(_ directory: CacheDirectory) -> Result<[Entry], CacheDirectory.Ignored> {
+        switch directory.read(fileName, limit: 4 << 20) {
+        case .success(nil): return .success([])
+        case .success(let bytes?):
+            // Paths were written from valid UTF-8: anything else fails the format.
+            let entries = bytes.withUnsafeBufferPointer { parse(bytes: $0) }
+            return entries.map { .success($0) } ?? .failure(.corrupt("not in the expected format"))
+        case .failure(let reason): return .failure(reason)
         }
-        guard got == bytes.count else { return .failure(.unreadable) }
-        // Paths were written from Strings: invalid UTF-8 here fails their comparison with
-        // the directories found, which only costs a walk.
-        let entries = bytes.withUnsafeBufferPointer { parse(bytes: $0) }
-        return entries.map { .success($0) } ?? .failure(.corrupt("not in the expected format"))
     }
 
     /// The whole file or nothing: a header, `root` blocks of `dir` (the root's own first)

@@ -63,10 +63,16 @@ public struct VerificationCache {
         return nil
     }
 
+    /// The directory, kept for `save` (it is created then, and only under a directory
+    /// the caller owns: CacheDirectory).
+    private let directory: String?
+
     public init(directory: String? = VerificationCache.defaultDirectory()) {
+        self.directory = directory
         path = directory.map { $0 + "/" + Self.fileName }
-        guard let path else { return }
-        switch Self.load(path) {
+        guard let directory, let opened = CacheDirectory.open(directory, create: false) else { return }
+        defer { opened.close() }
+        switch Self.load(opened) {
         case .success(let loaded): entries = loaded
         case .failure(let reason): ignoredBecause = reason.text
         }
@@ -89,59 +95,21 @@ public struct VerificationCache {
     /// Writes the cache atomically (temporary file + rename) when it changed. Failures
     /// are not errors: the next run hashes again.
     public mutating func save() {
-        guard changed, let path else { return }
+        guard changed, let directory, let opened = CacheDirectory.open(directory, create: true) else { return }
+        defer { opened.close() }
         changed = false
-        let directory = String(path[..<path.lastIndex(of: "/")!])
-        guard Self.makeDirectories(directory) else { return }
         var text = Self.header + "\n"
         for e in entries { text += "\(e.identity.fields) \(e.sha256) \(e.path)\n" }
-        let temporary = "\(path).tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            written += n
-        }
-        let ok = written == bytes.count && fsync(fd) == 0
-        close(fd)
-        if !ok || rename(temporary, path) != 0 { unlink(temporary) }
+        opened.write(Self.fileName, Array(text.utf8), sync: true)
     }
 
-    enum Ignored: Error {
-        case unreadable, foreign(String), corrupt(String)
-        var text: String {
-            switch self {
-            case .unreadable: "unreadable"
-            case .foreign(let why): "not ours: \(why)"
-            case .corrupt(let why): "corrupt: \(why)"
-            }
+    static func load(_ directory: CacheDirectory) -> Result<[Entry], CacheDirectory.Ignored> {
+        let bytes: [UInt8]
+        switch directory.read(fileName, limit: 16 << 20) {
+        case .success(nil): return .success([])
+        case .success(let read?): bytes = read
+        case .failure(let reason): return .failure(reason)
         }
-    }
-
-    static func load(_ path: String) -> Result<[Entry], Ignored> {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        if fd < 0 { return errno == ENOENT ? .success([]) : .failure(.unreadable) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return .failure(.unreadable) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure(.foreign("not a regular file")) }
-        // Someone else's file (or one others may write) could vouch for a tampered model.
-        guard st.st_uid == geteuid() else { return .failure(.foreign("owned by uid \(st.st_uid)")) }
-        guard st.st_mode & 0o022 == 0 else { return .failure(.foreign("writable by group or others")) }
-        guard st.st_size <= 16 << 20 else { return .failure(.corrupt("too large")) }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
-        var got = 0
-        while got < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, $0.count - got) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            got += n
-        }
-        guard got == bytes.count else { return .failure(.unreadable) }
         guard let text = String(validating: bytes, as: UTF8.self) else { return .failure(.corrupt("not UTF-8")) }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.first == Substring(header) else { return .failure(.corrupt("wrong header or version")) }
@@ -173,15 +141,5 @@ public struct VerificationCache {
         st.st_mtim = timespec(tv_sec: ms, tv_nsec: mn)
         st.st_ctim = timespec(tv_sec: cs, tv_nsec: cn)
         return Entry(identity: Identity(st), sha256: sha, path: String(fields[8]))
-    }
-
-    /// mkdir -p with mode 0700 for the parts we create.
-    static func makeDirectories(_ path: String) -> Bool {
-        var current = ""
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o700) != 0 && errno != EEXIST { return false }
-        }
-        return true
     }
 }

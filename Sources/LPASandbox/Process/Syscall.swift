@@ -18,6 +18,11 @@ func sys<T: BinaryInteger>(_ step: @autoclosure () -> String, hint: @autoclosure
 
 /// Reads a small text file (procfs, sysfs); nil when it cannot be read.
 func readSmallFile(_ path: String) -> String? {
+    readSmallBytes(path).map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// The bytes of a small file (procfs, sysfs); nil when it cannot be read.
+func readSmallBytes(_ path: String) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 { return nil }
     defer { close(fd) }
@@ -29,7 +34,14 @@ func readSmallFile(_ path: String) -> String? {
         if n <= 0 { break }
         bytes.append(contentsOf: buffer[0..<n])
     }
-    return String(decoding: bytes, as: UTF8.self)
+    return bytes
+}
+
+/// A path held as bytes (it need not be UTF-8), as the C string a system call takes.
+func withCPath<R>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
+    (path + [0]).withUnsafeBufferPointer { bytes in
+        bytes.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) }
+    }
 }
 
 /// A procfs/sysctl file holding one integer; nil when absent or not a number.

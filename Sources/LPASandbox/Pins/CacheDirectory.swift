@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// lpa-run's cache directory on the host (`$XDG_CACHE_HOME/lpa-run`), opened once and
+/// used through its descriptor, so that every file of the verification cache and the
+/// socket-walk cache is read from and written to a directory the caller owns. Root
+/// running with another user's HOME (or a user's link planted at the cache path) must
+/// neither write into a directory that user controls nor create one inside it: the
+/// directory is created (0700) only beneath a directory the caller owns, and used only
+/// when it is a real directory (not a link) owned by the caller and writable by no one else.
+struct CacheDirectory {
+    let fd: Int32
+
+    /// nil: no usable cache directory (the caches are then neither read nor written).
+    static func open(_ path: String, create: Bool) -> CacheDirectory? {
+        if create { makeOwned(path) }
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_uid == geteuid(), st.st_mode & 0o022 == 0 else {
+            _ = Glibc.close(fd)
+            return nil
+        }
+        return CacheDirectory(fd: fd)
+    }
+
+    func close() { _ = Glibc.close(fd) }
+
+    /// mkdir -p with mode 0700, each new directory only inside one the caller owns.
+    private static func makeOwned(_ path: String) {
+        var current = ""
+        for part in path.split(separator: "/") {
+            let parent = current.isEmpty ? "/" : current
+            current += "/" + part
+            var st = stat()
+            if lstat(current, &st) == 0 { continue }
+            guard stat(parent, &st) == 0, st.st_uid == geteuid() else { return }
+            if mkdir(current, 0o700) != 0 && errno != EEXIST { return }
+        }
+    }
+
+    /// Why a cache file was not used.
+    enum Ignored: Error {
+        case unreadable, foreign(String), corrupt(String)
+        var text: String {
+            switch self {
+            case .unreadable: "unreadable"
+            case .foreign(let why): "not ours: \(why)"
+            case .corrupt(let why): "corrupt: \(why)"
+            }
+        }
+    }
+
+    /// The bytes of `name`: nil when it does not exist; refused when it is not a regular
+    /// file, not the caller's, writable by others, or larger than `limit`.
+    func read(_ name: String, limit: Int) -> Result<[UInt8]?, Ignored> {
+        let fd = openat(self.fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        if fd < 0 { return errno == ENOENT ? .success(nil) : .failure(.unreadable) }
+        defer { _ = Glibc.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return .failure(.unreadable) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure(.foreign("not a regular file")) }
+        // Someone else's file (or one others may write) could vouch for a tampered model
+        // or hide a socket.
+        guard st.st_uid == geteuid() else { return .failure(.foreign("owned by uid \(st.st_uid)")) }
+        guard st.st_mode & 0o022 == 0 else { return .failure(.foreign("writable by group or others")) }
+        guard st.st_size <= limit else { return .failure(.corrupt("too large")) }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        var got = 0
+        while got < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, $0.count - got) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            got += n
+        }
+        return got == bytes.count ? .success(bytes) : .failure(.unreadable)
+    }
+
+    /// Replaces `name` atomically (a temporary file beside it, then rename); `sync`
+    /// flushes it first. False on any failure (the file is then left as it was).
+    @discardableResult
+    func write(_ name: String, _ bytes: [UInt8], sync: Bool) -> Bool {
+        let temporary = "\(name).tmp.\(getpid())"
+        let fd = openat(self.fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            written += n
+        }
+        let ok = written == bytes.count && (!sync || fsync(fd) == 0)
+        _ = Glibc.close(fd)
+        if !ok || renameat(self.fd, temporary, self.fd, name) != 0 {
+            unlinkat(self.fd, temporary, 0)
+            return false
+        }
+        return true
+    }
+}
