@@ -700,7 +700,7 @@ def bench_llama(ctx, rep):
         # A long prompt (hundreds of tokens) and a long generation: each figure is an average over
         # enough work that a scheduler tick or a page fault does not move it.
         prompt = " ".join(f"The quick brown fox {i} jumps over the lazy dog while the sandbox keeps the model private."
-                          for i in range(8))  # ~1,000 tokens of the tiny model
+                          for i in range(ctx.args.llama_prompt_sentences))  # ~125 tokens each
         body = json.dumps({"prompt": prompt, "n_predict": ctx.args.llama_tokens, "cache_prompt": False,
                            "ignore_eos": True, "temperature": 0}).encode()
 
@@ -877,6 +877,8 @@ def main():
     ap.add_argument("--llama-model", default=os.path.join(cache, "llama/tiny.gguf"))
     ap.add_argument("--llama-rounds", type=int, default=24)
     ap.add_argument("--llama-tokens", type=int, default=256)
+    ap.add_argument("--llama-prompt-sentences", type=int, default=8,
+                    help="prompt length: ~125 tokens each (with --llama-tokens, within the tiny model's 2048)")
     args = ap.parse_args()
     if args.quick:
         args.startup_rounds, args.syscalls, args.syscall_rounds = 8, 1_000_000, 2

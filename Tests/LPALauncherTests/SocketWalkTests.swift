@@ -65,6 +65,24 @@ struct SocketWalkTests {
         #expect(!walk.cacheable, "a walk with a name the cache file cannot hold was remembered")
     }
 
+    @Test("procfs tables: mountinfo's mount points with octal escapes undone, unix socket paths to the line's end")
+    func procfsFieldsAreRead() throws {
+        let file = NSTemporaryDirectory() + "lpa-walk-fields-\(getpid())"
+        defer { unlink(file) }
+        try Data(("36 35 98:0 /mnt1 /mnt/with\\040space rw - ext3 /dev/root rw\n"
+                  + "37 35 98:0 / /odd\\377name\\134 rw - ext3 /dev/root rw\n"
+                  + "short line\n").utf8).write(to: URL(fileURLWithPath: file))
+        let points = UnixSocketSearch.fields(of: file, skipping: 4, header: false, toSpace: true, unescape: true)
+        #expect(points == [Array("/mnt/with space".utf8), Array("/odd".utf8) + [0xFF] + Array("name\\".utf8)])
+        try Data(("Num       RefCount Protocol Flags    Type St Inode Path\n"
+                  + "0000: 00000002 00000000 00010000 0001 01 20570 /run/a b.sock\n"
+                  + "0000: 00000002 00000000 00000000 0002 01 10745\n"
+                  + "0000: 00000002 00000000 00010000 0001 01 20571 @abstract\n").utf8).write(to: URL(fileURLWithPath: file))
+        #expect(UnixSocketSearch.fields(of: file, skipping: 7, header: true)
+                    == [Array("/run/a b.sock".utf8), Array("@abstract".utf8)])
+        #expect(UnixSocketSearch.mountPoints.contains(Array("/".utf8)))
+    }
+
     /// A socket file nobody listens on (only a walk can find it).
     static func leaveSocketFile(_ path: [UInt8]) throws {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)

@@ -16,6 +16,26 @@ struct ProcessLifecycleTests {
         #expect(try runner.probe(["kill-self", "15"]).status == 143)
     }
 
+    @Test("a process the workload left running is dead when lpa-run returns; exit statuses 0-255 and signals carry over",
+          arguments: Runner.all)
+    func nothingOutlivesTheRun(runner: Runner) throws {
+        // lpa-run waits for the init, whose exit kills what is left of the pid namespace:
+        // no process of the sandbox may still run (and write) once lpa-run has returned.
+        let shared = try PolicySafetyTests.workspace("outlive", runner)
+        chmod(shared, 0o777)  // the workload runs as the sandbox user (nobody, for a root caller)
+        let left = try runner.run(["--profile", "strict", "--rw", shared, "/bin/sh", "-c",
+                                   "(sleep 0.5; echo late > \(shared)/late) & echo started > \(shared)/started; exit 7"])
+        #expect(left.status == 7, "\(left.stderr)")
+        #expect(FileManager.default.fileExists(atPath: shared + "/started"))
+        Thread.sleep(forTimeInterval: 1.0)
+        #expect(!FileManager.default.fileExists(atPath: shared + "/late"), "a background process outlived lpa-run")
+        for code in [0, 1, 42, 125, 255] {
+            let result = try runner.run(["--profile", "strict", "/bin/sh", "-c", "exit \(code)"])
+            #expect(result.status == Int32(code), "exit \(code): \(result.status) \(result.stderr)")
+        }
+        #expect(try runner.run(["--profile", "strict", "/bin/sh", "-c", "kill -TERM $$"]).status == 143)
+    }
+
     @Test("a missing command exits 127 and a non-executable one 126", arguments: Runner.all)
     func notFoundAndNotExecutable(runner: Runner) throws {
         let missing = try runner.run(["--profile", "strict", "lpa-no-such-command-\(getpid())"])
