@@ -76,6 +76,6 @@ let package = Package(
         // The executing side's pure parts (mount steps, audit rules and records, the
         // window's symbol check): no root, no sandbox, no llama-server.
         .testTarget(name: "LPALauncherTests",
-                    dependencies: ["LPASandbox", "LPAPolicy", "CWindow", "CSupervisor", "CShims", "lpa-fuzz"]),
+                    dependencies: ["LPASandbox", "LPAPolicy", "CWindow", "CSupervisor", "CShims", "CSeccomp", "lpa-fuzz"]),
     ]
 )

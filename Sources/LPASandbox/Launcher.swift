@@ -81,7 +81,7 @@ public struct Launcher {
         let mounts = try MountSteps(plan: plan, verified: verified)
         defer { mounts.mountFds.forEach { close($0) } }
         let network = try NetworkSetup(plan: plan)
-        let filter = try SeccompFilter(plan: plan.seccomp, audit: plan.audit, record: options.record)
+        let filter = try SeccompFilter(plan: plan.seccomp, audit: plan.audit, record: options.record, cache: .shared)
         let audit = filter.auditRules.isEmpty && !options.record ? nil
             : try AuditSupervisor(rules: filter.auditRules, log: options.auditLog, record: options.record)
         let caps = try CapabilitySets(plan: plan.capabilities)

@@ -21,8 +21,8 @@ struct DegradedLauncher {
         let executable = try preflight()
         let verified = try PinVerifier(plan: plan, quiet: options.quiet, verbose: options.verbose).verify()
         defer { verified.close() }
-        let filter = try SeccompFilter(plan: plan.seccomp)
-        let sockets = try SeccompFilter(plan: degraded.seccomp)
+        let filter = try SeccompFilter(plan: plan.seccomp, cache: .shared)
+        let sockets = try SeccompFilter(plan: degraded.seccomp, cache: .shared)
         let caps = try CapabilitySets(plan: CapabilityPlan(keep: []))
         let asRoot = getuid() == 0 || geteuid() == 0
 

@@ -275,9 +275,9 @@ public final class SocketWalkCache: @unchecked Sendable {
     }
 
     /// The one cache of this process, nil without a cache directory (no HOME) or with
-    /// LPA_SOCKET_WALK_CACHE=off.
+    /// LPA_START_CACHE=off.
     public static let shared: SocketWalkCache? = {
-        if let off = getenv("LPA_SOCKET_WALK_CACHE"), String(cString: off) == "off" { return nil }
+        if let off = getenv("LPA_START_CACHE"), String(cString: off) == "off" { return nil }
         return VerificationCache.defaultDirectory().map { SocketWalkCache(directory: $0) }
     }()
 

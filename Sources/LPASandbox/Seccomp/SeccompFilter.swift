@@ -60,22 +60,23 @@ struct SeccompFilter {
     ///   the sandbox makes itself between loading the filter and the supervisor taking
     ///   the listener (`unrecordedCalls`), which would wait for an answer nobody can give
     ///   yet. Denials and their answers stay as they are.
-    init(plan: SeccompPlan, audit: AuditPlan = AuditPlan(), record: Bool = false) throws(LaunchError) {
+    /// One seccomp_rule_add_array call, as libseccomp is given it.
+    struct RuleCall {
+        var action: UInt32
+        var number: Int32
+        var conditions: [scmp_arg_cmp]
+        /// For the error message (step "seccomp: WHAT").
+        var what: String
+    }
+
+    /// - Parameter cache: where a filter built before is taken from, and a new one kept
+    ///   (`FilterCache`); nil: always built.
+    init(plan: SeccompPlan, audit: AuditPlan = AuditPlan(), record: Bool = false,
+         cache: FilterCache? = nil) throws(LaunchError) {
         self.record = record
         let defaultAction = record ? Self.recorded(plan.defaultAction) : Self.actionValue(plan.defaultAction)
-        guard let ctx = seccomp_init(defaultAction) else {
-            throw LaunchError(step: "seccomp: init", message: "libseccomp could not create a filter")
-        }
-        defer { seccomp_release(ctx) }
-        func check(_ rc: Int32, _ what: String) throws(LaunchError) {
-            if rc < 0 { throw LaunchError(step: "seccomp: \(what)", errno: -rc, message: "libseccomp refused it") }
-        }
-        try check(seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, Self.actionValue(plan.otherArchitectures)),
-                  "other-architectures action")
-        // no_new_privs is set by the launcher itself, explicitly, just before loading.
-        try check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0), "no_new_privs attribute")
-        // A binary tree keeps the cost of allowed syscalls flat however long the deny list.
-        try check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2), "binary-tree optimisation")
+        let otherArchitectures = Self.actionValue(plan.otherArchitectures)
+        var calls: [RuleCall] = []
 
         for call in audit.calls {
             switch call.answer {
@@ -98,7 +99,7 @@ struct SeccompFilter {
         let denialsToNotify = Set(auditRules.filter { $0.kind == .deny }.map(\.number))
         let unrecorded = Set(Self.unrecordedCalls.compactMap { Self.nativeNumber($0) })
         for rule in plan.rules {
-            var conditions = rule.args.map(Self.comparison)
+            let conditions = rule.args.map(Self.comparison)
             var action = denialsToNotify.contains(rule.number) ? Self.notifyAction : Self.actionValue(rule.action)
             if record && !unrecorded.contains(rule.number) && !denialsToNotify.contains(rule.number) {
                 action = Self.recorded(rule.action)
@@ -107,23 +108,19 @@ struct SeccompFilter {
             // nothing, as a call no other rule matches gets the default anyway (a
             // default-deny allowlist with connect-ports: the MSG_FASTOPEN denial).
             if action == defaultAction { continue }
-            let rc = conditions.withUnsafeMutableBufferPointer {
-                seccomp_rule_add_array(ctx, action, rule.number, UInt32($0.count), $0.baseAddress)
-            }
-            try check(rc, "rule for \(rule.syscall)")
+            calls.append(RuleCall(action: action, number: rule.number, conditions: conditions,
+                                  what: "rule for \(rule.syscall)"))
         }
         // In record mode with allowing default every call is notified already (audit.c
         // continues a sendto without an address, as this rule's condition would).
         for rule in auditRules where rule.kind == .egress && !(record && defaultAction == Self.notifyAction) {
             // connect always; sendto only with an address (without one it sends on a
             // connected socket, whose connect was already audited).
-            var conditions = rule.syscall == "sendto"
+            let conditions = rule.syscall == "sendto"
                 ? [scmp_arg_cmp(arg: UInt32(rule.detail.addressArgument ?? 4), op: SCMP_CMP_NE,
                                 datum_a: 0, datum_b: 0)] : []
-            let rc = conditions.withUnsafeMutableBufferPointer {
-                seccomp_rule_add_array(ctx, Self.notifyAction, rule.number, UInt32($0.count), $0.baseAddress)
-            }
-            try check(rc, "audit rule for \(rule.syscall)")
+            calls.append(RuleCall(action: Self.notifyAction, number: rule.number, conditions: conditions,
+                                  what: "audit rule for \(rule.syscall)"))
         }
 
         if record && defaultAction == Self.notifyAction {
@@ -150,12 +147,41 @@ struct SeccompFilter {
                                       message: "the profile's conditional rules for \(name) have no complement lpa-run can express",
                                       hint: "learn under a base without argument rules on \(name)")
                 }
-                var conditions = remainder.map(Self.comparison)
-                let rc = conditions.withUnsafeMutableBufferPointer {
-                    seccomp_rule_add_array(ctx, Self.allowAction, number, UInt32($0.count), $0.baseAddress)
-                }
-                try check(rc, "record-mode allow")
+                calls.append(RuleCall(action: Self.allowAction, number: number,
+                                      conditions: remainder.map(Self.comparison), what: "record-mode allow"))
             }
+        }
+
+        let key = FilterCache.key(defaultAction: defaultAction, otherArchitectures: otherArchitectures, calls: calls)
+        if let cached = cache?.program(for: key) {
+            instructions = cached
+            return
+        }
+        instructions = try Self.build(defaultAction: defaultAction, otherArchitectures: otherArchitectures, calls: calls)
+        cache?.keep(instructions, for: key)
+    }
+
+    /// The filter from libseccomp: the attributes, then each call in order, exported.
+    static func build(defaultAction: UInt32, otherArchitectures: UInt32,
+                      calls: [RuleCall]) throws(LaunchError) -> [sock_filter] {
+        guard let ctx = seccomp_init(defaultAction) else {
+            throw LaunchError(step: "seccomp: init", message: "libseccomp could not create a filter")
+        }
+        defer { seccomp_release(ctx) }
+        func check(_ rc: Int32, _ what: String) throws(LaunchError) {
+            if rc < 0 { throw LaunchError(step: "seccomp: \(what)", errno: -rc, message: "libseccomp refused it") }
+        }
+        try check(seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, otherArchitectures), "other-architectures action")
+        // no_new_privs is set by the launcher itself, explicitly, just before loading.
+        try check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0), "no_new_privs attribute")
+        // A binary tree keeps the cost of allowed syscalls flat however long the deny list.
+        try check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2), "binary-tree optimisation")
+        for call in calls {
+            var conditions = call.conditions
+            let rc = conditions.withUnsafeMutableBufferPointer {
+                seccomp_rule_add_array(ctx, call.action, call.number, UInt32($0.count), $0.baseAddress)
+            }
+            try check(rc, call.what)
         }
 
         // Export through a memfd: libseccomp 2.5 has no export-to-memory call.
@@ -166,7 +192,7 @@ struct SeccompFilter {
         var program = [sock_filter](repeating: sock_filter(), count: Int(size) / MemoryLayout<sock_filter>.size)
         let got = program.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         if got != Int(size) { throw LaunchError(step: "seccomp: read BPF", errno: errno, message: "short read") }
-        instructions = program
+        return program
     }
 
     /// Conditions that hold exactly when none of `rules` matches (each rule with one
