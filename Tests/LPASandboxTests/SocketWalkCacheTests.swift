@@ -178,6 +178,19 @@ struct SocketWalkCacheTests {
         let linked = try f.run()
         #expect(linked.status == 125 && linked.stderr.contains("symbolic link"), "\(linked.stderr)")
         #expect((try? FileManager.default.contentsOfDirectory(atPath: elsewhere)) == [], "written through a link")
+        // Root with a cache path through another user's link (`~/.cache -> /etc`): no
+        // directory is made where the link points.
+        if Runner.isRoot && runner.who == .caller {
+            let target = f.cache + "-target"
+            try PolicySafetyTests.makeDirectory(target, owner: 0, mode: 0o755)
+            let link = f.cache + "-users-link"
+            #expect(symlink(target, link) == 0)
+            #expect(lchown(link, 65534, 65534) == 0)
+            let result = try runner.run(["--profile", "strict", "--ro", f.source, "/bin/true"], env: ["XDG_CACHE_HOME": link])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: target)) == [],
+                    "root followed another user's link into \(target)")
+        }
         // A real directory of the caller's: kept.
         unlink(f.cache + "/lpa-run")
         #expect(try f.run().status == 0)
@@ -195,6 +208,27 @@ struct SocketWalkCacheTests {
         let result = try f.run()
         #expect(result.status == 125, "a live socket under a non-UTF-8 name was bound: \(result.stderr)")
         #expect(result.stderr.contains("agent.sock"), "\(result.stderr)")
+        // A source that is a link to a directory whose real path is not UTF-8.
+        let oddRoot = Array((f.source + "-").utf8) + [0xFE]
+        #expect(oddRoot.withUnsafeBufferPointer { b in (Array(b) + [0]).withUnsafeBufferPointer {
+            $0.withMemoryRebound(to: CChar.self) { mkdir($0.baseAddress!, 0o755) } } } == 0)
+        let behindLink = try PathListener(bytes: oddRoot + Array("/behind.sock".utf8))
+        defer { withExtendedLifetime(behindLink) {} }
+        let link = f.source + "-link"
+        #expect((oddRoot + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { symlink($0.baseAddress!, link) } } == 0)
+        let linked = try runner.run(["--profile", "strict", "--ro", link, "--dry-run", "/bin/true"], env: ["XDG_CACHE_HOME": f.cache])
+        #expect(linked.status == 125 && linked.stderr.contains("behind.sock"), "\(linked.stderr)")
+    }
+
+    @Test("a socket named with a line break is reported on one line", arguments: Runner.all)
+    func socketNamesCannotFakeLines(runner: Runner) throws {
+        let f = try Fixture("newline", runner, settle: false)
+        let listener = try PathListener(path: f.deep + "/x\nlpa-run: note: all clear.sock")
+        defer { withExtendedLifetime(listener) {} }
+        let result = try f.run()
+        #expect(result.status == 125, "\(result.stderr)")
+        #expect(result.stderr.contains("x?lpa-run: note: all clear.sock"), "\(result.stderr)")
+        #expect(!result.stderr.split(separator: "\n").contains { $0.hasPrefix("lpa-run: note: all clear") }, "\(result.stderr)")
     }
 
     @Test("a walk of directories changed in the last seconds is not remembered", arguments: Runner.all)

@@ -273,7 +273,12 @@ struct MountCompiler {
             let sockets = (context.unixSockets?(source.path) ?? []).filter { socket in
                 !allowedSockets.contains { PathNormalizer.isWithin(socket, $0) }
             }
-            if let socket = sockets.first {
+            if let found = sockets.first {
+                // A socket's name is anyone's choice: a line break in it must not start a
+                // line of the diagnostic that looks like lpa-run's own.
+                let socket = String(String.UnicodeScalarView(found.unicodeScalars.map {
+                    $0.value < 0x20 || $0.value == 0x7f ? "?" : $0
+                }))
                 let more = sockets.count > 1 ? " and \(sockets.count - 1) more" : ""
                 diagnostics.append(Diagnostic(
                     at: source.position,

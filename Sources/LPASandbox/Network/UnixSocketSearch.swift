@@ -5,13 +5,16 @@ import CShims
 import LPAPolicy
 
 /// Finds unix socket files under a bind source before the compiler decides on it. Three
-/// searches: the sockets bound by name in this network namespace (/proc/net/unix, at
-/// any depth), the mount points under the source (a socket bind-mounted over a file:
+/// searches: the sockets of this network namespace listed in /proc/net/unix under the
+/// path they were bound by (at any depth, when that was an absolute path that still
+/// names them), the mount points under the source (a socket bind-mounted over a file:
 /// its directory lists a file), and a walk of the source itself, bounded in depth and
-/// entries, for sockets bound from another network namespace. A socket deeper than the
-/// walk and bound elsewhere can be missed. Paths are handled as bytes: a name that is
-/// not UTF-8 is still opened and examined (a socket under it is reported, lossily
-/// spelled, and refused like any other).
+/// entries, for the rest (bound from another network namespace, by a relative path,
+/// through a link, renamed or hard-linked since). Known limits (red team): a socket
+/// deeper than the walk, past its 512 entries, or in a directory the caller cannot
+/// list, and not found the first way, is missed. Paths are handled as bytes: a name
+/// that is not UTF-8 is still opened and examined (a socket under it is reported,
+/// lossily spelled, and refused like any other).
 ///
 /// The walk reads every directory it visits, and reading the large directories of a
 /// system bind (/usr/bin, /usr/lib) was the largest single cost of a start (about 2 ms
@@ -31,8 +34,13 @@ public enum UnixSocketSearch {
     /// only read it.
     public static func sockets(under source: String, cache: SocketWalkCache? = .shared,
                                remember: Bool = true) -> [String] {
-        let real = FilePaths.realPath(source) ?? source
-        let bases = [Array(source.utf8), Array(real.utf8)]
+        // The real path as bytes: a link may lead to a name that is not UTF-8.
+        let real = source.withCString { realpath($0, nil) }.map { resolved in
+            defer { free(resolved) }
+            return Array(UnsafeBufferPointer(start: UnsafeRawPointer(resolved).assumingMemoryBound(to: UInt8.self),
+                                             count: strlen(resolved)))
+        } ?? Array(source.utf8)
+        let bases = [Array(source.utf8), real]
         var found: [String] = []
         func add(_ path: [UInt8]) {
             let text = String(decoding: path, as: UTF8.self)
@@ -114,10 +122,12 @@ public enum UnixSocketSearch {
         return withCPath(path) { lstat($0, &st) } == 0 && (st.st_mode & S_IFMT) == S_IFSOCK
     }
 
-    static func cachedWalk(_ root: String, cache: SocketWalkCache?, remember: Bool) -> [[UInt8]] {
-        if let cache, let sockets = cache.sockets(root: root) { return sockets.map { Array($0.utf8) } }
-        let walk = walk(Array(root.utf8))
-        if let cache, remember, walk.cacheable { cache.remember(root: root, walk) }
+    static func cachedWalk(_ root: [UInt8], cache: SocketWalkCache?, remember: Bool) -> [[UInt8]] {
+        // A root the cache file cannot spell (not UTF-8) is walked every time.
+        let text = String(validating: root, as: UTF8.self)
+        if let cache, let text, let sockets = cache.sockets(root: text) { return sockets.map { Array($0.utf8) } }
+        let walk = walk(root)
+        if let cache, let text, remember, walk.cacheable { cache.remember(root: text, walk) }
         return walk.sockets
     }
 

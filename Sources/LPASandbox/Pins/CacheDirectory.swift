@@ -14,6 +14,7 @@ struct CacheDirectory {
 
     /// nil: no usable cache directory (the caches are then neither read nor written).
     static func open(_ path: String, create: Bool) -> CacheDirectory? {
+        guard path.hasPrefix("/"), linksAreTrusted(path) else { return nil }
         if create { makeOwned(path) }
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return nil }
@@ -26,6 +27,21 @@ struct CacheDirectory {
     }
 
     func close() { _ = Glibc.close(fd) }
+
+    /// Every link on the way is the caller's or root's (like the kernel's
+    /// protected_symlinks): root running with a user's HOME must not follow that user's
+    /// `~/.cache -> /etc` and make /etc/lpa-run. A link swapped in after this check is
+    /// the caller's own directory's doing (the directory that holds it is theirs).
+    private static func linksAreTrusted(_ path: String) -> Bool {
+        var current = ""
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            var st = stat()
+            guard lstat(current, &st) == 0 else { return true }  // the rest does not exist yet
+            if (st.st_mode & S_IFMT) == S_IFLNK && st.st_uid != geteuid() && st.st_uid != 0 { return false }
+        }
+        return true
+    }
 
     /// mkdir -p with mode 0700, each new directory only inside one the caller owns.
     private static func makeOwned(_ path: String) {
