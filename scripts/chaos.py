@@ -189,9 +189,10 @@ for i in range(iterations):
     if mounts() != mounts_before:
         figures["leaked_mounts"] += 1
         figures["problems"].append(f"{i}: {action}: host mounts changed")
-    # lpa-run's own cache of socket walks (kept by a run, never a temporary file) is not
+    # lpa-run's own caches of socket walks and seccomp programs (kept by a run) are not
     # litter; anything else new in the home or the working directory is.
-    remembered = {os.path.join(home, p) for p in (".cache", ".cache/lpa-run", ".cache/lpa-run/socket-walks.v1")}
+    remembered = {os.path.join(home, p) for p in (".cache", ".cache/lpa-run", ".cache/lpa-run/socket-walks.v1",
+                                                  ".cache/lpa-run/seccomp-filters.v1")}
     stray = (files(workdir) - files_before) | (files(home) - home_before - remembered)
     if stray:
         figures["stray_files"] += len(stray)

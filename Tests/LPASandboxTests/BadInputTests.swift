@@ -103,8 +103,9 @@ struct BadInputTests {
                                                         attributes: [.posixPermissions: 0o777])
             }
         }
-        // A run may remember its socket walks (lpa-run's own cache); nothing else may appear.
-        let remembered: Set<String> = [".cache", ".cache/lpa-run", ".cache/lpa-run/socket-walks.v1"]
+        // A run may keep its socket walks and seccomp programs (lpa-run's own cache); nothing else may appear.
+        let remembered: Set<String> = [".cache", ".cache/lpa-run", ".cache/lpa-run/socket-walks.v1",
+                                       ".cache/lpa-run/seccomp-filters.v1"]
         #expect(Self.listing(cwd + "-home").filter { !remembered.contains($0) } == homeBefore, "the home changed")
     }
 
