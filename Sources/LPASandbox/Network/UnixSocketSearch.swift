@@ -284,12 +284,8 @@ public final class SocketWalkCache: @unchecked Sendable {
         var sockets: [String]
     }
 
-    /// The one cache of this process, nil without a cache directory (no HOME) or with
-    /// LPA_START_CACHE=off.
-    public static let shared: SocketWalkCache? = {
-        if let off = getenv("LPA_START_CACHE"), String(cString: off) == "off" { return nil }
-        return VerificationCache.defaultDirectory().map { SocketWalkCache(directory: $0) }
-    }()
+    /// The one cache of this process (`CacheDirectory.startCaches`).
+    public static let shared: SocketWalkCache? = CacheDirectory.startCaches.map { SocketWalkCache(directory: $0) }
 
     /// The cache directory (`CacheDirectory`: the caller's own, created on the first save).
     let directory: String

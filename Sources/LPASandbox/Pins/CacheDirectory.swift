@@ -12,6 +12,13 @@ import Glibc
 struct CacheDirectory {
     let fd: Int32
 
+    /// Where the start-up caches live (socket walks, seccomp programs): lpa-run's cache
+    /// directory; nil without one (no HOME) or with LPA_START_CACHE=off.
+    static let startCaches: String? = {
+        if let off = getenv("LPA_START_CACHE"), String(cString: off) == "off" { return nil }
+        return VerificationCache.defaultDirectory()
+    }()
+
     /// nil: no usable cache directory (the caches are then neither read nor written).
     static func open(_ path: String, create: Bool) -> CacheDirectory? {
         guard path.hasPrefix("/"), linksAreTrusted(path) else { return nil }

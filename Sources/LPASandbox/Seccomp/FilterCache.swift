@@ -26,12 +26,8 @@ public final class FilterCache: @unchecked Sendable {
         var program: [UInt8]
     }
 
-    /// The cache of this process: nil without a cache directory (no HOME) or with
-    /// LPA_START_CACHE=off.
-    public static let shared: FilterCache? = {
-        if let off = getenv("LPA_START_CACHE"), String(cString: off) == "off" { return nil }
-        return VerificationCache.defaultDirectory().map { FilterCache(directory: $0) }
-    }()
+    /// The cache of this process (`CacheDirectory.startCaches`).
+    public static let shared: FilterCache? = CacheDirectory.startCaches.map { FilterCache(directory: $0) }
 
     let directory: String
     private var entries: [Entry]
