@@ -110,6 +110,15 @@ struct EnvironmentTests {
         for name in ["TOKE", "AWS", "PROXY", "_PROX", "", "é"] { #expect(!SecretNames.isSecret(name), "\(name)") }
     }
 
+    /// `ErrnoNames.number` (a switch, for start-up) says exactly what the usable table says.
+    @Test func errnoNumbersMatchTheTable() {
+        for (name, number) in ErrnoNames.table { #expect(ErrnoNames.number(name) == number, "\(name)") }
+        for (number, name) in ErrnoNames.known where ErrnoNames.table[name] == nil {
+            #expect(ErrnoNames.number(name) == nil, "\(name) (\(number)) is not usable in a profile")
+        }
+        #expect(ErrnoNames.number("eperm") == nil && ErrnoNames.number("") == nil)
+    }
+
     /// Byte matching (ASCII) must agree with Character matching on every case.
     @Test func nameGlobsMatchLikeShellPatterns() {
         let cases: [(String, String, Bool)] = [

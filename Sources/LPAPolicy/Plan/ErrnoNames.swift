@@ -41,7 +41,31 @@ public enum ErrnoNames {
         return table
     }()
 
-    public static func number(_ name: String) -> Int32? { table[name] }
+    /// A switch rather than `table`: every start reads a few errno names, and building
+    /// the first dictionaries of these types cost more than the lookups (0.1 ms).
+    public static func number(_ name: String) -> Int32? {
+        switch name {
+        case "EPERM": EPERM
+        case "ENOENT": ENOENT
+        case "EACCES": EACCES
+        case "EINVAL": EINVAL
+        case "ENOSYS": ENOSYS
+        case "EAFNOSUPPORT": EAFNOSUPPORT
+        case "EOPNOTSUPP": EOPNOTSUPP
+        case "EPROTONOSUPPORT": EPROTONOSUPPORT
+        case "ENOTTY": ENOTTY
+        case "EROFS": EROFS
+        case "ENETUNREACH": ENETUNREACH
+        case "ECONNREFUSED": ECONNREFUSED
+        case "EBADF": EBADF
+        case "ENODEV": ENODEV
+        case "ENXIO": ENXIO
+        case "EIO": EIO
+        case "ENOMEM": ENOMEM
+        case "ENOTRECOVERABLE": ENOTRECOVERABLE
+        default: nil
+        }
+    }
 
     /// The symbolic name of any errno lpa-run knows, nil otherwise.
     public static func name(_ number: Int32) -> String? { known[number] }
