@@ -8,7 +8,7 @@
 # executions, new corpus entries, findings (docs/RELIABILITY.md records them).
 set -eu
 seconds=${FUZZ_SECONDS:-180}
-targets=${FUZZ_TARGETS:-"profile endpoint size audit dns"}
+targets=${FUZZ_TARGETS:-"profile endpoint size audit dns start-caches"}
 cache=${LPA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lpa-run-dev}/fuzz
 root=$(cd "$(dirname "$0")/.." && pwd)
 swift build --scratch-path "$root/.build/fuzz" --sanitize=fuzzer --sanitize=address \

@@ -11,6 +11,7 @@ import LPASandbox
 /// `swift build`) it is a small replay tool, so the package always builds.
 enum FuzzTarget: String, CaseIterable {
     case profile, endpoint, size, audit, dns
+    case startCaches = "start-caches"
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -19,6 +20,36 @@ enum FuzzTarget: String, CaseIterable {
         case .size: PolicyFuzzTargets.size(bytes)
         case .audit: Self.audit(bytes)
         case .dns: Self.dns(bytes)
+        case .startCaches: Self.startCaches(bytes)
+        }
+    }
+
+    /// The start-up caches' files (socket walks, seccomp programs): refused whole or read
+    /// whole. What is read is well formed (each walk's first directory is its root, every
+    /// path absolute; every program a whole number of instructions, at most
+    /// BPF_MAXINSNS) and writes back to exactly the bytes that were read.
+    static func startCaches(_ bytes: [UInt8]) {
+        if let walks = StartCacheFuzzTargets.walks(bytes) {
+            for walk in walks {
+                guard walk.root.hasPrefix("/"), walk.first == walk.root, walk.directories >= 1,
+                      walk.sockets.allSatisfy({ $0.hasPrefix("/") }) else {
+                    fatalError("a walk read with a wrong shape: \(walk.root.debugDescription)")
+                }
+            }
+            // Written back: the same walks (invalid UTF-8 is the only thing that may change).
+            guard let again = StartCacheFuzzTargets.walksRewritten(bytes),
+                  StartCacheFuzzTargets.walks(again)?.count == walks.count else {
+                fatalError("the walks file does not read back")
+            }
+        }
+        if let filters = StartCacheFuzzTargets.filters(bytes) {
+            for size in filters.sizes {
+                guard size.key > 0, size.program > 0, size.program % 8 == 0,
+                      size.program / 8 <= StartCacheFuzzTargets.maxInstructions else {
+                    fatalError("a program read with a wrong size: \(size)")
+                }
+            }
+            guard filters.rewritten == bytes else { fatalError("the filters file does not write back the same") }
         }
     }
 
