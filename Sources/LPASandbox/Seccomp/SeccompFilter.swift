@@ -52,14 +52,6 @@ struct SeccompFilter {
         }
     }
 
-    /// - Parameter audit: the plan's calls for the supervisor: each is loaded as
-    ///   SECCOMP_RET_USER_NOTIF instead of its kernel action, and the supervisor answers
-    ///   with the same outcome, now with a record (see AuditPlan).
-    /// - Parameter record: record mode (`lpa-run learn`): every call the filter allows is
-    ///   notified instead (audit.c continues it and notes its number), except the calls
-    ///   the sandbox makes itself between loading the filter and the supervisor taking
-    ///   the listener (`unrecordedCalls`), which would wait for an answer nobody can give
-    ///   yet. Denials and their answers stay as they are.
     /// One seccomp_rule_add_array call, as libseccomp is given it.
     struct RuleCall {
         var action: UInt32
@@ -69,8 +61,17 @@ struct SeccompFilter {
         var what: String
     }
 
+    /// - Parameter audit: the plan's calls for the supervisor: each is loaded as
+    ///   SECCOMP_RET_USER_NOTIF instead of its kernel action, and the supervisor answers
+    ///   with the same outcome, now with a record (see AuditPlan).
+    /// - Parameter record: record mode (`lpa-run learn`): every call the filter allows is
+    ///   notified instead (audit.c continues it and notes its number), except the calls
+    ///   the sandbox makes itself between loading the filter and the supervisor taking
+    ///   the listener (`unrecordedCalls`), which would wait for an answer nobody can give
+    ///   yet. Denials and their answers stay as they are.
     /// - Parameter cache: where a filter built before is taken from, and a new one kept
-    ///   (`FilterCache`); nil: always built.
+    ///   (`FilterCache`); nil: always built. The rule calls are worked out first, then
+    ///   built by libseccomp or found under exactly those calls.
     init(plan: SeccompPlan, audit: AuditPlan = AuditPlan(), record: Bool = false,
          cache: FilterCache? = nil) throws(LaunchError) {
         self.record = record
