@@ -238,9 +238,9 @@ public enum UnixSocketSearch {
 /// `$XDG_CACHE_HOME/lpa-run/socket-walks.v1` (the verification cache's directory, which
 /// every sandbox has masked). A result is used only while every directory the walk
 /// opened still has the same device, inode, mtime and ctime (nanoseconds), looked up
-/// again by path. A walk that saw a directory changed in the last
-/// `settleSeconds` is not remembered: two changes within one timestamp tick would
-/// leave the same mtime (git's "racily clean" entries). A cache file that is not ours
+/// again by path. A walk that saw a directory changed in the `settleSeconds` before
+/// the walk began is not remembered: two changes within one timestamp tick would leave
+/// the same mtime (git's "racily clean" entries). A cache file that is not ours
 /// (owner, permissions), not a regular file, or not exactly in this format is ignored
 /// as a whole.
 public final class SocketWalkCache: @unchecked Sendable {
@@ -363,11 +363,6 @@ public final class SocketWalkCache: @unchecked Sendable {
     /// The whole file or nothing: a header, `root` blocks of `dir` (the root's own first)
     /// and `socket` lines, and `end` (a file cut short has none). Read as bytes: it is
     /// read on every start, and splitting Strings cost a millisecond.
-    static func parse(_ text: String) -> [Entry]? {
-        var text = text
-        return text.withUTF8 { parse(bytes: $0) }
-    }
-
     static func parse(bytes: UnsafeBufferPointer<UInt8>) -> [Entry]? {
         var lines: [Slice<UnsafeBufferPointer<UInt8>>] = []
         var start = 0
