@@ -11,6 +11,13 @@ let staticPIE: [LinkerSetting] = Context.environment["LPA_STATIC_PIE"] == "1"
     ? [.unsafeFlags(["-static-executable", "-use-ld=lld", "-Xclang-linker", "-static-pie",
                      "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(configuration: .release))]
     : []
+// Generic type metadata through direct accessor functions instead of mangled names that
+// the runtime demangles on first use (swift_getTypeByMangledName and the conformance
+// scans it triggers were ~10% of a `--profile strict /bin/true` run): 1.54x -> 1.40x
+// bwrap in an interleaved A/B, for 70 KB of code. Shipped build only, like staticPIE.
+let fastMetadata: [SwiftSetting] = Context.environment["LPA_STATIC_PIE"] == "1"
+    ? [.unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"], .when(configuration: .release))]
+    : []
 
 let package = Package(
     name: "lpa-run",
@@ -37,7 +44,8 @@ let package = Package(
         // beyond libseccomp/libcap name resolution.
         .target(name: "LPAPolicy",
                 dependencies: ["CSeccomp", "CCap", "CYAML",
-                               .product(name: "Crypto", package: "swift-crypto")]),
+                               .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: fastMetadata),
         // System call wrappers Swift cannot make (variadic syscall(2), hidden constants),
         // doctor's kernel checks, and the one SCM_RIGHTS unit (fdpass.c) with the control
         // protocol header shared by the window and the supervisor. fdpass.c follows the
@@ -55,11 +63,12 @@ let package = Package(
         // Executes a plan: one file per isolation concern.
         .target(name: "LPASandbox", dependencies: ["LPAPolicy", "CWindow", "CSupervisor", "CShims",
                                                  "CSeccomp", "CCap",
-                                                 .product(name: "Crypto", package: "swift-crypto")]),
+                                                 .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: fastMetadata),
         .executableTarget(name: "lpa-run",
                           dependencies: ["LPAPolicy", "LPASandbox",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          linkerSettings: staticPIE),
+                          swiftSettings: fastMetadata, linkerSettings: staticPIE),
         // Test-only probe that runs inside sandboxes and reports what it could do.
         .executableTarget(name: "lpa-probe", cSettings: [.unsafeFlags(["-Wall", "-Werror", "-O2"])],
                           // SwiftPM links every executable with swiftc; keep the probe free of
