@@ -919,7 +919,7 @@ def main():
     ap.add_argument("--syscall-rounds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--bulk-mb", type=int, default=1024)
-    ap.add_argument("--bulk-rounds", type=int, default=5)
+    ap.add_argument("--bulk-rounds", type=int, default=8)
     ap.add_argument("--hash-file", default=os.path.join(cache, "bench", "hash-2g.bin"))
     ap.add_argument("--hash-mb", type=int, default=2048)
     ap.add_argument("--hash-rounds", type=int, default=3)
