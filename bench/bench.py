@@ -92,7 +92,7 @@ def log(*a):
 
 class Report:
     def __init__(self):
-        self.ratios = []     # (figure, value, spread, goal, verdict)
+        self.ratios = []     # (figure, value, spread, 95% interval or "—", goal, verdict)
         self.sections = []   # (title, header, rows, notes)
 
     def ratio(self, figure, value, spr, goal, ok, interval=""):
