@@ -60,8 +60,13 @@ let package = Package(
         // supervisor's C half. Ordinary process: may allocate.
         .target(name: "CSupervisor", dependencies: ["CShims"],
                 cSettings: [.unsafeFlags(["-Wall", "-Werror", "-O2"])]),
+        // The executor's host-side steps (pipes, clone, id maps, start, setup report,
+        // wait), one copy shared by the Swift launcher and the launch record's fast path.
+        // Ordinary process.
+        .target(name: "CLaunch", dependencies: ["CWindow", "CSupervisor", "CShims"],
+                cSettings: [.unsafeFlags(["-Wall", "-Werror", "-O2"])]),
         // Executes a plan: one file per isolation concern.
-        .target(name: "LPASandbox", dependencies: ["LPAPolicy", "CWindow", "CSupervisor", "CShims",
+        .target(name: "LPASandbox", dependencies: ["LPAPolicy", "CWindow", "CSupervisor", "CShims", "CLaunch",
                                                  "CSeccomp", "CCap",
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fastMetadata),

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLaunch
 import CShims
 import CWindow
 import LPAPolicy
@@ -228,13 +229,15 @@ struct MountSteps {
                 let attrs = Self.attributes(entry.options)
                 // fsconfig takes typed values: no text is parsed on either side.
                 let mode = entry.options.mode ?? 0o755, size = entry.options.size ?? 0
-                let fd = try sys("tmpfs \(target) with noswap",
-                                 hint: "this kernel lacks tmpfs noswap (Linux 6.4+); use `noswap: false` to allow swap") {
-                    lpa_fsopen_tmpfs(mode, size, 1, attrs)
+                var failure = lpa_launch_error()
+                let fd = lpa_launch_host_tmpfs(mode, size, 1, attrs, owner.uid, owner.gid, &failure)
+                guard fd >= 0 else {
+                    let owner = String(cString: failure.step) == "tmpfs owner"
+                    throw LaunchError(step: "tmpfs \(target)" + (owner ? ": owner" : " with noswap"), errno: failure.err,
+                                      message: "failed",
+                                      hint: owner ? nil : "this kernel lacks tmpfs noswap (Linux 6.4+); use `noswap: false` to allow swap")
                 }
                 mountFds.append(fd)
-                // Made by root, it would belong to root: the sandbox user must own its home.
-                _ = try sys("tmpfs \(target): owner") { fchownat(fd, "", owner.uid, owner.gid, 0x1000 /* AT_EMPTY_PATH */) }
                 steps.append(Step(kind: LPA_FS_ATTACH, planIndex: index, target: target, fd: fd))
                 return
             }

@@ -9,25 +9,10 @@ import LPAPolicy
 /// inside as itself (run-as caller) or as 0 (run-as root). The init takes that id
 /// (setresuid in window.c) before it does anything.
 enum UserNamespace {
-    /// A root caller's supplementary groups (gid 0 among them) would pass to the init at
-    /// clone, and with setgroups denied nobody inside could drop them: group-readable
-    /// root files would stay readable. lpa-run drops its own first; it needs none.
-    static func dropSupplementaryGroups() throws(LaunchError) {
-        guard geteuid() == 0 else { return }
-        _ = try sys("drop supplementary groups") { setgroups(0, nil) }
-    }
-
-    /// Written by the parent once the child exists; the child waits on a pipe first.
-    static func writeIdMaps(pid: pid_t, identity: Identity) throws(LaunchError) {
-        let base = "/proc/\(pid)"
-        // Unprivileged gid_map writes require setgroups to be denied first; it also stops
-        // the workload from dropping groups that restrict it on the host.
-        try writeFile("\(base)/setgroups", "deny", step: "user namespace: setgroups deny")
-        try writeFile("\(base)/uid_map", "\(identity.sandboxUid) \(identity.uid) 1\n",
-                      step: "user namespace: uid_map", hint: diagnosis())
-        try writeFile("\(base)/gid_map", "\(identity.sandboxGid) \(identity.gid) 1\n",
-                      step: "user namespace: gid_map", hint: diagnosis())
-    }
+    // The host side of this concern runs in the executor (CLaunch launch.c): a root
+    // caller's supplementary groups are dropped before clone (`lpa_launch_drop_groups`:
+    // with setgroups denied nobody inside could drop gid 0), and the maps are written
+    // once the init exists (`lpa_launch_start`: setgroups deny, uid_map, gid_map).
 
     /// Why user namespaces may be unavailable here, with the fix; nil if nothing known.
     /// The one line that names the opt-in degraded mode; never a silent fallback.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLaunch
 import LPAPolicy
 
 /// Path lookups on the host that several concerns need: one wrapper each.
@@ -35,59 +36,19 @@ public enum FilePaths {
     /// same on x86-64 and arm64).
     static let openPath: Int32 = 0o10_000_000
 
+    /// CLaunch's `lpa_open_trusted_path`, shared with the launch record's fast path.
     static func openFollowingRootLinksOnly(_ path: String) throws(Resolution) -> Int32 {
-        guard path.hasPrefix("/") else { throw .failed(errno: EINVAL) }
-        var directory = open("/", FilePaths.openPath | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else { throw .failed(errno: errno) }
-        var shown = ""  // the path as walked so far, for messages
-        var pending = path.split(separator: "/").map(String.init)
-        var links = 0
-        while !pending.isEmpty {
-            let component = pending.removeFirst()
-            if component == "." { continue }
-            let fd = openat(directory, component, FilePaths.openPath | O_NOFOLLOW | O_CLOEXEC)
-            if fd < 0 {
-                let err = errno
-                close(directory)
-                throw .failed(errno: err)
+        var link = lpa_untrusted_link()
+        let fd = lpa_open_trusted_path(path, &link)
+        if fd >= 0 { return fd }
+        let err = errno
+        if fd == -2 {
+            let shown = withUnsafeBytes(of: &link.path) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            shown += "/" + component
-            var st = stat()
-            guard fstat(fd, &st) == 0 else {
-                let err = errno
-                close(fd)
-                close(directory)
-                throw .failed(errno: err)
-            }
-            guard (st.st_mode & S_IFMT) == S_IFLNK else {
-                close(directory)
-                directory = fd
-                continue
-            }
-            // A link: only root's are followed (/bin -> usr/bin, /lib64 -> ...).
-            defer { close(fd) }
-            links += 1
-            guard st.st_uid == 0, links <= 40 else {
-                close(directory)
-                if st.st_uid != 0 { throw .link(path: shown, uid: st.st_uid) }
-                throw .failed(errno: ELOOP)
-            }
-            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let n = readlinkat(fd, "", &buffer, buffer.count - 1)
-            guard n > 0 else {
-                let err = errno
-                close(directory)
-                throw .failed(errno: err)
-            }
-            let text = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            pending = text.split(separator: "/").map(String.init) + pending
-            if text.hasPrefix("/") {
-                close(directory)
-                directory = open("/", FilePaths.openPath | O_DIRECTORY | O_CLOEXEC)
-                guard directory >= 0 else { throw .failed(errno: errno) }
-            }
+            throw .link(path: shown, uid: link.uid)
         }
-        return directory
+        throw .failed(errno: err)
     }
 
     /// What an open descriptor refers to, as the kernel names it.

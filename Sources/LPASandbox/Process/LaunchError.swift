@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLaunch
 import LPAPolicy
 
 /// Why a plan could not be applied. The launcher never runs the workload with less
@@ -33,4 +34,12 @@ public struct LaunchError: Error, CustomStringConvertible, Sendable {
         return text
     }
 
+}
+
+extension LaunchError {
+    /// A failed step of the executor (CLaunch), worded like every other failed syscall.
+    init(_ failure: lpa_launch_error, hint: String? = nil) {
+        self.init(step: failure.step.map { String(cString: $0) } ?? "launch", errno: failure.err,
+                  message: "failed", hint: hint)
+    }
 }

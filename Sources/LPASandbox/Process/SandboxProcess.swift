@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShims
 import CSupervisor  // SOCK_SEQPACKET, SOCK_CLOEXEC: the release build (whole-module) does not see them through Glibc alone
+import CLaunch
 import CWindow
 import LPAPolicy
 
@@ -13,13 +14,8 @@ import LPAPolicy
 final class SandboxProcess {
     /// The init's pid, as the host sees it.
     let pid: pid_t
-    /// The init's pidfd: signals reach it through this, never a recycled pid.
-    private let pidfd: Int32
-    private var sync: Int32
-    private var report: Int32
-    private let usage: Int32
-    /// lpa-run's end of the socket the init sends the pty's master on, or -1.
-    private var console: Int32
+    /// The launch's descriptors (pidfd, pipes, console), CLaunch's.
+    private var launch: lpa_launch
 
     /// What the init needs from every concern, prepared on the host side before clone.
     struct Parts {
@@ -42,11 +38,12 @@ final class SandboxProcess {
         case interrupted(Int32)
     }
 
-    /// clone()s the init with the plan's namespaces. It waits for `start` before it
-    /// touches anything.
+    /// clone()s the init with the plan's namespaces (CLaunch `lpa_launch_spawn`, the one
+    /// executor). It waits for `start` before it touches anything.
     static func spawn(_ parts: Parts) throws(LaunchError) -> SandboxProcess {
         let plan = parts.plan
-        try UserNamespace.dropSupplementaryGroups()
+        var failure = lpa_launch_error()
+        guard lpa_launch_drop_groups(&failure) == 0 else { throw LaunchError(failure) }
         let arena = CStringArena()
         let ops = parts.mounts.cOps(arena: arena)
         let rlimits = plan.rlimits.map {
@@ -57,16 +54,6 @@ final class SandboxProcess {
         var program = sock_fprog(len: UInt16(parts.filter.instructions.count), filter: instructions)
         let keep = arena.array(parts.caps.keep)
         let landlock = LandlockRules(plan: plan.landlock, steps: parts.mounts.steps)
-
-        let sync = try makePipe("sync pipe")
-        let usage = try makePipe("tmpfs usage pipe")
-        let report = try makePipe("report pipe")
-        var console: [Int32] = [-1, -1]
-        if parts.terminal?.needsPty == true {
-            try sys("terminal socket") {
-                socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &console)
-            }
-        }
 
         var spec = lpa_spec()
         spec.clone_flags = Namespace.cloneFlags(plan.namespaces)
@@ -88,15 +75,10 @@ final class SandboxProcess {
         landlock.fill(&spec, arena: arena)
         spec.uid = plan.identity.sandboxUid
         spec.gid = plan.identity.sandboxGid
-        spec.sync_fd = sync.read
-        spec.sync_write_fd = sync.write
-        spec.launcher_pid = getpid()
-        spec.report_fd = report.write
         if let areas = Self.argumentAreas() {
             (spec.arg_area, spec.arg_area_len) = areas.arguments
             (spec.env_area, spec.env_area_len) = areas.environment
         }
-        spec.console_fd = console[1]
         spec.null_stdin = parts.terminal?.nullStdin == true ? 1 : 0
         if let terminal = parts.terminal, terminal.needsPty {
             spec.tty_fd_mask = terminal.mask
@@ -105,7 +87,6 @@ final class SandboxProcess {
         }
         spec.control_fd = parts.network.control?.sandbox ?? -1
         spec.audit_fd = parts.audit?.channel.sandbox ?? -1
-        spec.usage_fd = usage.write
         spec.connect_ports = UnsafePointer(arena.array(parts.network.connectSandboxPorts))
         spec.connect_port_count = parts.network.connectSandboxPorts.count
         spec.dns_sink = parts.network.dnsSink ? 1 : 0
@@ -116,90 +97,57 @@ final class SandboxProcess {
             spec.connect_paths = UnsafePointer(arena.array(paths))
         }
 
-        let pid = withUnsafePointer(to: &program) { prog -> pid_t in
+        var launch = lpa_launch()
+        let spawned = withUnsafePointer(to: &program) { prog -> Int32 in
             spec.seccomp = prog
-            return lpa_spawn(&spec)
+            return lpa_launch_spawn(&spec, parts.terminal?.needsPty == true ? 1 : 0, &launch, &failure)
         }
-        let spawnErrno = errno
-        // The init holds its own copies now; ours would keep the pipes from reaching EOF.
-        close(sync.read)
-        close(report.write)
-        close(usage.write)
-        if console[1] >= 0 { close(console[1]) }
+        // The init holds its own copies now.
         parts.network.closeSandboxEnd()
         parts.audit?.closeSandboxEnd()
-        let pidfd = pid < 0 ? -1 : lpa_pidfd_open(pid)
-        let pidfdErrno = errno
-        if pid < 0 || pidfd < 0 {
-            if pid > 0 {
-                kill(pid, SIGKILL)
-                _ = ProcessStatus.wait(for: pid)
-            }
-            close(sync.write)
-            close(report.read)
-            close(usage.read)
-            if console[0] >= 0 { close(console[0]) }
-            if pid > 0 {
-                throw LaunchError(step: "pidfd_open", errno: pidfdErrno, message: "cannot hold the sandbox's init",
+        guard spawned == 0 else {
+            if String(cString: failure.step) == "pidfd_open" {
+                throw LaunchError(step: "pidfd_open", errno: failure.err, message: "cannot hold the sandbox's init",
                                   hint: "pidfd needs Linux 5.3 or later")
             }
-            throw LaunchError(step: "clone namespaces", errno: spawnErrno,
-                              message: "could not create the sandbox's namespaces",
-                              hint: UserNamespace.diagnosis())
+            if String(cString: failure.step) == "clone namespaces" {
+                throw LaunchError(step: "clone namespaces", errno: failure.err,
+                                  message: "could not create the sandbox's namespaces",
+                                  hint: UserNamespace.diagnosis())
+            }
+            throw LaunchError(failure)
         }
-        return SandboxProcess(pid: pid, pidfd: pidfd, sync: sync.write, report: report.read, usage: usage.read,
-                              console: console[0])
+        return SandboxProcess(launch: launch)
     }
 
-    private init(pid: pid_t, pidfd: Int32, sync: Int32, report: Int32, usage: Int32, console: Int32) {
-        self.pid = pid
-        self.pidfd = pidfd
-        self.sync = sync
-        self.report = report
-        self.usage = usage
-        self.console = console
+    private init(launch: lpa_launch) {
+        self.launch = launch
+        self.pid = launch.pid
     }
 
     /// Writes the id maps, takes over the signals that stop or are forwarded, and lets
     /// the init go on. Any failure takes the init down before it has done anything.
     func start(identity: Identity) throws(LaunchError) {
-        defer { closeSync() }
-        do {
-            try UserNamespace.writeIdMaps(pid: pid, identity: identity)
-            try sys("signal handlers") { lpa_launcher_signals_setup(pidfd) }
-            var go: UInt8 = 1
-            try sys("start sandbox") { write(sync, &go, 1) }
-        } catch {
-            killAndReap()
-            throw error
+        var failure = lpa_launch_error()
+        guard lpa_launch_start(&launch, identity.sandboxUid, identity.uid, identity.sandboxGid, identity.gid,
+                               &failure) == 0 else {
+            let step = String(cString: failure.step)
+            throw LaunchError(step: step, errno: failure.err, message: "failed",
+                              hint: step.hasPrefix("user namespace: ") && step != "user namespace: setgroups deny"
+                                  ? UserNamespace.diagnosis() : nil)
         }
     }
 
-    /// Blocks until the workload's execve succeeded or a setup step failed. A stopping
-    /// signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) is recorded and forwarded when the setup
-    /// is over (the init may not have its handlers before), so it reaches the workload
-    /// should it start; a setup that has not finished a second later (a stuck mount, a
-    /// stopped init) is killed: nothing runs.
+    /// Blocks until the workload's execve succeeded or a setup step failed
+    /// (`lpa_launch_await_setup` says how signals and a stuck setup are handled).
     func awaitSetup() -> Setup {
-        var ticksSinceSignal = 0
-        var killed = false
-        while true {
-            var ready = pollfd(fd: report, events: Int16(POLLIN), revents: 0)
-            if poll(&ready, 1, 100) > 0 { break }
-            guard lpa_launcher_interruption() != 0 else { continue }
-            ticksSinceSignal += 1
-            if ticksSinceSignal >= 10 {
-                _ = lpa_pidfd_send_signal(pidfd, SIGKILL)
-                killed = true
-                break
-            }
+        var report = lpa_report()
+        var signal: Int32 = 0
+        switch lpa_launch_await_setup(&launch, &report, &signal) {
+        case LPA_SETUP_FAILED: return .failed(SetupFailure(report: report))
+        case LPA_SETUP_INTERRUPTED: return .interrupted(signal)
+        default: return .started
         }
-        let failure = SetupFailure.read(from: report)
-        close(report)
-        report = -1
-        let interrupted = lpa_launcher_signals_running()
-        if let failure { return .failed(failure) }
-        return killed ? .interrupted(interrupted) : .started
     }
 
     /// SIGINT, SIGTERM, SIGHUP or SIGQUIT received while the sandbox was being set up, or 0.
@@ -207,9 +155,10 @@ final class SandboxProcess {
 
     /// The pty's master, sent by the init before it forked the workload.
     func receiveTerminal() throws(LaunchError) -> Int32 {
+        let console = launch.console_fd
         defer {
             close(console)
-            console = -1
+            launch.console_fd = -1
         }
         var ready = pollfd(fd: console, events: Int16(POLLIN), revents: 0)
         var handover = lpa_terminal_handover()
@@ -227,31 +176,18 @@ final class SandboxProcess {
     }
 
     /// The init's exit status: the workload's, 128+N for a signal.
-    func wait() -> Int32 { ProcessStatus.wait(for: pid) }
+    func wait() -> Int32 { lpa_launch_wait(&launch) }
 
-    func killAndReap() {
-        _ = lpa_pidfd_send_signal(pidfd, SIGKILL)
-        _ = wait()
-    }
+    func killAndReap() { lpa_launch_kill(&launch) }
 
     /// What the workload left in the sandbox's tmpfs mounts (written by the init at exit).
     func tmpfsBytesDiscarded() -> UInt64? {
         var value: UInt64 = 0
-        let n = withUnsafeMutableBytes(of: &value) { read(usage, $0.baseAddress, $0.count) }
-        return n == MemoryLayout<UInt64>.size ? value : nil
-    }
-
-    private func closeSync() {
-        if sync >= 0 { close(sync) }
-        sync = -1
+        return lpa_launch_tmpfs_usage(&launch, &value) == 0 ? value : nil
     }
 
     deinit {
-        closeSync()
-        if report >= 0 { close(report) }
-        if console >= 0 { close(console) }
-        close(usage)
-        close(pidfd)
+        lpa_launch_release(&launch)
     }
 
     /// Where the kernel keeps lpa-run's argv and environment strings (/proc/self/stat
@@ -265,11 +201,5 @@ final class SandboxProcess {
               argEnd >= argStart, envEnd >= envStart else { return nil }
         return ((UnsafeMutablePointer(bitPattern: argStart), Int(argEnd - argStart)),
                 (UnsafeMutablePointer(bitPattern: envStart), Int(envEnd - envStart)))
-    }
-
-    private static func makePipe(_ what: String) throws(LaunchError) -> (read: Int32, write: Int32) {
-        var fds: [Int32] = [-1, -1]
-        try sys(what) { lpa_pipe_cloexec(&fds) }
-        return (fds[0], fds[1])
     }
 }

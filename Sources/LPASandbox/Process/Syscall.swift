@@ -49,16 +49,3 @@ func readSmallInteger(_ path: String) -> Int? {
     guard let text = readSmallFile(path) else { return nil }
     return Int(text.filter { !$0.isWhitespace })
 }
-
-/// Writes a whole string to a file that must exist (procfs control files). The hint is
-/// worked out only on failure (a diagnosis reads several procfs files).
-func writeFile(_ path: String, _ text: String, step: String,
-               hint: @autoclosure () -> String? = nil) throws(LaunchError) {
-    let fd = try sys(step, hint: hint()) { open(path, O_WRONLY | O_CLOEXEC) }
-    defer { close(fd) }
-    let bytes = Array(text.utf8)
-    let written = try sys(step, hint: hint()) { bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
-    if written != bytes.count {
-        throw LaunchError(step: step, errno: EIO, message: "short write", hint: hint())
-    }
-}
