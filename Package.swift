@@ -63,7 +63,7 @@ let package = Package(
         // The executor's host-side steps (pipes, clone, id maps, start, setup report,
         // wait), one copy shared by the Swift launcher and the launch record's fast path.
         // Ordinary process.
-        .target(name: "CLaunch", dependencies: ["CWindow", "CSupervisor", "CShims"],
+        .target(name: "CLaunch", dependencies: ["CWindow", "CSupervisor", "CShims", "CCap"],
                 cSettings: [.unsafeFlags(["-Wall", "-Werror", "-O2"])]),
         // Executes a plan: one file per isolation concern.
         .target(name: "LPASandbox", dependencies: ["LPAPolicy", "CWindow", "CSupervisor", "CShims", "CLaunch",
@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(name: "lpa-fuzz", dependencies: ["LPAPolicy", "LPASandbox"]),
         .testTarget(name: "LPAPolicyTests", dependencies: ["LPAPolicy"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy", "CShims"]),
+        .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy", "CShims", "CLaunch"]),
         // lpa-run's command line (option table, splitter, parser, help), without running anything.
         .testTarget(name: "LPARunTests", dependencies: ["lpa-run", "LPAPolicy"]),
         // The executing side's pure parts (mount steps, audit rules and records, the

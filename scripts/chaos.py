@@ -10,7 +10,7 @@ leftover or hang.
 
 usage: chaos.py LPA_RUN ITERATIONS SEED WORKDIR
 """
-import ctypes, json, os, random, select, signal, socket, subprocess, sys, time
+import ctypes, json, os, random, re, select, signal, socket, subprocess, sys, time
 
 lpa_run, iterations, seed, workdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 rng = random.Random(seed)
@@ -189,11 +189,12 @@ for i in range(iterations):
     if mounts() != mounts_before:
         figures["leaked_mounts"] += 1
         figures["problems"].append(f"{i}: {action}: host mounts changed")
-    # lpa-run's own caches of socket walks and seccomp programs (kept by a run) are not
-    # litter; anything else new in the home or the working directory is.
+    # lpa-run's own caches of socket walks, seccomp programs and launch records (kept by a
+    # run) are not litter; anything else new in the home or the working directory is.
     remembered = {os.path.join(home, p) for p in (".cache", ".cache/lpa-run", ".cache/lpa-run/socket-walks.v1",
                                                   ".cache/lpa-run/seccomp-filters.v1")}
-    stray = (files(workdir) - files_before) | (files(home) - home_before - remembered)
+    records = {p for p in files(home) if re.fullmatch(re.escape(home) + r"/\.cache/lpa-run/launch-[0-9a-f]{16}\.v1", p)}
+    stray = ((files(workdir) - files_before) | (files(home) - home_before - remembered)) - records
     if stray:
         figures["stray_files"] += len(stray)
         figures["problems"].append(f"{i}: {action}: files left: {sorted(stray)[:5]}")

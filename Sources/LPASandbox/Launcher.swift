@@ -18,8 +18,14 @@ public struct LaunchOptions: Sendable {
     /// (`LaunchResult.recordedSyscalls`); see SeccompFilter's `record`.
     public var record = false
 
-    public init(quiet: Bool = false, verbose: Bool = false, auditLog: HostOutputFile? = nil, record: Bool = false) {
+    /// Keep this launch as a launch record, if nothing in it stands in the way (see
+    /// LaunchRecord): nil for --dry-run, subcommands, and runs the command line rules out.
+    public var launchRecord: LaunchRecord.Request?
+
+    public init(quiet: Bool = false, verbose: Bool = false, auditLog: HostOutputFile? = nil, record: Bool = false,
+                launchRecord: LaunchRecord.Request? = nil) {
         self.record = record
+        self.launchRecord = launchRecord
         self.quiet = quiet
         self.verbose = verbose
         self.auditLog = auditLog
@@ -89,10 +95,21 @@ public struct Launcher {
         // The caller's terminal never reaches the sandbox; a pty of its own is relayed.
         let terminal = CallerTerminal.detect()
 
+        // A launch record holds only what a launch from it redoes by itself (LaunchRecord).
+        let pins = plan.pins
+        let recordable = !options.record && terminal == nil && !plan.network.hasRelays && !options.verbose
+            && options.auditLog == nil && pins.executable == nil && pins.files.isEmpty && pins.directories.isEmpty
+        if options.launchRecord != nil && !recordable {
+            LaunchRecord.trace("not written: the run has " + [options.record ? "learn" : nil, terminal != nil ? "a terminal" : nil,
+                                                              plan.network.hasRelays ? "ports or endpoints" : nil]
+                .compactMap { $0 }.joined(separator: ", ") + (recordable ? "" : " (or pins, -v, --audit-log)"))
+        }
+
         // clone; the init waits for its id maps, then builds the sandbox and execs.
         let sandbox = try SandboxProcess.spawn(.init(plan: plan, executable: executable, mounts: mounts,
                                                      network: network, filter: filter, audit: audit, caps: caps,
-                                                     terminal: terminal))
+                                                     terminal: terminal,
+                                                     record: recordable ? options.launchRecord : nil))
         try sandbox.start(identity: plan.identity)
         switch sandbox.awaitSetup() {
         case .started: break
@@ -101,11 +118,10 @@ public struct Launcher {
             throw failure.explain(plan: plan, mounts: mounts)
         case .interrupted(let signal):
             _ = sandbox.wait()
-            // The caller asked the run to stop: it ends as a signal ends a program (128+N),
-            // like the same signal a moment later, once the command runs.
-            throw LaunchError(step: "sandbox setup", message: "stopped by \(Self.signalName(signal)) before the command started",
-                              hint: "nothing ran; the sandbox was torn down", exitCode: 128 + signal)
+            throw Self.interrupted(by: signal)
         }
+
+        if let record = sandbox.record { LaunchRecord.write(record) }
 
         var result = LaunchResult(exitStatus: 0)
         var relay: TerminalRelay?
@@ -153,6 +169,13 @@ public struct Launcher {
         relay?.finish()
         result.tmpfsBytesDiscarded = sandbox.tmpfsBytesDiscarded()
         return result
+    }
+
+    /// The caller asked the run to stop during setup: it ends as a signal ends a program
+    /// (128+N), like the same signal a moment later, once the command runs.
+    public static func interrupted(by signal: Int32) -> LaunchError {
+        LaunchError(step: "sandbox setup", message: "stopped by \(Self.signalName(signal)) before the command started",
+                    hint: "nothing ran; the sandbox was torn down", exitCode: 128 + signal)
     }
 
     static func signalName(_ signal: Int32) -> String {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import LPAPolicy
+import LPASandbox
 
 /// Resolves a command name to an absolute executable path, as execvp would, on the host:
 /// the plan records the result, so dry-run shows exactly what will run.
@@ -32,6 +33,7 @@ enum ExecutableLookup {
     }
 
     private static func check(_ candidate: String) -> Outcome? {
+        HostReads.note(candidate)
         var st = stat()
         guard stat(candidate, &st) == 0 else { return nil }
         if (st.st_mode & S_IFMT) == S_IFDIR || access(candidate, X_OK) != 0 { return .notExecutable(candidate) }

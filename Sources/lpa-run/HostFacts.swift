@@ -32,11 +32,11 @@ enum HostFacts {
     static func context(remembering: Bool = false) -> HostContext {
         HostContext(environment: environment(), cwd: cwd(), uid: getuid(), gid: getgid(),
                     devices: { DeviceNodes.matching($0) },
-                    resolveLinks: { FilePaths.realPath($0) },
+                    resolveLinks: { HostReads.note($0); return FilePaths.realPath($0) },
                     unixSockets: { UnixSocketSearch.sockets(under: $0, remember: remembering) },
                     landlockABI: HostSupport.landlockABI(),
-                    pathKind: { pathKind($0) },
-                    shebang: { shebang(of: $0) })
+                    pathKind: { HostReads.note($0); return pathKind($0) },
+                    shebang: { HostReads.note($0, .contents); return shebang(of: $0) })
     }
 
     /// lstat: a link is reported as a link, never followed.

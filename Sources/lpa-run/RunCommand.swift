@@ -29,6 +29,10 @@ enum RunCommand {
             return LPAExitCode.ownError
         }
 
+        // A run that a launch record could repeat notes every host path it consults.
+        let recordable = !options.dryRun && !options.verbose && options.auditLog == nil && options.reportJSON == nil
+        if recordable { HostReads.active = HostReads() }
+        defer { HostReads.active = nil }
         let context = HostFacts.context(remembering: !options.dryRun)
         let plan: IsolationPlan
         switch compilePlan(command: split.command, options: options, context: context, planOnly: options.dryRun,
@@ -55,7 +59,8 @@ enum RunCommand {
                 try HostOutputFile.open(path, option: "--report-json", mode: .createNew, plan: plan, cwd: context.cwd)
             }
             let launcher = Launcher(plan: plan, options: LaunchOptions(
-                quiet: options.quiet, verbose: options.verbose, auditLog: auditLog))
+                quiet: options.quiet, verbose: options.verbose, auditLog: auditLog,
+                launchRecord: HostReads.active.map { LaunchRecord.Request(reads: $0, quiet: options.quiet) }))
             let started = ExitReport.now()
             let result = try launcher.run()
             let status = result.exitStatus
@@ -70,6 +75,26 @@ enum RunCommand {
         } catch {
             // Nothing ran to report on: leave no empty report behind.
             reportFile?.removeCreated()
+            printError(error.description)
+            return error.exitCode
+        }
+    }
+
+    /// Ends a run launched from its launch record (`LaunchRecord.fastPath`) as a compiled
+    /// run ends: the same exit report, messages and statuses.
+    static func finish(_ outcome: LaunchRecord.FastOutcome, started: Double) -> Int32 {
+        switch outcome {
+        case .ran(let result, let quiet):
+            let report = ExitReport(duration: ExitReport.now() - started, status: result.exitStatus,
+                                    audit: result.audit, relay: result.relay,
+                                    tmpfsBytes: result.tmpfsBytesDiscarded, dns: result.dns)
+            if !quiet && report.hasNews { printError(report.text) }
+            return result.exitStatus
+        case .interrupted(let signal):
+            let error = Launcher.interrupted(by: signal)
+            printError(error.description)
+            return error.exitCode
+        case .failed(let error):
             printError(error.description)
             return error.exitCode
         }
@@ -110,7 +135,9 @@ enum RunCommand {
         var overrides = options.overrides
         // Where COMMAND starts in lpa-run's argv: warnings about its arguments name positions.
         overrides.commandPosition = commandPosition
-        var compiler = PolicyCompiler(loader: FileProfileLoader(environment: context.environment, cwd: context.cwd),
+        let loader = FileProfileLoader(environment: context.environment, cwd: context.cwd,
+                                       observe: { HostReads.note($0, .contents) })
+        var compiler = PolicyCompiler(loader: loader,
                                       context: context)
         compiler.computesDigest = planOnly
         do {
@@ -120,6 +147,8 @@ enum RunCommand {
             if !options.quiet {
                 for warning in compilation.warnings { printError(warning.description) }
             }
+            // A launch from a record compiles nothing, so it could not repeat them.
+            if !compilation.warnings.isEmpty { HostReads.spoil("the compile warned") }
             return .success(compilation.plan)
         } catch {
             printError(error.description)

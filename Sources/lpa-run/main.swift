@@ -3,6 +3,16 @@ import Glibc
 #endif
 import ArgumentParser
 import LPAPolicy
+import LPASandbox
+
+// A command line run before, unchanged, is launched from its launch record before any
+// other work (CLaunch record.c); nil: nothing ran, go on as usual.
+let fastStart = ExitReport.now()
+if let outcome = LaunchRecord.fastPath() {
+    // Nothing is buffered (lpa-run writes to stderr unbuffered and never to stdout on a
+    // run): leave without exit handlers.
+    _exit(RunCommand.finish(outcome, started: fastStart))
+}
 
 // Subcommands are dispatched by their first word; anything else is a command to run,
 // so the run path never pays for subcommand parsing (start-up is benchmarked).

@@ -16,10 +16,14 @@ import Musl
 public struct FileProfileLoader: ProfileLoader {
     public var environment: [String: String]
     public var cwd: String
+    /// Told of every file before it is opened for its contents (the launch record's
+    /// manifest).
+    public var observe: (@Sendable (String) -> Void)?
 
-    public init(environment: [String: String], cwd: String) {
+    public init(environment: [String: String], cwd: String, observe: (@Sendable (String) -> Void)? = nil) {
         self.environment = environment
         self.cwd = cwd
+        self.observe = observe
     }
 
     /// Directories searched for profiles by name, user's first.
@@ -84,6 +88,7 @@ public struct FileProfileLoader: ProfileLoader {
     /// directory. At most one byte more than the parser accepts is read, so a huge or
     /// endless file (/dev/zero) is refused by YAMLComposer rather than held in memory.
     private func read(_ path: String) -> String? {
+        observe?(path)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }

@@ -44,14 +44,20 @@ final class AuditSupervisor {
     /// grow the report (or lpa-run's memory) without bound.
     static let destinationLimit = 16
 
-    let rules: [AuditRule]
+    /// The rules with their names: made when first needed (a refused call, the report),
+    /// so that a launch from a record, which has the C view already, skips them otherwise.
+    private(set) lazy var rules: [AuditRule] = makeRules()
+    private let makeRules: () -> [AuditRule]
     /// Launcher end, workload end.
     let channel: (launcher: Int32, sandbox: Int32)
     private(set) var listener: Int32 = -1
     /// Opened by the caller (HostOutputFile: no links, no FIFOs, 0600, outside the
     /// sandbox's read-write binds).
     private let log: HostOutputFile?
-    private let cRules: [lpa_audit_rule]
+    /// The rules as audit.c sees them: lpa-run's own copy, or a launch record's (which
+    /// outlives the supervisor), read in place.
+    private let cRules: UnsafeBufferPointer<lpa_audit_rule>
+    private let ownsRules: Bool
     private var blocked: UInt64 = 0
     private var expected: UInt64 = 0
     private var counters: [UInt64]
@@ -73,23 +79,36 @@ final class AuditSupervisor {
     private let seen: UnsafeMutablePointer<UInt64>?
     private var unrecorded: UInt64 = 0
 
-    init(rules: [AuditRule], log: HostOutputFile?, record: Bool = false) throws(LaunchError) {
+    convenience init(rules: [AuditRule], log: HostOutputFile?, record: Bool = false) throws(LaunchError) {
+        let copy = UnsafeMutableBufferPointer<lpa_audit_rule>.allocate(capacity: rules.count)
+        _ = copy.initialize(from: rules.map(\.cRule))
+        try self.init(cRules: UnsafeBufferPointer(copy), owned: true, makeRules: { rules }, log: log, record: record)
+    }
+
+    /// `cRules` as audit.c sees them (`owned`: deallocated with the supervisor); `makeRules`
+    /// gives the same rules with their names. `channel`: make the socket pair the workload
+    /// sends its listener on (a launch from a record has the executor make it).
+    init(cRules: UnsafeBufferPointer<lpa_audit_rule>, owned: Bool, makeRules: @escaping () -> [AuditRule],
+         log: HostOutputFile?, record: Bool = false, channel makeChannel: Bool = true) throws(LaunchError) {
+        ownsRules = owned
         if record {
             seen = .allocate(capacity: Self.seenWords)
             seen?.initialize(repeating: 0, count: Self.seenWords)
         } else {
             seen = nil
         }
-        self.rules = rules
+        self.makeRules = makeRules
         self.log = log
-        counters = [UInt64](repeating: 0, count: rules.count)
-        windowSecond = [Int64](repeating: -1, count: rules.count)
-        linesInWindow = [Int](repeating: 0, count: rules.count)
-        suppressed = [UInt64](repeating: 0, count: rules.count)
-        cRules = rules.map(\.cRule)
+        counters = [UInt64](repeating: 0, count: cRules.count)
+        windowSecond = [Int64](repeating: -1, count: cRules.count)
+        linesInWindow = [Int](repeating: 0, count: cRules.count)
+        suppressed = [UInt64](repeating: 0, count: cRules.count)
+        self.cRules = cRules
         var pair: [Int32] = [-1, -1]
-        try sys("audit: socket pair") {
-            socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair)
+        if makeChannel {
+            try sys("audit: socket pair") {
+                socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair)
+            }
         }
         channel = (pair[0], pair[1])
     }
@@ -111,7 +130,8 @@ final class AuditSupervisor {
     /// Runs `body` with the C view of the supervisor (pointers valid only inside it).
     /// audit.c calls back into `record` for every refused call, after answering it.
     func withSpec<T>(_ body: (UnsafeMutablePointer<lpa_audit_spec>) -> T) -> T {
-        cRules.withUnsafeBufferPointer { rulesBuffer in
+        do {
+            let rulesBuffer = cRules
             var spec = lpa_audit_spec(
                 listener: listener, rules: rulesBuffer.baseAddress, rule_count: rulesBuffer.count,
                 sink: { record, context in
@@ -128,7 +148,7 @@ final class AuditSupervisor {
 
     /// Counts a refused call, keeps it as an example while there is room, and appends
     /// its JSON line to the log (one write, O_APPEND) within the limits.
-    private func record(_ raw: lpa_audit_record) {
+    func record(_ raw: lpa_audit_record) {
         let index = Int(raw.rule)
         guard rules.indices.contains(index) else { return }
         let rule = rules[index]
@@ -219,6 +239,8 @@ final class AuditSupervisor {
 
     var report: AuditReport {
         var result = AuditReport()
+        // Nothing refused (most runs): nothing to rank or name.
+        guard blocked > 0 || expected > 0 || suppressed.contains(where: { $0 > 0 }) else { return result }
         result.blocked = blocked
         result.expected = expected
         // Stable: rule order within each category.
@@ -250,8 +272,9 @@ final class AuditSupervisor {
     }
 
     deinit {
+        if ownsRules { cRules.deallocate() }
         seen?.deallocate()
-        close(channel.launcher)
+        if channel.launcher >= 0 { close(channel.launcher) }
         if listener >= 0 { close(listener) }
     }
 }

@@ -24,6 +24,10 @@ struct MountSteps {
         var targetIsFile = false
         var optional = false
         var fd: Int32 = -1
+        /// How `fd` was made on the host, so that a launch record can make it again
+        /// (CLaunch `lpa_host_step`): LPA_HOST_NONE for no fd or a pinned file's.
+        var host = lpa_host_step(kind: Int32(LPA_HOST_NONE.rawValue), path: nil, mode: 0, size: 0, attrs: 0)
+        var hostPath: String?
     }
 
     private(set) var steps: [Step] = []
@@ -54,7 +58,9 @@ struct MountSteps {
         canMakeNoswapTmpfs = geteuid() == 0 && Self.inInitialUserNamespace()
         boundSources = plan.mounts.compactMap { entry in
             var st = stat()
-            guard entry.kind == .bind, let source = entry.source, lstat(source, &st) == 0,
+            guard entry.kind == .bind, let source = entry.source else { return nil }
+            HostReads.note(source)
+            guard lstat(source, &st) == 0,
                   (st.st_mode & S_IFMT) != S_IFLNK else { return nil }
             return FilePaths.realPath(source)
         }
@@ -123,6 +129,7 @@ struct MountSteps {
             // points at, ~/.ssh included. The window then checks that what it mounts is
             // this very object (device and inode), so swapping a directory for a link
             // between this check and the mount fails the launch instead of winning a race.
+            HostReads.note(source)
             var sourceFd: Int32 = -1
             do throws(FilePaths.Resolution) {
                 sourceFd = try FilePaths.openFollowingRootLinksOnly(source)
@@ -165,9 +172,12 @@ struct MountSteps {
                 bindSource = real
                 _ = stat(real, &st)
             }
-            steps.append(Step(kind: LPA_FS_BIND, planIndex: index, source: bindSource, target: entry.target,
-                              attrSet: Self.attributes(entry.options), targetIsFile: (st.st_mode & S_IFMT) != S_IFDIR,
-                              optional: entry.optional, fd: sourceFd))
+            var step = Step(kind: LPA_FS_BIND, planIndex: index, source: bindSource, target: entry.target,
+                            attrSet: Self.attributes(entry.options), targetIsFile: (st.st_mode & S_IFMT) != S_IFDIR,
+                            optional: entry.optional, fd: sourceFd)
+            step.host.kind = Int32(LPA_HOST_OPEN_SOURCE.rawValue)
+            step.hostPath = source
+            steps.append(step)
         case .device:
             guard let pattern = entry.source else { return }
             let matches = DeviceNodes.matching(pattern)
@@ -199,6 +209,7 @@ struct MountSteps {
         case .hide:
             var st = stat()
             let path = entry.source ?? entry.target
+            HostReads.note(path)
             if lstat(path, &st) != 0 {
                 if errno == ENOENT { return } // nothing to hide
                 throw LaunchError(step: "hide \(path)", errno: errno, message: "cannot inspect the path to hide")
@@ -238,7 +249,9 @@ struct MountSteps {
                                       hint: owner ? nil : "this kernel lacks tmpfs noswap (Linux 6.4+); use `noswap: false` to allow swap")
                 }
                 mountFds.append(fd)
-                steps.append(Step(kind: LPA_FS_ATTACH, planIndex: index, target: target, fd: fd))
+                var step = Step(kind: LPA_FS_ATTACH, planIndex: index, target: target, fd: fd)
+                step.host = lpa_host_step(kind: Int32(LPA_HOST_TMPFS.rawValue), path: nil, mode: mode, size: size, attrs: attrs)
+                steps.append(step)
                 return
             }
             // Inside a user namespace the kernel refuses `noswap`. Without any active swap
@@ -251,6 +264,7 @@ struct MountSteps {
                     hint: "run lpa-run as root, disable swap (swapoff -a), or set `filesystem: {noswap: false}` "
                         + "in your profile to accept that prompts may reach swap")
             }
+            HostReads.noteNoSwapRequired()
         }
         steps.append(Step(kind: LPA_FS_TMPFS, planIndex: index, target: target,
                           data: Self.tmpfsData(entry.options), flags: Self.mountFlags(entry.options)))
@@ -302,6 +316,15 @@ struct MountSteps {
                       data: s.data.map { UnsafePointer(arena.string($0)) },
                       flags: s.flags, attr_set: s.attrSet, mode: s.mode,
                       target_is_file: s.targetIsFile ? 1 : 0, optional: s.optional ? 1 : 0, fd: s.fd)
+        }
+    }
+
+    /// How each step's descriptor is made on the host, parallel to `cOps`.
+    func cHostSteps(arena: CStringArena) -> [lpa_host_step] {
+        steps.map { s in
+            var host = s.host
+            host.path = s.hostPath.map { UnsafePointer(arena.string($0)) }
+            return host
         }
     }
 }

@@ -58,7 +58,7 @@ final class DNSRecorder {
     private var linesInWindow = 0
     private var logBytes = 0
     private var suppressed: UInt64 = 0
-    private var stats = lpa_dns_stats()
+    var stats = lpa_dns_stats()
 
     init(log: HostOutputFile?) {
         self.log = log
@@ -79,7 +79,7 @@ final class DNSRecorder {
         }
     }
 
-    private func record(wire: UnsafeBufferPointer<UInt8>, type: UInt16, tcp: Bool) {
+    func record(wire: UnsafeBufferPointer<UInt8>, type: UInt16, tcp: Bool) {
         questions += 1
         let name = Self.presentation(wire)
         let typeName = Self.typeName(type)

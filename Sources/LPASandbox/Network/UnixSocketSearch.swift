@@ -41,6 +41,9 @@ public enum UnixSocketSearch {
                                              count: strlen(resolved)))
         } ?? Array(source.utf8)
         let bases = [Array(source.utf8), real]
+        // The launch record searches the two tables again under these on every launch.
+        HostReads.note(source)
+        bases.forEach { HostReads.socketBase($0) }
         var found: [String] = []
         func add(_ path: [UInt8]) {
             let text = String(decoding: path, as: UTF8.self)
@@ -125,10 +128,27 @@ public enum UnixSocketSearch {
     static func cachedWalk(_ root: [UInt8], cache: SocketWalkCache?, remember: Bool) -> [[UInt8]] {
         // A root the cache file cannot spell (not UTF-8) is walked every time.
         let text = String(validating: root, as: UTF8.self)
-        if let cache, let text, let sockets = cache.sockets(root: text) { return sockets.map { Array($0.utf8) } }
+        if let cache, let text, let entry = cache.entry(root: text) {
+            noteWalked(entry.directories)
+            return entry.sockets.map { Array($0.utf8) }
+        }
         let walk = walk(root)
         if let cache, let text, remember, walk.cacheable { cache.remember(root: text, walk) }
+        if walk.cacheable { noteWalked(walk.directories) } else { HostReads.spoil("a socket walk that cannot be remembered") }
         return walk.sockets
+    }
+
+    /// The launch record's manifest gets every directory the walk read, as the walk saw
+    /// it: a directory that changed since (its entries may differ) spoils the record.
+    static func noteWalked(_ directories: [SocketWalkCache.Directory]) {
+        guard let reads = HostReads.active else { return }
+        for directory in directories {
+            HostReads.note(directory.path, .listing)
+            var now = stat()
+            guard lstat(directory.path, &now) == 0, SocketWalkCache.Directory(path: directory.path, now) == directory else {
+                return reads.spoil("\(directory.path) changed while its sockets were looked for")
+            }
+        }
     }
 
     /// One walk: the sockets, every directory opened (with its identity), and whether
@@ -300,11 +320,14 @@ public final class SocketWalkCache: @unchecked Sendable {
     }
 
     /// The remembered sockets under `root`, when every directory of its walk is unchanged.
-    func sockets(root: String) -> [String]? {
+    func sockets(root: String) -> [String]? { entry(root: root)?.sockets }
+
+    /// The remembered walk of `root`, when every directory it read is unchanged.
+    func entry(root: String) -> Entry? {
         let entry = lock.locked { entries.last { $0.root == root } }
         guard let entry, entry.directories.first?.path == root,
               entry.directories.allSatisfy(\.unchanged) else { return nil }
-        return entry.sockets
+        return entry
     }
 
     func remember(root: String, _ walk: UnixSocketSearch.Walk) {

@@ -100,6 +100,27 @@ struct CacheDirectory {
         return got == bytes.count ? .success(bytes) : .failure(.unreadable)
     }
 
+    /// The regular files whose names start with `prefix`, oldest (mtime) first.
+    func files(withPrefix prefix: String) -> [(name: String, modified: Int)] {
+        let copy = dup(fd)
+        guard copy >= 0, let stream = fdopendir(copy) else {
+            if copy >= 0 { _ = Glibc.close(copy) }
+            return []
+        }
+        defer { closedir(stream) }
+        var found: [(name: String, modified: Int)] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix(prefix) else { continue }
+            var st = stat()
+            guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            found.append((name, st.st_mtim.tv_sec))
+        }
+        return found.sorted { $0.modified < $1.modified }
+    }
+
+    func remove(_ name: String) { unlinkat(fd, name, 0) }
+
     /// Replaces `name` atomically (a temporary file beside it, then rename); `sync`
     /// flushes it first. False on any failure (the file is then left as it was).
     @discardableResult

@@ -28,6 +28,8 @@ final class SandboxProcess {
         var caps: CapabilitySets
         /// The caller's terminal, relayed through a pty of the sandbox's own (nil: none).
         var terminal: CallerTerminal?
+        /// Keep this launch as a launch record (CLaunch record.c), with this manifest.
+        var record: LaunchRecord.Request?
     }
 
     /// How the setup ended.
@@ -75,10 +77,10 @@ final class SandboxProcess {
         landlock.fill(&spec, arena: arena)
         spec.uid = plan.identity.sandboxUid
         spec.gid = plan.identity.sandboxGid
-        if let areas = Self.argumentAreas() {
-            (spec.arg_area, spec.arg_area_len) = areas.arguments
-            (spec.env_area, spec.env_area_len) = areas.environment
-        }
+        // Where the kernel keeps lpa-run's argv and environment: the init clears its copy.
+        lpa_argument_areas(&spec)
+        // Made by lpa_launch_spawn (the terminal socket when asked for) with the pipes.
+        spec.console_fd = -1
         spec.null_stdin = parts.terminal?.nullStdin == true ? 1 : 0
         if let terminal = parts.terminal, terminal.needsPty {
             spec.tty_fd_mask = terminal.mask
@@ -98,8 +100,14 @@ final class SandboxProcess {
         }
 
         var launch = lpa_launch()
+        var record: [UInt8]?
         let spawned = withUnsafePointer(to: &program) { prog -> Int32 in
             spec.seccomp = prog
+            if let request = parts.record {
+                record = LaunchRecord.encode(spec: spec, hostSteps: parts.mounts.cHostSteps(arena: arena),
+                                             auditRules: parts.audit?.rules ?? [], request: request, plan: plan,
+                                             arena: arena)
+            }
             return lpa_launch_spawn(&spec, parts.terminal?.needsPty == true ? 1 : 0, &launch, &failure)
         }
         // The init holds its own copies now.
@@ -117,13 +125,17 @@ final class SandboxProcess {
             }
             throw LaunchError(failure)
         }
-        return SandboxProcess(launch: launch)
+        return SandboxProcess(launch: launch, record: record)
     }
 
-    private init(launch: lpa_launch) {
+    private init(launch: lpa_launch, record: [UInt8]?) {
         self.launch = launch
         self.pid = launch.pid
+        self.record = record
     }
+
+    /// This launch, encoded as a launch record: written once the workload has started.
+    let record: [UInt8]?
 
     /// Writes the id maps, takes over the signals that stop or are forwarded, and lets
     /// the init go on. Any failure takes the init down before it has done anything.
@@ -188,18 +200,5 @@ final class SandboxProcess {
 
     deinit {
         lpa_launch_release(&launch)
-    }
-
-    /// Where the kernel keeps lpa-run's argv and environment strings (/proc/self/stat
-    /// fields 48-51): the init clears its copy of both.
-    static func argumentAreas() -> (arguments: (UnsafeMutablePointer<CChar>?, Int),
-                                    environment: (UnsafeMutablePointer<CChar>?, Int))? {
-        guard let stat = readSmallFile("/proc/self/stat"), let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ").map { UInt($0) }
-        guard fields.count >= 49, let argStart = fields[45], let argEnd = fields[46],
-              let envStart = fields[47], let envEnd = fields[48],
-              argEnd >= argStart, envEnd >= envStart else { return nil }
-        return ((UnsafeMutablePointer(bitPattern: argStart), Int(argEnd - argStart)),
-                (UnsafeMutablePointer(bitPattern: envStart), Int(envEnd - envStart)))
     }
 }

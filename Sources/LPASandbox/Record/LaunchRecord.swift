@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLaunch
+import CSupervisor
+import LPAPolicy
+
+/// The launch record, seen from Swift: a run that may be repeated from a record asks
+/// for one (`Request`); SandboxProcess encodes its finished spec with CLaunch's
+/// `lpa_record_encode` (the format lives only in record.c), and the launcher writes it
+/// to the cache directory once the workload has started. `fastPath` is the other end:
+/// the first thing lpa-run's main does, before any compile.
+///
+/// Which runs are recorded: the namespace sandbox without pins, audit, learn, a
+/// terminal, published ports or host endpoints, with no warning from the compile, no
+/// --verbose, --audit-log or --report-json, and a manifest that could be taken in full
+/// (`HostReads.recordable`). Everything else takes the Swift path every time; so does
+/// anything a record's checks do not confirm.
+public enum LaunchRecord {
+    public struct Request: Sendable {
+        public var reads: HostReads
+        public var quiet: Bool
+
+        public init(reads: HostReads, quiet: Bool) {
+            self.reads = reads
+            self.quiet = quiet
+        }
+    }
+
+    /// The record of a finished spec, or nil when it cannot be kept (see CLaunch).
+    static func encode(spec: lpa_spec, hostSteps: [lpa_host_step], auditRules: [AuditRule], request: Request,
+                       plan: IsolationPlan, arena: CStringArena) -> [UInt8]? {
+        let reads = request.reads
+        if let why = reads.whyNot {
+            trace("not written: " + why)
+            return nil
+        }
+        guard hostSteps.count == spec.fs_op_count else { return nil }
+        let entries = reads.manifest
+        let manifest = entries.map { entry in
+            lpa_manifest_entry(path: UnsafePointer(arena.string(entry.path)), how: entry.how, print: entry.print)
+        }
+        let bases: [UnsafePointer<CChar>?] = reads.socketBases.map { UnsafePointer(arena.string($0)) }
+        let audit = auditRules.map { rule in
+            lpa_record_audit_rule(rule: rule.cRule, syscall: UnsafePointer(arena.string(rule.syscall)),
+                                  errno_name: UnsafePointer(arena.string(rule.errnoName)),
+                                  expected: rule.expected.map { UnsafePointer(arena.string($0)) })
+        }
+        var extra = lpa_record_extra()
+        extra.audit_rules = UnsafePointer(arena.array(audit))
+        extra.audit_rule_count = audit.count
+        extra.host_steps = UnsafePointer(arena.array(hostSteps))
+        extra.manifest = UnsafePointer(arena.array(manifest))
+        extra.manifest_count = manifest.count
+        extra.socket_bases = UnsafePointer(arena.array(bases))
+        extra.socket_base_count = bases.count
+        extra.requires_no_swap = reads.requiresNoSwap ? 1 : 0
+        extra.quiet = request.quiet ? 1 : 0
+        extra.inside_uid = plan.identity.sandboxUid
+        extra.outside_uid = plan.identity.uid
+        extra.inside_gid = plan.identity.sandboxGid
+        extra.outside_gid = plan.identity.gid
+        var spec = spec
+        var bytes = lpa_bytes()
+        guard lpa_record_encode(&spec, &extra, &bytes) == 0, let data = bytes.data else {
+            trace("not written: the spec holds what a record does not carry")
+            return nil
+        }
+        defer { lpa_bytes_free(&bytes) }
+        return Array(UnsafeBufferPointer(start: data, count: bytes.length))
+    }
+
+    /// Keeps `bytes` as this process's record (owner-only, in the caller's own cache
+    /// directory, replaced atomically). Failing to is not an error: the next run compiles.
+    static func write(_ bytes: [UInt8]) {
+        guard let path = CacheDirectory.startCaches, let name = lpa_record_name().map({ String(cString: $0) }),
+              let directory = CacheDirectory.open(path, create: true) else { return }
+        defer { directory.close() }
+        trace(directory.write(name, bytes, sync: false) ? "written" : "not written: the cache directory refused it")
+        // Each command line has a record of its own: the oldest go beyond `kept`, and the
+        // temporary file of a run killed while writing goes after a minute.
+        let records = directory.files(withPrefix: "launch-")
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let written = records.filter { $0.name.hasSuffix(".v1") }
+        for old in written.dropLast(kept) where old.name != name { directory.remove(old.name) }
+        for stale in records where stale.name.contains(".tmp.") && stale.modified < now.tv_sec - 60 {
+            directory.remove(stale.name)
+        }
+    }
+
+    /// Launch records kept per cache directory (a record is a few tens of KB).
+    static let kept = 64
+
+    /// LPA_LAUNCH_RECORD_TRACE=1 (record.c has the other half). The reason may quote a
+    /// path: shown through TerminalText.
+    static func trace(_ what: String) {
+        guard let on = getenv("LPA_LAUNCH_RECORD_TRACE"), String(cString: on) == "1" else { return }
+        writeStandardError("lpa-run: launch record: " + TerminalText.printable(what) + "\n")
+    }
+
+    /// What a launch from a record came to.
+    public enum FastOutcome {
+        /// The workload ran: its status, the tmpfs bytes discarded, the DNS questions;
+        /// `quiet`: the record was made for a -q run.
+        case ran(LaunchResult, quiet: Bool)
+        /// A stopping signal arrived during setup: nothing ran.
+        case interrupted(signal: Int32)
+        /// The relay loop could not start; the sandbox was killed.
+        case failed(LaunchError)
+    }
+
+    // A launch from a record makes its Swift reporters only when there is something to
+    // report: the audit supervisor on the first refused call (on the audit thread), the
+    // DNS recorder on the first question (on the relay's thread). Most runs make neither.
+    nonisolated(unsafe) private static var fastRecord: OpaquePointer?
+    nonisolated(unsafe) private static var fastAudit: AuditSupervisor?
+    nonisolated(unsafe) private static var fastDNS: DNSRecorder?
+    nonisolated(unsafe) private static var fastDNSStats = lpa_dns_stats()
+
+    private static func auditSupervisor() -> AuditSupervisor? {
+        if let fastAudit { return fastAudit }
+        guard let record = fastRecord else { return nil }
+        let count = lpa_record_audit_rule_count(record)
+        guard let raw = lpa_record_audit_rules(record) else { return nil }
+        let entries = UnsafeBufferPointer(start: raw, count: count)
+        fastAudit = try? AuditSupervisor(
+            cRules: UnsafeBufferPointer(start: lpa_record_audit_c_rules(record), count: count), owned: false,
+            makeRules: {
+                entries.map { entry in
+                    AuditRule(number: entry.rule.nr, kind: AuditRule.Kind(rawValue: entry.rule.kind) ?? .deny,
+                              errno: entry.rule.err, syscall: String(cString: entry.syscall),
+                              errnoName: String(cString: entry.errno_name),
+                              expected: entry.expected.map { String(cString: $0) })
+                }
+            },
+            log: nil, channel: false)
+        return fastAudit
+    }
+
+    private static func dnsRecorder() -> DNSRecorder {
+        if let fastDNS { return fastDNS }
+        let made = DNSRecorder(log: nil)
+        fastDNS = made
+        return made
+    }
+
+    /// Launches this command line from its record when there is one that still holds:
+    /// nil otherwise (nothing has run; compile and launch as usual).
+    public static func fastPath() -> FastOutcome? {
+        guard let record = lpa_record_find() else { return nil }
+        fastRecord = record
+        defer {
+            fastAudit = nil
+            fastRecord = nil
+            lpa_record_free(record)
+        }
+        var audit = lpa_audit_spec()
+        audit.listener = -1
+        audit.rules = lpa_record_audit_c_rules(record)
+        audit.rule_count = lpa_record_audit_rule_count(record)
+        audit.sink = { raw, _ in
+            guard let raw else { return }
+            LaunchRecord.auditSupervisor()?.record(raw.pointee)
+        }
+        var outcome = lpa_record_outcome()
+        let result = withUnsafeMutablePointer(to: &fastDNSStats) { stats in
+            var dns = lpa_dns_spec(
+                sink: { name, length, type, tcp, _ in
+                    guard let name else { return }
+                    LaunchRecord.dnsRecorder().record(wire: UnsafeBufferPointer(start: name, count: length), type: type,
+                                                      tcp: tcp != 0)
+                },
+                context: nil, stats: stats)
+            return lpa_record_launch(record, &audit, &dns, &outcome)
+        }
+        switch result {
+        case LPA_RECORD_RAN:
+            var ran = LaunchResult(exitStatus: outcome.status)
+            ran.tmpfsBytesDiscarded = outcome.has_tmpfs_bytes != 0 ? outcome.tmpfs_bytes : nil
+            // A launch whose plan had the sink reports it, questions or not, as a compiled one.
+            if lpa_record_spec(record).pointee.dns_sink != 0 {
+                let dns = dnsRecorder()
+                dns.stats = fastDNSStats
+                ran.dns = dns.report
+            }
+            if let fastAudit { ran.audit = fastAudit.report }
+            return .ran(ran, quiet: outcome.quiet != 0)
+        case LPA_RECORD_INTERRUPTED:
+            return .interrupted(signal: outcome.signal)
+        case LPA_RECORD_FAILED:
+            let step = outcome.step.map { String(cString: $0) } ?? "relay"
+            return .failed(LaunchError(step: step, errno: outcome.err,
+                                       message: step == "relay" ? "the relay for published ports could not start"
+                                           : "the workload did not hand over its notification listener"))
+        default:
+            return nil
+        }
+    }
+}
