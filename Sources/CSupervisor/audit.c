@@ -209,7 +209,12 @@ int lpa_audit_handle(struct lpa_audit_spec *audit) {
         uint64_t id = n.id;
         if (ioctl(audit->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0) recorded = 0;
     }
-    int gone = ioctl(audit->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno != ENOENT && errno != EINTR;
+    // Answered from lpa-run's main thread too (relay.c, without relays), where a
+    // forwarded signal can interrupt the call: an answer not sent would leave the
+    // caller blocked, so EINTR is tried again.
+    int sent;
+    do sent = ioctl(audit->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp); while (sent != 0 && errno == EINTR);
+    int gone = sent != 0 && errno != ENOENT;
     int err = errno;
     if (recorded && audit->sink != NULL) audit->sink(&rec, audit->context);
     errno = err;

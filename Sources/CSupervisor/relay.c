@@ -51,7 +51,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum tag_kind { TAG_PUBLISH, TAG_CONNECT, TAG_CONTROL, TAG_INIT, TAG_SIDE, TAG_DNS };
+enum tag_kind { TAG_PUBLISH, TAG_CONNECT, TAG_CONTROL, TAG_INIT, TAG_SIDE, TAG_DNS, TAG_AUDIT };
 
 struct conn;
 
@@ -701,6 +701,13 @@ static int relay_loop(struct relay *r) {
             case TAG_INIT: init_exited = 1; break;
             case TAG_SIDE: conn_pump(r, t->conn, (int)(t - t->conn->tags), events[i].events); break;
             case TAG_DNS: lpa_dns_server_serve(r->dns, r->now); break;
+            case TAG_AUDIT:
+                // Without relays the notifications are answered here (see lpa_relay_run).
+                // POLLHUP/POLLERR: every task using the filter is gone; a closed listener
+                // would wake every epoll_wait.
+                if (!(events[i].events & EPOLLIN) || lpa_audit_handle(r->spec->audit) != 0)
+                    epoll_ctl(r->epoll, EPOLL_CTL_DEL, r->spec->audit->listener, NULL);
+                break;
             }
         }
         while (r->closed) {
@@ -757,12 +764,19 @@ int lpa_relay_run(const struct lpa_relay_spec *spec) {
     if (add(&r, spec->init_pidfd, &r.init_tag) != 0) return -1;
 
     // The audit supervisor on its own thread, with every signal blocked there (the
-    // main thread forwards them). It shares nothing with the relay; it stops when the
-    // init exits, or when we tell it to through stop_fd.
+    // main thread forwards them), so that relay work never delays an answer. It shares
+    // nothing with the relay; it stops when the init exits, or when we tell it to
+    // through stop_fd. Without published ports or host endpoints there is no relay work
+    // (the DNS sink answers a query in microseconds): the notifications are answered in
+    // this loop, and a run does not pay for a thread (most runs, `/bin/true` included).
     pthread_t audit_thread;
     struct audit_thread audit_args = {spec->audit, spec->init_pidfd, -1};
     int audit_started = 0;
-    if (spec->audit != NULL && spec->audit->listener >= 0) {
+    struct tag audit_tag = {TAG_AUDIT, 0, NULL};
+    int audit_inline = spec->publish_count == 0 && r.connect_count == 0;
+    if (spec->audit != NULL && spec->audit->listener >= 0 && audit_inline) {
+        if (add(&r, spec->audit->listener, &audit_tag) != 0) return -1;
+    } else if (spec->audit != NULL && spec->audit->listener >= 0) {
         audit_args.stop_fd = eventfd(0, EFD_CLOEXEC);
         if (audit_args.stop_fd < 0) return -1;
         sigset_t all, old;

@@ -1,7 +1,7 @@
 // The launcher's event loop: published ports and host endpoints on the calling
-// thread, the audit supervisor on a thread of its own (started and joined here), until
-// the init exits. Nothing in the loop blocks; connections are capped per listener. See
-// relay.c.
+// thread, the audit supervisor on a thread of its own (started and joined here; without
+// ports and endpoints, in the same loop), until the init exits. Nothing in the loop
+// blocks; connections are capped per listener. See relay.c.
 #ifndef LPA_RELAY_H
 #define LPA_RELAY_H
 
