@@ -201,7 +201,7 @@ int lpa_fingerprint_take(const char *path, int32_t how, int64_t racy_after_ns, s
     out->mtime_nsec = st.st_mtim.tv_nsec;
     out->ctime_sec = st.st_ctim.tv_sec;
     out->ctime_nsec = st.st_ctim.tv_nsec;
-    if (how & LPA_MANIFEST_IDENTITY) return 0;
+    if ((how & LPA_MANIFEST_IDENTITY) && !S_ISLNK(out->mode)) return 0;
     int64_t mtime = out->mtime_sec * 1000000000LL + out->mtime_nsec, ctime = out->ctime_sec * 1000000000LL + out->ctime_nsec;
     return mtime >= racy_after_ns || ctime >= racy_after_ns;
 }
@@ -209,6 +209,10 @@ int lpa_fingerprint_take(const char *path, int32_t how, int64_t racy_after_ns, s
 int lpa_fingerprint_same(const struct lpa_fingerprint *a, const struct lpa_fingerprint *b, int32_t how) {
     if (a->err || b->err) return a->err == b->err;
     int same = a->mode == b->mode && a->uid == b->uid && a->gid == b->gid && a->dev == b->dev && a->ino == b->ino;
+    // A link cannot change in place: a new one (which may reuse the old inode number)
+    // has a ctime of its own, and its size is its target's length (red team).
+    if ((how & LPA_MANIFEST_IDENTITY) && S_ISLNK(a->mode))
+        return same && a->size == b->size && a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
     if (how & LPA_MANIFEST_IDENTITY) return same;
     return same && a->size == b->size && a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
            a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;

@@ -50,7 +50,8 @@ struct lpa_fingerprint {
 enum lpa_manifest_how {
     LPA_MANIFEST_FOLLOW = 1,     // stat (what a link leads to), else lstat
     LPA_MANIFEST_IDENTITY = 2,   // only err, mode, uid, gid, dev, ino: what the path is,
-                                 // not what a file holds or a directory lists
+                                 // not what a file holds or a directory lists (a link:
+                                 // also its size and ctime, as a new link may reuse an inode)
 };
 
 // Takes the fingerprint of `path` now (`how`: LPA_MANIFEST_* bits). Returns 1 when the

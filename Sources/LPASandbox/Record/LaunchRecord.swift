@@ -63,7 +63,8 @@ public enum LaunchRecord {
         var spec = spec
         var bytes = lpa_bytes()
         guard lpa_record_encode(&spec, &extra, &bytes) == 0, let data = bytes.data else {
-            trace("not written: the spec holds what a record does not carry")
+            trace(errno == ENOMEM ? "not written: larger than a record may be"
+                : "not written: the spec holds what a record does not carry")
             return nil
         }
         defer { lpa_bytes_free(&bytes) }
