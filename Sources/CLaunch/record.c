@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -483,10 +484,42 @@ struct lpa_record {
     struct lpa_record_audit_rule *audit;
     struct lpa_audit_rule *audit_rules;
     size_t audit_count;
+    // The host re-check (lpa_record_holds), run on a thread of its own while the sandbox
+    // is cloned: `checking` until joined, then `holds` is its result.
+    pthread_t checker;
+    int checking;
+    int holds;
 };
+
+static void *check_main(void *arg) {
+    struct lpa_record *r = arg;
+    r->holds = lpa_record_holds(r);
+    return NULL;
+}
+
+// Starts the re-check on a thread (every signal blocked there: the main thread takes
+// them); where no thread can be had, it runs here.
+static void check_start(struct lpa_record *r) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    r->checking = pthread_create(&r->checker, NULL, check_main, r) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!r->checking) r->holds = lpa_record_holds(r);
+}
+
+// The re-check's result: 0 when the record still holds.
+static int check_result(struct lpa_record *r) {
+    if (r->checking) {
+        pthread_join(r->checker, NULL);
+        r->checking = 0;
+    }
+    return r->holds;
+}
 
 void lpa_record_free(struct lpa_record *r) {
     if (!r) return;
+    check_result(r);
     free(r->manifest);
     free(r->bases);
     free(r->ops);
@@ -663,14 +696,6 @@ struct lpa_record *lpa_record_decode(const uint8_t *bytes, size_t length) {
 bad:
     lpa_record_free(r);
     return NULL;
-}
-
-size_t lpa_record_manifest_count(const struct lpa_record *r) { return r->manifest_count; }
-
-const char *lpa_record_manifest_path(const struct lpa_record *r, size_t index, int32_t *how) {
-    if (index >= r->manifest_count) return NULL;
-    if (how) *how = r->manifest[index].how;
-    return r->manifest[index].path;
 }
 
 const struct lpa_spec *lpa_record_spec(const struct lpa_record *r) { return &r->spec; }
@@ -943,11 +968,9 @@ struct lpa_record *lpa_record_find(void) {
         trace("miss: no record");
         return NULL;
     }
-    if (lpa_record_holds(r) != 0) {
-        trace("miss: the host changed");
-        lpa_record_free(r);
-        return NULL;
-    }
+    // Checked while the sandbox is cloned (lpa_record_launch): the init waits for its
+    // start byte before it touches anything, and is killed if the record no longer holds.
+    check_start(r);
     return r;
 }
 
@@ -994,6 +1017,13 @@ enum lpa_record_result lpa_record_launch(struct lpa_record *r, struct lpa_audit_
     audit_sandbox_fd = channel[1] = -1;
     if (spawned != 0) {
         trace("miss: clone failed");
+        goto miss;
+    }
+    if (check_result(r) != 0) {
+        // Nothing ran: the init was still waiting for its id maps and start byte.
+        trace("miss: the host changed");
+        lpa_launch_kill(&launch);
+        lpa_launch_release(&launch);
         goto miss;
     }
     if (lpa_launch_start(&launch, r->inside_uid, r->outside_uid, r->inside_gid, r->outside_gid, NULL) != 0) {

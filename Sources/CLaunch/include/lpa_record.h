@@ -136,9 +136,7 @@ struct lpa_record;
 struct lpa_record *lpa_record_decode(const uint8_t *bytes, size_t length);
 void lpa_record_free(struct lpa_record *record);
 
-// For tests: the manifest's paths and the spec.
-size_t lpa_record_manifest_count(const struct lpa_record *record);
-const char *lpa_record_manifest_path(const struct lpa_record *record, size_t index, int32_t *how);
+// The decoded spec (pointers valid while the record is).
 const struct lpa_spec *lpa_record_spec(const struct lpa_record *record);
 
 // The audit rules (their C view and names), for the Swift supervisor that reports them.
@@ -171,8 +169,10 @@ struct lpa_record_outcome {
 };
 
 // The fast path, called first thing in main: this process's record (key, cache
-// directory, file, decoding) when it still holds (`lpa_record_holds`); NULL is a miss.
-// LPA_START_CACHE=off turns it off.
+// directory, file, decoding); NULL is a miss. Whether it still holds
+// (`lpa_record_holds`) is checked on a thread of its own meanwhile, and
+// `lpa_record_launch` kills the cloned init (which has done nothing yet) and misses
+// when it does not. LPA_START_CACHE=off turns it off.
 struct lpa_record *lpa_record_find(void);
 
 // Launches a found record through the executor (launch.c). With audit rules, the
