@@ -136,10 +136,33 @@ static int open_component(int dir, const char *name) {
 // With `create`, missing components are made: directories (the last with `mode`), or
 // the last as an empty file when `file` is set (mknodat: never opened). Returns an
 // O_PATH descriptor of the target.
+// A path with no "." or ".." component: resolved whole, it is resolved exactly as one
+// component at a time (openat2's RESOLVE_BENEATH would allow "a/../b", which the
+// component walk refuses).
+static int plain_path(const char *path) {
+    for (const char *p = path; *p != '\0';) {
+        while (*p == '/') p++;
+        const char *name = p;
+        while (*p != '\0' && *p != '/') p++;
+        size_t n = (size_t)(p - name);
+        if ((n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.')) return 0;
+    }
+    return 1;
+}
+
 static int open_target(int root, const char *path, int create, int file, mode_t mode) {
     char buf[PATH_MAX];
     size_t len = strlen(path);
     if (len + 1 > sizeof buf) { errno = ENAMETOOLONG; return -1; }
+    // Most targets exist already: one openat2 with the same rules (no link anywhere on
+    // the way, nothing above the root) instead of one per component. A missing
+    // component is made by the walk below.
+    const char *relative = path;
+    while (*relative == '/') relative++;
+    if (*relative != '\0' && plain_path(relative)) {
+        int whole = open_component(root, relative);
+        if (whole >= 0 || errno != ENOENT || !create) return whole;
+    }
     memcpy(buf, path, len + 1);
     int cur = fcntl(root, F_DUPFD_CLOEXEC, 0);
     if (cur < 0) return -1;
