@@ -944,13 +944,6 @@ static cap_t capability_sets(const struct lpa_record *r) {
     return caps;
 }
 
-static void signal_default(int number) {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = SIG_DFL;
-    sigemptyset(&action.sa_mask);
-    sigaction(number, &action, NULL);
-}
 
 struct lpa_record *lpa_record_find(void) {
     if (!lpa_record_key()) {
@@ -993,6 +986,7 @@ enum lpa_record_result lpa_record_launch(struct lpa_record *r, struct lpa_audit_
     int listener = -1;
     int channel[2] = { -1, -1 };
     int audit_sandbox_fd, audit_launcher_fd;
+    struct sigaction saved[16];
     enum lpa_record_result result = LPA_RECORD_MISS;
     if (r->audit_count == 0) audit = NULL;
     if (audit && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) goto miss;
@@ -1026,6 +1020,11 @@ enum lpa_record_result lpa_record_launch(struct lpa_record *r, struct lpa_audit_
         lpa_launch_release(&launch);
         goto miss;
     }
+    // What the stopping and forwarded signals did before lpa_launch_start takes them
+    // over: a miss from here on gives them back (a background job's ignored SIGINT
+    // stays ignored while the Swift path compiles, as without a record).
+    for (size_t i = 0; i < lpa_forwarded_signal_count && i < sizeof saved / sizeof saved[0]; i++)
+        sigaction(lpa_forwarded_signals[i], NULL, &saved[i]);
     if (lpa_launch_start(&launch, r->inside_uid, r->outside_uid, r->inside_gid, r->outside_gid, NULL) != 0) {
         lpa_launch_release(&launch);
         goto miss_after_start;
@@ -1101,7 +1100,8 @@ enum lpa_record_result lpa_record_launch(struct lpa_record *r, struct lpa_audit_
 miss_after_start:
     // The launcher's handlers would otherwise keep catching the stopping signals while
     // the Swift path compiles (it installs them again at its own start).
-    for (size_t i = 0; i < lpa_forwarded_signal_count; i++) signal_default(lpa_forwarded_signals[i]);
+    for (size_t i = 0; i < lpa_forwarded_signal_count && i < sizeof saved / sizeof saved[0]; i++)
+        sigaction(lpa_forwarded_signals[i], &saved[i], NULL);
 miss:
     result = LPA_RECORD_MISS;
 done:
