@@ -11,10 +11,10 @@ import LPAPolicy
 /// to the cache directory once the workload has started. `fastPath` is the other end:
 /// the first thing lpa-run's main does, before any compile.
 ///
-/// Which runs are recorded: the namespace sandbox without pins, audit, learn, a
-/// terminal, published ports or host endpoints, with no warning from the compile, no
-/// --verbose, --audit-log or --report-json, and a manifest that could be taken in full
-/// (`HostReads.recordable`). Everything else takes the Swift path every time; so does
+/// Which runs are recorded: the namespace sandbox (with its audit and DNS sink) without
+/// pins, `learn`, a terminal, published ports or host endpoints, with no warning from the
+/// compile, no --verbose, --audit-log or --report-json, and a manifest that could be
+/// taken in full (`HostReads.recordable`). Everything else takes the Swift path every time; so does
 /// anything a record's checks do not confirm.
 public enum LaunchRecord {
     public struct Request: Sendable {
