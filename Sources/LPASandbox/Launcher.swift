@@ -100,9 +100,11 @@ public struct Launcher {
         let recordable = !options.record && terminal == nil && !plan.network.hasRelays && !options.verbose
             && options.auditLog == nil && pins.executable == nil && pins.files.isEmpty && pins.directories.isEmpty
         if options.launchRecord != nil && !recordable {
-            LaunchRecord.trace("not written: the run has " + [options.record ? "learn" : nil, terminal != nil ? "a terminal" : nil,
-                                                              plan.network.hasRelays ? "ports or endpoints" : nil]
-                .compactMap { $0 }.joined(separator: ", ") + (recordable ? "" : " (or pins, -v, --audit-log)"))
+            let reasons: [String?] = [options.record ? "learn" : nil, terminal != nil ? "a terminal" : nil,
+                                      plan.network.hasRelays ? "ports or endpoints" : nil, options.verbose ? "-v" : nil,
+                                      options.auditLog != nil ? "--audit-log" : nil,
+                                      pins.executable != nil || !pins.files.isEmpty || !pins.directories.isEmpty ? "pins" : nil]
+            LaunchRecord.trace("not written: the run has " + reasons.compactMap { $0 }.joined(separator: ", "))
         }
 
         // clone; the init waits for its id maps, then builds the sandbox and execs.

@@ -162,6 +162,39 @@ struct LaunchRecordTests {
         #expect(!Self.path(other).contains("hit"), "\(other.stderr.suffix(300))")
     }
 
+    @Test("a profile changed in the last two seconds is not recorded", arguments: Runner.all)
+    func freshFilesAreNotRecorded(runner: Runner) throws {
+        let f = try Fixture("fresh", runner, settle: false)
+        for _ in 0..<2 {
+            let result = try f.run()
+            #expect(result.status == 7, "\(result.stderr)")
+            #expect(!Self.path(result).contains("hit"), "\(result.stderr)")
+            #expect(!Self.path(result).hasSuffix("; written"), "a file changed within its timestamp tick was recorded")
+        }
+        Thread.sleep(forTimeInterval: 2.5)
+        try f.warm()
+        #expect(Self.path(try f.run()) == "hit")
+    }
+
+    @Test("the cache keeps the newest 64 records and drops a stale temporary file", arguments: Runner.all)
+    func oldRecordsAreDropped(runner: Runner) throws {
+        let f = try Fixture("evict", runner)
+        _ = try f.run()
+        let cache = runner.home + "/.cache/lpa-run"
+        Self.removeRecords(cache)
+        let stale = cache + "/launch-0000000000000000.v1.tmp.1"
+        try PolicySafetyTests.writeFile(stale, "partial", owner: PolicySafetyTests.callerUid(runner), mode: 0o600)
+        var old = [timeval(tv_sec: time(nil) - 120, tv_usec: 0), timeval(tv_sec: time(nil) - 120, tv_usec: 0)]
+        #expect(utimes(stale, &old) == 0)
+        // 70 command lines, each a record of its own (all of argv is the key).
+        for i in 0..<70 { _ = try f.run(script: "exit 7 # \(i)") }
+        let records = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasPrefix("launch-") }
+        #expect(records.filter { $0.hasSuffix(".v1") }.count == 64, "\(records.count) records kept")
+        #expect(!records.contains { $0.contains(".tmp.") }, "\(records)")
+        // The newest is among those kept.
+        #expect(Self.path(try f.run(script: "exit 7 # 69")) == "hit")
+    }
+
     @Test("a record file lpa-run would not have written is ignored", arguments: Runner.all)
     func plantedRecordIsIgnored(runner: Runner) throws {
         let f = try Fixture("planted", runner)
