@@ -1,8 +1,9 @@
 # lpa-run: build, test and install. `make test` is what CI runs (.ci/run).
 PREFIX  ?= /usr/local
 SWIFT   ?= swift
-# Debian packages the build needs (headers and pkg-config files for the system targets).
-APT_DEPS := libseccomp-dev libcap-dev libyaml-dev pkg-config curl
+# Debian packages the build needs (headers and pkg-config files for the system targets;
+# gcc and libcap's static library for the front).
+APT_DEPS := libseccomp-dev libcap-dev libyaml-dev pkg-config curl gcc
 # What the tests run besides lpa-run: python3 (workloads, the pty tests), script(1)
 # (bsdutils), setpriv and prlimit (util-linux), hostname; for `lpa-run export`: crun and
 # runc (run the exported OCI bundle), systemd (systemd-analyze verify/security);
@@ -52,8 +53,25 @@ deps:
 	fi
 
 build: deps
-	LPA_STATIC_PIE=1 $(SWIFT) build $(RELEASE_FLAGS) --product lpa-run
+	LPA_STATIC_PIE=1 $(SWIFT) build $(RELEASE_FLAGS) --product lpa-run-core
 	LPA_STATIC_PIE=1 $(SWIFT) build $(RELEASE_FLAGS) --product lpa-probe
+	$(MAKE) --no-print-directory $(BIN)/lpa-run
+
+# The front (Sources/lpa-run/main.c): what people run. It launches a repeated command
+# line from its launch record and execs lpa-run-core otherwise. Built here rather than
+# by SwiftPM, which links every executable with swiftc and so with the Swift runtime
+# the front exists to avoid: plain C over the executor's own sources (the same files
+# SwiftPM compiles into lpa-run-core), a static PIE with packed relative relocations.
+FRONT_SOURCES := Sources/lpa-run/main.c $(wildcard Sources/CLaunch/*.c Sources/CSupervisor/*.c \
+  Sources/CWindow/*.c Sources/CShims/*.c)
+FRONT_HEADERS := $(wildcard Sources/CLaunch/include/*.h Sources/CSupervisor/include/*.h \
+  Sources/CWindow/include/*.h Sources/CShims/include/*.h)
+$(BIN)/lpa-run: $(FRONT_SOURCES) $(FRONT_HEADERS)
+	@mkdir -p $(BIN)
+	$(CC) -std=gnu11 -Wall -Werror -O2 -ffunction-sections -fdata-sections \
+	  $(addprefix -I,$(wildcard Sources/CLaunch/include Sources/CSupervisor/include Sources/CWindow/include Sources/CShims/include)) \
+	  -static-pie -Wl,--gc-sections -Wl,-z,pack-relative-relocs -o $@.tmp $(FRONT_SOURCES) -lcap -lpthread
+	mv -f $@.tmp $@
 
 # Unit, golden, diagnostics, CLI and real-sandbox tests (as root and as an unprivileged user).
 test: deps build llama llama-cpp-python check-jsonschema
@@ -137,6 +155,7 @@ FISH_COMPLETIONS := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/lpa-run
 	install -m 0755 $(BIN)/lpa-run $(DESTDIR)$(PREFIX)/bin/lpa-run
+	install -m 0755 $(BIN)/lpa-run-core $(DESTDIR)$(PREFIX)/libexec/lpa-run/lpa-run-core
 	install -m 0755 $(BIN)/lpa-probe $(DESTDIR)$(PREFIX)/libexec/lpa-run/lpa-probe
 	install -d $(MAN1) $(BASH_COMPLETIONS) $(ZSH_COMPLETIONS) $(FISH_COMPLETIONS)
 	$(BIN)/lpa-run man > $(MAN1)/lpa-run.1
@@ -146,7 +165,8 @@ install: build
 	chmod 0644 $(MAN1)/lpa-run.1 $(BASH_COMPLETIONS)/lpa-run $(ZSH_COMPLETIONS)/_lpa-run $(FISH_COMPLETIONS)/lpa-run.fish
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/lpa-run $(DESTDIR)$(PREFIX)/libexec/lpa-run/lpa-probe
+	rm -f $(DESTDIR)$(PREFIX)/bin/lpa-run $(DESTDIR)$(PREFIX)/libexec/lpa-run/lpa-probe \
+	  $(DESTDIR)$(PREFIX)/libexec/lpa-run/lpa-run-core
 	rm -f $(MAN1)/lpa-run.1 $(BASH_COMPLETIONS)/lpa-run $(ZSH_COMPLETIONS)/_lpa-run $(FISH_COMPLETIONS)/lpa-run.fish
 
 clean:

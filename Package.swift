@@ -23,13 +23,18 @@ let package = Package(
     name: "lpa-run",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "lpa-run", targets: ["lpa-run"]),
+        // The Swift program; `make build` puts the front (`lpa-run`, Sources/lpa-run/main.c,
+        // built with the C compiler as a static PIE) beside it.
+        .executable(name: "lpa-run-core", targets: ["lpa-run-core"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
+        // Sources/lpa-run (the front, C) is not a SwiftPM target: SwiftPM links every
+        // executable with swiftc, which brings the Swift runtime the front exists to avoid.
+        // The Makefile builds it from the CLaunch, CSupervisor, CWindow and CShims sources.
         // System libraries, found with pkg-config (Debian: libseccomp-dev, libcap-dev,
         // libyaml-dev).
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp",
@@ -70,8 +75,8 @@ let package = Package(
                                                  "CSeccomp", "CCap",
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fastMetadata),
-        .executableTarget(name: "lpa-run",
-                          dependencies: ["LPAPolicy", "LPASandbox",
+        .executableTarget(name: "lpa-run-core",
+                          dependencies: ["LPAPolicy", "LPASandbox", "CLaunch",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fastMetadata, linkerSettings: staticPIE),
         // Test-only probe that runs inside sandboxes and reports what it could do.
@@ -86,7 +91,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LPASandboxTests", dependencies: ["LPASandbox", "LPAPolicy", "CShims", "CLaunch"]),
         // lpa-run's command line (option table, splitter, parser, help), without running anything.
-        .testTarget(name: "LPARunTests", dependencies: ["lpa-run", "LPAPolicy"]),
+        .testTarget(name: "LPARunTests", dependencies: ["lpa-run-core", "LPAPolicy"]),
         // The executing side's pure parts (mount steps, audit rules and records, the
         // window's symbol check): no root, no sandbox, no llama-server.
         .testTarget(name: "LPALauncherTests",

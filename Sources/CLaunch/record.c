@@ -271,6 +271,54 @@ static int put_environment(struct lpa_bytes *b) {
     return status;
 }
 
+// The executables, found once. The core's file name is fixed; anything else is the
+// front (a copy under another name still finds its core). Each looks for the other in
+// the two places an install or a build directory puts it; the first that is a regular
+// file wins, so both processes name the same pair.
+static struct {
+    char front[PATH_MAX], core[PATH_MAX];
+    struct stat front_stat, core_stat;
+} binaries;
+static int binaries_state;   // 0 not looked for, 1 found, -1 not found
+
+static int regular_file(const char *path, struct stat *st) {
+    return stat(path, st) == 0 && S_ISREG(st->st_mode);
+}
+
+static int find_binaries(void) {
+    if (binaries_state) return binaries_state > 0 ? 0 : -1;
+    binaries_state = -1;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || (size_t)n >= sizeof self - 1) return -1;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    const char *name = slash + 1, *dir = self;
+    int is_core = strcmp(name, LPA_CORE_NAME) == 0;
+    struct stat own;
+    if (stat("/proc/self/exe", &own) != 0) return -1;
+    const char *beside = is_core ? "lpa-run" : LPA_CORE_NAME;
+    const char *installed = is_core ? "../../bin/lpa-run" : "../libexec/lpa-run/" LPA_CORE_NAME;
+    char *other = is_core ? binaries.front : binaries.core;
+    struct stat *other_stat = is_core ? &binaries.front_stat : &binaries.core_stat;
+    int w = snprintf(other, PATH_MAX, "%s/%s", dir, beside);
+    if (w < 0 || w >= PATH_MAX) return -1;
+    if (!regular_file(other, other_stat)) {
+        w = snprintf(other, PATH_MAX, "%s/%s", dir, installed);
+        if (w < 0 || w >= PATH_MAX || !regular_file(other, other_stat)) return -1;
+    }
+    char *mine = is_core ? binaries.core : binaries.front;
+    if (snprintf(mine, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX) return -1;
+    if (is_core) binaries.core_stat = own;
+    else binaries.front_stat = own;
+    binaries_state = 1;
+    return 0;
+}
+
+const char *lpa_core_path(void) { return find_binaries() == 0 ? binaries.core : NULL; }
+
 static struct lpa_bytes key_bytes;
 static int key_state;   // 0 not computed, 1 computed, -1 none
 static char record_name[64];
@@ -279,16 +327,20 @@ const struct lpa_bytes *lpa_record_key(void) {
     if (key_state) return key_state > 0 ? &key_bytes : NULL;
     key_state = -1;
     struct lpa_bytes *b = &key_bytes;
-    put_str(b, "lpa-run launch record 1");
-    struct stat exe;
-    if (stat("/proc/self/exe", &exe) != 0) return NULL;
-    put_u64(b, exe.st_dev);
-    put_u64(b, exe.st_ino);
-    put_u64(b, (uint64_t)exe.st_size);
-    put_u64(b, (uint64_t)exe.st_mtim.tv_sec);
-    put_u64(b, (uint64_t)exe.st_mtim.tv_nsec);
-    put_u64(b, (uint64_t)exe.st_ctim.tv_sec);
-    put_u64(b, (uint64_t)exe.st_ctim.tv_nsec);
+    put_str(b, "lpa-run launch record 2");
+    // Both executables: the front that reads records and the core that writes them.
+    if (find_binaries() != 0) return NULL;
+    const struct stat *exes[] = { &binaries.front_stat, &binaries.core_stat };
+    for (size_t i = 0; i < 2; i++) {
+        const struct stat *exe = exes[i];
+        put_u64(b, exe->st_dev);
+        put_u64(b, exe->st_ino);
+        put_u64(b, (uint64_t)exe->st_size);
+        put_u64(b, (uint64_t)exe->st_mtim.tv_sec);
+        put_u64(b, (uint64_t)exe->st_mtim.tv_nsec);
+        put_u64(b, (uint64_t)exe->st_ctim.tv_sec);
+        put_u64(b, (uint64_t)exe->st_ctim.tv_nsec);
+    }
     uid_t ruid, euid, suid;
     gid_t rgid, egid, sgid;
     if (getresuid(&ruid, &euid, &suid) != 0 || getresgid(&rgid, &egid, &sgid) != 0) return NULL;

@@ -17,18 +17,19 @@ struct BinaryDependencyTests {
         "libFoundation.so", "lib_FoundationICU.so", "libFoundationInternationalization.so",
     ]
 
-    /// The lpa-run the suite tests: the shipped one in LPA_TEST_BINARIES (`make test`,
+    /// The Swift program the suite tests (lpa-run-core; the front, lpa-run, is C): the
+    /// shipped one in LPA_TEST_BINARIES (`make test`,
     /// which CI must use), else the one built next to this test bundle.
     static func executable() throws -> String {
         let environment = ProcessInfo.processInfo.environment
         if let shipped = environment["LPA_TEST_BINARIES"], !shipped.isEmpty {
-            return shipped + "/lpa-run"
+            return shipped + "/lpa-run-core"
         }
         try #require(environment["CI"] != "true", "CI must test the shipped binary: set LPA_TEST_BINARIES (make test does)")
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         // swift test runs .build/<triple>/debug/<name>PackageTests.xctest
         if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
-        return dir.appendingPathComponent("lpa-run").path
+        return dir.appendingPathComponent("lpa-run-core").path
     }
 
     @Test("the lpa-run executable holds no ICU symbol, data or library name")

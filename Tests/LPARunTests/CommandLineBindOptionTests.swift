@@ -1,6 +1,6 @@
 import LPAPolicy
 import Testing
-@testable import lpa_run
+@testable import lpa_run_core
 
 /// --ro, --rw and --tmpfs keep argv order and each option's position in lpa-run's argv
 /// (argv[0] is lpa-run), which provenance and errors report.

@@ -1,7 +1,7 @@
 import Foundation
 @testable import LPASandbox
 import Testing
-@testable import lpa_run
+@testable import lpa_run_core
 
 /// The exit report's wording: it leads with where the program tried to connect, counts
 /// refusals handled by design on their own line, and says "blocked" only when

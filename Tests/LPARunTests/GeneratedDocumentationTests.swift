@@ -1,5 +1,5 @@
 import Testing
-@testable import lpa_run
+@testable import lpa_run_core
 
 /// Completions and the man page come from the option table and the subcommands'
 /// own declarations: every option and subcommand appears in each of them.

@@ -1,7 +1,7 @@
 import Foundation
 import LPAPolicy
 import Testing
-@testable import lpa_run
+@testable import lpa_run_core
 
 /// README.md's `| Option | Meaning |` table: for each row, the option names of its first
 /// cell (`-p, --publish [HOST_IP:]...` gives ["-p", "--publish"]).

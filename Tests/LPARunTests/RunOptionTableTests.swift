@@ -1,5 +1,5 @@
 import Testing
-@testable import lpa_run
+@testable import lpa_run_core
 
 /// A value each option accepts and that differs from its default.
 private func sample(for option: RunOption) -> String {

@@ -89,7 +89,9 @@ struct Runner: CustomTestStringConvertible, Sendable {
 final class Binaries: Sendable {
     static let shared = Binaries()
     let directory: String
+    /// The front people run, and the Swift program it execs on a miss.
     let lpaRun: String
+    let lpaRunCore: String
     let probe: String
     /// The runners' homes (`Runner.home`).
     let homes: String
@@ -123,8 +125,14 @@ final class Binaries: Sendable {
             chmod(homes, 0o755)
             chmod(homes + "/caller", 0o700)
             chown(homes + "/nobody", 65534, 65534)
-            for name in ["lpa-run", "lpa-probe"] {
-                try copyExecutable(dir.appendingPathComponent(name).path, to: target + "/" + name)
+            // The front (`lpa-run`) is built by the Makefile only: a debug build has the
+            // core alone, which then stands in for it (no launch from records).
+            let front = dir.appendingPathComponent("lpa-run").path
+            let sources = ["lpa-run": fm.fileExists(atPath: front) ? front : dir.appendingPathComponent("lpa-run-core").path,
+                           "lpa-run-core": dir.appendingPathComponent("lpa-run-core").path,
+                           "lpa-probe": dir.appendingPathComponent("lpa-probe").path]
+            for (name, source) in sources {
+                try copyExecutable(source, to: target + "/" + name)
                 chmod(target + "/" + name, 0o755)
             }
         } catch {
@@ -144,6 +152,7 @@ final class Binaries: Sendable {
         try? fm.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         chmod(scratch, 0o755)
         lpaRun = target + "/lpa-run"
+        lpaRunCore = target + "/lpa-run-core"
         probe = target + "/lpa-probe"
     }
 

@@ -3,16 +3,18 @@
 // directory, with a manifest of every host path the compile and the lowering consulted.
 // A repeat of the same command line, in the same environment, by the same user, with
 // the same lpa-run build and kernel, whose manifest still matches the host, is launched
-// from the record by `lpa_record_find` and `lpa_record_launch` before any compile, through the same executor
-// (launch.c) the Swift launcher uses. Anything that does not match, or any doubt, is a
-// miss: the Swift path compiles, launches, and writes a new record.
+// from the record by the front (`lpa-run`, Sources/lpa-run/main.c) with
+// `lpa_record_find` and `lpa_record_launch`, through the same executor (launch.c) the
+// Swift launcher uses. Anything that does not match, or any doubt, is a miss: the front
+// execs the core, which compiles, launches, and writes a new record.
 //
 // The key (exact bytes, compared in full; the file name is only its hash): the record
-// format, lpa-run's executable (device, inode, size, mtime, ctime), real/effective/saved
-// uids and gids, supplementary groups, the working directory, uname, the boot id, the
-// process's uid_map and gid_map, which of fds 0-2 are terminals, argv, and the whole
-// environment (sorted: callers pass the same variables in any order; with a name set
-// twice, which one wins depends on the order, so such an environment has no key).
+// format, both executables (device, inode, size, mtime, ctime; see lpa_core_path),
+// real/effective/saved uids and gids, supplementary groups, the working directory,
+// uname, the boot id, the process's uid_map and gid_map, which of fds 0-2 are
+// terminals, argv, and the whole environment (sorted: callers pass the same variables
+// in any order; with a name set twice, which one wins depends on the order, so such an
+// environment has no key).
 //
 // Re-checked on every hit, because they change without any path's metadata changing:
 // the unix sockets under bind sources listed in /proc/net/unix and mounted over files
@@ -115,6 +117,16 @@ struct lpa_bytes {
 };
 void lpa_bytes_free(struct lpa_bytes *bytes);
 
+// The two executables: `lpa-run`, the front people run (a small C program that launches
+// from records and otherwise execs the core), and `lpa-run-core`, the Swift program
+// that compiles, launches and writes records. Each finds the other beside itself (a
+// build directory) or where `make install` puts it (bin/lpa-run,
+// libexec/lpa-run/lpa-run-core); the first place that holds a regular file wins, so
+// both name the same pair.
+#define LPA_CORE_NAME "lpa-run-core"
+// The core's path, found once (also for the key); NULL when the other is not found.
+const char *lpa_core_path(void);
+
 // This process's key (see above), computed once at the fast path's start and kept for
 // the record a miss writes. Returns NULL when there is none (no cwd, an unreadable
 // /proc/self/exe...): then nothing is read or written.
@@ -168,7 +180,7 @@ struct lpa_record_outcome {
     int32_t err;
 };
 
-// The fast path, called first thing in main: this process's record (key, cache
+// The fast path, called first thing in the front's main: this process's record (key, cache
 // directory, file, decoding); NULL is a miss. Whether it still holds
 // (`lpa_record_holds`) is checked on a thread of its own meanwhile, and
 // `lpa_record_launch` kills the cloned init (which has done nothing yet) and misses

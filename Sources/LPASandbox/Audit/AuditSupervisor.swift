@@ -182,6 +182,14 @@ final class AuditSupervisor {
         _ = log.write(line)
     }
 
+    /// Refusals of an expected rule that a launch from a record counted before it had a
+    /// reporter (they name nothing: only their number is reported).
+    func countExpected(rule index: Int, times: UInt64) {
+        guard rules.indices.contains(index), rules[index].expected != nil else { return }
+        expected += times
+        counters[index] += times
+    }
+
     private func countDestination(_ address: String) {
         if let i = destinations.firstIndex(where: { $0.address == address }) {
             destinations[i].count += 1

@@ -8,8 +8,9 @@ import LPAPolicy
 /// The launch record, seen from Swift: a run that may be repeated from a record asks
 /// for one (`Request`); SandboxProcess encodes its finished spec with CLaunch's
 /// `lpa_record_encode` (the format lives only in record.c), and the launcher writes it
-/// to the cache directory once the workload has started. `fastPath` is the other end:
-/// the first thing lpa-run's main does, before any compile.
+/// to the cache directory once the workload has started. The other end is the front
+/// (`Sources/lpa-run/main.c`), which launches from records in C; when such a launch has
+/// something to report it starts this program as its reporter (`fromFront`).
 ///
 /// Which runs are recorded: the namespace sandbox (with its audit and DNS sink) without
 /// pins, `learn`, a terminal, published ports or host endpoints, with no warning from the
@@ -111,91 +112,91 @@ public enum LaunchRecord {
         case failed(LaunchError)
     }
 
-    // A launch from a record makes its Swift reporters only when there is something to
-    // report: the audit supervisor on the first refused call (on the audit thread), the
-    // DNS recorder on the first question (on the relay's thread). Most runs make neither.
-    nonisolated(unsafe) private static var fastRecord: OpaquePointer?
-    nonisolated(unsafe) private static var fastAudit: AuditSupervisor?
-    nonisolated(unsafe) private static var fastDNS: DNSRecorder?
-    nonisolated(unsafe) private static var fastDNSStats = lpa_dns_stats()
+    /// The reporter of a launch from a record (the front, `lpa-run`, started this
+    /// process with LPA_REPORTER_ARGUMENT and streams to `fd`; report.c): the
+    /// outcome as the compiled path would have it, and when the front started
+    /// (CLOCK_MONOTONIC seconds). nil: the stream ended without an outcome (the front was
+    /// killed) or was malformed; nothing is to be reported.
+    public static func fromFront(fd: Int32) -> (outcome: FastOutcome, started: Double)? {
+        // What the front saw, fed to the same reporters a compiled run uses: the audit
+        // supervisor (over the record's rules, as the front sent them) and the DNS
+        // recorder, made on the first event that needs them.
+        final class Reporters {
+            var rules: UnsafeBufferPointer<lpa_record_audit_rule>?
+            var cRules: UnsafeBufferPointer<lpa_audit_rule>?
+            var audit: AuditSupervisor?
+            var dns: DNSRecorder?
 
-    private static func auditSupervisor() -> AuditSupervisor? {
-        if let fastAudit { return fastAudit }
-        guard let record = fastRecord else { return nil }
-        let count = lpa_record_audit_rule_count(record)
-        guard let raw = lpa_record_audit_rules(record) else { return nil }
-        let entries = UnsafeBufferPointer(start: raw, count: count)
-        fastAudit = try? AuditSupervisor(
-            cRules: UnsafeBufferPointer(start: lpa_record_audit_c_rules(record), count: count), owned: false,
-            makeRules: {
-                entries.map { entry in
-                    AuditRule(number: entry.rule.nr, kind: AuditRule.Kind(rawValue: entry.rule.kind) ?? .deny,
-                              errno: entry.rule.err, syscall: String(cString: entry.syscall),
-                              errnoName: String(cString: entry.errno_name),
-                              expected: entry.expected.map { String(cString: $0) })
-                }
-            },
-            log: nil, channel: false)
-        return fastAudit
-    }
+            func supervisor() -> AuditSupervisor? {
+                if let audit { return audit }
+                guard let rules, let cRules else { return nil }
+                audit = try? AuditSupervisor(
+                    cRules: cRules, owned: false,
+                    makeRules: {
+                        rules.map { entry in
+                            AuditRule(number: entry.rule.nr, kind: AuditRule.Kind(rawValue: entry.rule.kind) ?? .deny,
+                                      errno: entry.rule.err, syscall: String(cString: entry.syscall),
+                                      errnoName: String(cString: entry.errno_name),
+                                      expected: entry.expected.map { String(cString: $0) })
+                        }
+                    },
+                    log: nil, channel: false)
+                return audit
+            }
 
-    private static func dnsRecorder() -> DNSRecorder {
-        if let fastDNS { return fastDNS }
-        let made = DNSRecorder(log: nil)
-        fastDNS = made
-        return made
-    }
-
-    /// Launches this command line from its record when there is one that still holds:
-    /// nil otherwise (nothing has run; compile and launch as usual).
-    public static func fastPath() -> FastOutcome? {
-        guard let record = lpa_record_find() else { return nil }
-        fastRecord = record
-        defer {
-            fastAudit = nil
-            fastRecord = nil
-            lpa_record_free(record)
+            func recorder() -> DNSRecorder {
+                if let dns { return dns }
+                let made = DNSRecorder(log: nil)
+                dns = made
+                return made
+            }
         }
-        var audit = lpa_audit_spec()
-        audit.listener = -1
-        audit.rules = lpa_record_audit_c_rules(record)
-        audit.rule_count = lpa_record_audit_rule_count(record)
-        audit.sink = { raw, _ in
-            guard let raw else { return }
-            LaunchRecord.auditSupervisor()?.record(raw.pointee)
+        let reporters = Reporters()
+        var reader = lpa_report_reader()
+        reader.context = Unmanaged.passUnretained(reporters).toOpaque()
+        reader.rules = { rules, cRules, count, context in
+            guard let context else { return }
+            let reporters = Unmanaged<Reporters>.fromOpaque(context).takeUnretainedValue()
+            reporters.rules = UnsafeBufferPointer(start: rules, count: count)
+            reporters.cRules = UnsafeBufferPointer(start: cRules, count: count)
         }
-        var outcome = lpa_record_outcome()
-        let result = withUnsafeMutablePointer(to: &fastDNSStats) { stats in
-            var dns = lpa_dns_spec(
-                sink: { name, length, type, tcp, _ in
-                    guard let name else { return }
-                    LaunchRecord.dnsRecorder().record(wire: UnsafeBufferPointer(start: name, count: length), type: type,
-                                                      tcp: tcp != 0)
-                },
-                context: nil, stats: stats)
-            return lpa_record_launch(record, &audit, &dns, &outcome)
+        reader.expected = { rule, count, context in
+            guard let context else { return }
+            let reporters = Unmanaged<Reporters>.fromOpaque(context).takeUnretainedValue()
+            reporters.supervisor()?.countExpected(rule: Int(rule), times: count)
         }
-        switch result {
-        case LPA_RECORD_RAN:
-            var ran = LaunchResult(exitStatus: outcome.status)
-            ran.tmpfsBytesDiscarded = outcome.has_tmpfs_bytes != 0 ? outcome.tmpfs_bytes : nil
+        reader.audit = { raw, context in
+            guard let raw, let context else { return }
+            Unmanaged<Reporters>.fromOpaque(context).takeUnretainedValue().supervisor()?.record(raw.pointee)
+        }
+        reader.dns = { name, length, type, tcp, context in
+            guard let name, let context else { return }
+            Unmanaged<Reporters>.fromOpaque(context).takeUnretainedValue().recorder()
+                .record(wire: UnsafeBufferPointer(start: name, count: length), type: type, tcp: tcp != 0)
+        }
+        var end = lpa_report_end()
+        defer { lpa_report_reader_free(&reader) }
+        guard lpa_report_read(fd, &reader, &end) == 1 else { return nil }
+        let started = Double(end.started_ns) / 1e9
+        switch end.result {
+        case Int32(LPA_RECORD_RAN.rawValue):
+            var ran = LaunchResult(exitStatus: end.status)
+            ran.tmpfsBytesDiscarded = end.has_tmpfs_bytes != 0 ? end.tmpfs_bytes : nil
             // A launch whose plan had the sink reports it, questions or not, as a compiled one.
-            if lpa_record_spec(record).pointee.dns_sink != 0 {
-                let dns = dnsRecorder()
-                dns.stats = fastDNSStats
+            if end.dns_sink != 0 {
+                let dns = reporters.recorder()
+                dns.stats = end.dns
                 ran.dns = dns.report
             }
-            if let fastAudit { ran.audit = fastAudit.report }
-            return .ran(ran, quiet: outcome.quiet != 0)
-        case LPA_RECORD_INTERRUPTED:
-            return .interrupted(signal: outcome.signal)
-        case LPA_RECORD_FAILED:
-            let step = outcome.step.map { String(cString: $0) } ?? "relay"
-            return .failed(LaunchError(step: step, errno: outcome.err,
-                                       message: step == "relay" ? "the relay for published ports could not start"
-                                           : "the workload did not hand over its notification listener"))
+            if let audit = reporters.audit { ran.audit = audit.report }
+            return (.ran(ran, quiet: end.quiet != 0), started)
+        case Int32(LPA_RECORD_INTERRUPTED.rawValue):
+            return (.interrupted(signal: end.signal), started)
         default:
-            return nil
+            let step = reader.step.map { String(cString: $0) } ?? "relay"
+            return (.failed(LaunchError(step: step, errno: end.err,
+                                        message: step == "relay" ? "the relay for published ports could not start"
+                                            : "the workload did not hand over its notification listener")), started)
         }
     }
 }

@@ -2,16 +2,16 @@
 import Glibc
 #endif
 import ArgumentParser
+import CLaunch
 import LPAPolicy
 import LPASandbox
 
-// A command line run before, unchanged, is launched from its launch record before any
-// other work (CLaunch record.c); nil: nothing ran, go on as usual.
-let fastStart = ExitReport.now()
-if let outcome = LaunchRecord.fastPath() {
-    // Nothing is buffered (lpa-run writes to stderr unbuffered and never to stdout on a
-    // run): leave without exit handlers.
-    _exit(RunCommand.finish(outcome, started: fastStart))
+// The front (`lpa-run`, Sources/lpa-run/main.c) launched from a launch record and has
+// something to report: it streams what happened on standard input and this process words
+// the exit report as after a compiled run, then exits with the run's status.
+if CommandLine.argc == 2, let word = CommandLine.unsafeArgv[1], String(cString: word) == LPA_REPORTER_ARGUMENT {
+    guard let (outcome, started) = LaunchRecord.fromFront(fd: 0) else { _exit(0) }
+    _exit(RunCommand.finish(outcome, started: started))
 }
 
 // Subcommands are dispatched by their first word; anything else is a command to run,

@@ -80,8 +80,9 @@ enum RunCommand {
         }
     }
 
-    /// Ends a run launched from its launch record (`LaunchRecord.fastPath`) as a compiled
-    /// run ends: the same exit report, messages and statuses.
+    /// Ends a run launched from its launch record (by the front, reported through
+    /// `LaunchRecord.fromFront`) as a compiled run ends: the same exit report, messages
+    /// and statuses.
     static func finish(_ outcome: LaunchRecord.FastOutcome, started: Double) -> Int32 {
         switch outcome {
         case .ran(let result, let quiet):

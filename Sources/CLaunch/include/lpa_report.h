@@ -1,0 +1,73 @@
+// The exit report's stream (report.c): how the front (`lpa-run`, C) hands what a launch
+// from a record saw to the core (`lpa-run-core`, Swift), which alone words the exit
+// report. The front starts the core as its reporter only when there is something to
+// report: a refused call that is not expected, a DNS question, or a launch that ended
+// in an error. Most runs start none.
+//
+// Over a stream socket, front to reporter, native byte order (both run on one machine,
+// from one build): messages of { u8 tag, u32 length, length bytes }:
+//   'R' the audit rules: u32 n, n x { lpa_audit_rule; str syscall, errno_name; ostr expected }
+//   'X' expected refusals counted before the reporter started: u32 n, n x { u32 rule; u64 count }
+//   'A' one refused call: lpa_audit_record's fixed fields, then its data and exe bytes
+//   'D' one DNS question: u16 type, u8 tcp, the name's wire bytes
+//   'E' the end: struct lpa_report_end, then the failed step's name
+// The reporter reads until 'E' or end of stream; a stream that ends without 'E' (the
+// front was killed) reports nothing.
+#ifndef LPA_REPORT_H
+#define LPA_REPORT_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "lpa_record.h"
+
+// The core's argv[1] when the front starts it as its reporter (argv[0] is "lpa-run").
+#define LPA_REPORTER_ARGUMENT "--lpa-run-internal-report"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// What the launch came to, as lpa_record_launch left it.
+struct lpa_report_end {
+    int32_t result;              // enum lpa_record_result
+    int32_t status, signal, quiet, has_tmpfs_bytes, err;
+    uint64_t tmpfs_bytes;
+    int64_t started_ns;          // CLOCK_MONOTONIC when the front started
+    int32_t dns_sink;            // the plan had the DNS sink
+    struct lpa_dns_stats dns;
+};
+
+// Front side. Each returns 0, or -1 with errno (the reporter is gone: EPIPE).
+int lpa_report_send_rules(int fd, const struct lpa_record *record);
+int lpa_report_send_expected(int fd, const uint64_t *counts, size_t rule_count);
+int lpa_report_send_audit(int fd, const struct lpa_audit_record *record);
+int lpa_report_send_dns(int fd, const uint8_t *name, size_t length, uint16_t type, int tcp);
+int lpa_report_send_end(int fd, const struct lpa_report_end *end, const char *step);
+
+// Reporter side: what the stream said, read to its end.
+struct lpa_report_reader {
+    // Called once, before any event, with the rules and their C view (both valid until
+    // lpa_report_reader_free).
+    void (*rules)(const struct lpa_record_audit_rule *rules, const struct lpa_audit_rule *c_rules, size_t count,
+                  void *context);
+    void (*expected)(uint32_t rule, uint64_t count, void *context);
+    lpa_audit_sink audit;
+    lpa_dns_sink dns;
+    void *context;
+    // Filled by lpa_report_read.
+    struct lpa_record_audit_rule *rule_items;
+    struct lpa_audit_rule *c_rules;
+    size_t rule_count;
+    char *step;
+};
+
+// Reads `fd` to the end: 1 when the stream ended with 'E' (`end` filled), 0 when it
+// ended without (nothing to report), -1 when it was malformed.
+int lpa_report_read(int fd, struct lpa_report_reader *reader, struct lpa_report_end *end);
+void lpa_report_reader_free(struct lpa_report_reader *reader);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,181 @@
+// lpa-run, the command people run: a small C program in front of lpa-run-core (Swift).
+//
+// A command line run before, unchanged, in the same environment, is launched from its
+// launch record (CLaunch record.c) by the one executor (launch.c, the window, relay.c);
+// anything else (a miss, a subcommand, a record that no longer holds) execs the core
+// with the same argv and environment, which compiles, launches through the same
+// executor and writes the record. The front exists for start-up: it has no Swift
+// runtime, libdispatch or crypto tables to load and relocate (about 1 ms of every start
+// of the core's static PIE; issue 16, docs/BENCHMARKS.md).
+//
+// The front never words a report: when a launch from a record has something to say (a
+// refused call the plan does not expect, a DNS question, an error), it starts the core
+// as its reporter and streams what happened to it (report.c); the core formats the exit
+// report exactly as after a compiled run. A run with nothing to report starts no
+// reporter and prints nothing, as the core would.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lpa_launch.h"
+#include "lpa_record.h"
+#include "lpa_report.h"
+
+extern char **environ;
+
+static char **arguments;
+
+// Replaces this process with the core: a miss, a subcommand, or no record at all.
+static _Noreturn void exec_core(void) {
+    const char *core = lpa_core_path();
+    if (core) execve(core, arguments, environ);
+    int err = core ? errno : ENOENT;
+    fprintf(stderr,
+            "lpa-run: error: cannot run %s (looked beside lpa-run and in ../libexec/lpa-run/): %s\n"
+            "  hint: reinstall lpa-run (make install puts both executables in place)\n",
+            LPA_CORE_NAME, strerror(err));
+    _exit(125);
+}
+
+// The reporter: the core, started on the first thing worth reporting.
+static struct {
+    const struct lpa_record *record;
+    int quiet;
+    int fd;             // -1: not started; -2: could not be started or has gone
+    pid_t pid;
+    uint64_t *expected; // expected refusals per rule, counted until the reporter starts
+} reporter = { .fd = -1 };
+
+static int reporter_start(void) {
+    if (reporter.fd != -1) return reporter.fd >= 0 ? 0 : -1;
+    reporter.fd = -2;
+    const char *core = lpa_core_path();
+    int pair[2];
+    if (!core || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attributes);
+    posix_spawn_file_actions_adddup2(&actions, pair[1], 0);
+    // A ^C at the terminal reaches the whole process group: the reporter must outlive it
+    // to report the interrupted run. It leaves when the stream ends.
+    sigset_t blocked, defaults;
+    sigemptyset(&blocked);
+    for (size_t i = 0; i < lpa_forwarded_signal_count; i++) sigaddset(&blocked, lpa_forwarded_signals[i]);
+    sigfillset(&defaults);
+    sigdelset(&defaults, SIGKILL);
+    sigdelset(&defaults, SIGSTOP);
+    posix_spawnattr_setsigmask(&attributes, &blocked);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char *argv[] = { "lpa-run", LPA_REPORTER_ARGUMENT, NULL };
+    int failed = posix_spawn(&reporter.pid, core, &actions, &attributes, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    close(pair[1]);
+    if (failed) {
+        close(pair[0]);
+        return -1;
+    }
+    reporter.fd = pair[0];
+    size_t rules = lpa_record_audit_rule_count(reporter.record);
+    if (lpa_report_send_rules(reporter.fd, reporter.record) != 0 ||
+        lpa_report_send_expected(reporter.fd, reporter.expected, rules) != 0) {
+        close(reporter.fd);
+        reporter.fd = -2;
+        return -1;
+    }
+    return 0;
+}
+
+static void reporter_lost(void) {
+    if (reporter.fd >= 0) close(reporter.fd);
+    reporter.fd = -2;
+}
+
+// audit.c's sink, after it answered a refused call.
+static void on_refused(const struct lpa_audit_record *call, void *context) {
+    (void)context;
+    if (reporter.quiet || call->rule >= lpa_record_audit_rule_count(reporter.record)) return;
+    const struct lpa_record_audit_rule *rule = &lpa_record_audit_rules(reporter.record)[call->rule];
+    // Expected refusals (glibc's clone3 -> clone) are reported only beside one that
+    // is not: count them until then.
+    if (rule->expected && reporter.fd == -1) {
+        reporter.expected[call->rule]++;
+        return;
+    }
+    if (reporter_start() != 0) return;
+    if (lpa_report_send_audit(reporter.fd, call) != 0) reporter_lost();
+}
+
+// dns.c's sink, after it answered a question (NXDOMAIN).
+static void on_question(const uint8_t *name, size_t length, uint16_t type, int tcp, void *context) {
+    (void)context;
+    if (reporter.quiet || reporter_start() != 0) return;
+    if (lpa_report_send_dns(reporter.fd, name, length, type, tcp) != 0) reporter_lost();
+}
+
+static int64_t monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    arguments = argv;
+    int64_t started = monotonic_ns();
+    struct lpa_record *record = lpa_record_find();
+    if (!record) exec_core();
+    reporter.record = record;
+    reporter.quiet = lpa_record_quiet(record);
+    size_t rules = lpa_record_audit_rule_count(record);
+    reporter.expected = calloc(rules ? rules : 1, sizeof *reporter.expected);
+    if (!reporter.expected) exec_core();
+
+    struct lpa_audit_spec audit = { 0 };
+    audit.listener = -1;
+    audit.rules = lpa_record_audit_c_rules(record);
+    audit.rule_count = rules;
+    audit.sink = on_refused;
+    struct lpa_dns_stats dns_stats = { 0 };
+    struct lpa_dns_spec dns = { .sink = on_question, .stats = &dns_stats };
+    struct lpa_record_outcome outcome;
+    enum lpa_record_result result = lpa_record_launch(record, &audit, &dns, &outcome);
+    if (result == LPA_RECORD_MISS) {
+        // Nothing ran and nothing was reported.
+        if (reporter.fd >= 0) close(reporter.fd);
+        exec_core();
+    }
+    // The usual end: the workload ran and there is nothing to tell.
+    if (result == LPA_RECORD_RAN && reporter.fd == -1) _exit(outcome.status);
+
+    struct lpa_report_end end = {
+        .result = (int32_t)result, .status = outcome.status, .signal = outcome.signal, .quiet = outcome.quiet,
+        .has_tmpfs_bytes = outcome.has_tmpfs_bytes, .err = outcome.err, .tmpfs_bytes = outcome.tmpfs_bytes,
+        .started_ns = started, .dns_sink = lpa_record_spec(record)->dns_sink != 0, .dns = dns_stats,
+    };
+    // What the run comes to without a report: its status, 128+N, or the launcher's 125.
+    int fallback = result == LPA_RECORD_RAN ? outcome.status
+        : result == LPA_RECORD_INTERRUPTED ? 128 + outcome.signal : 125;
+    if (reporter_start() != 0 || lpa_report_send_end(reporter.fd, &end, outcome.step) != 0) {
+        reporter_lost();
+        fprintf(stderr, "lpa-run: warning: the exit report could not be made (%s)\n", strerror(errno));
+        _exit(fallback);
+    }
+    close(reporter.fd);
+    int raw;
+    while (waitpid(reporter.pid, &raw, 0) < 0) {
+        if (errno != EINTR) _exit(fallback);
+    }
+    // The reporter exits with the run's status once it has printed the report.
+    _exit(WIFEXITED(raw) ? WEXITSTATUS(raw) : fallback);
+}
