@@ -15,6 +15,7 @@
 // reporter and prints nothing, as the core would.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -60,6 +61,19 @@ static int reporter_start(void) {
     const char *core = lpa_core_path();
     int pair[2];
     if (!core || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+    // Started with fd 0 closed, the reporter's end could be fd 0 itself, which the dup2
+    // below would then leave close-on-exec: keep both ends above 2.
+    for (int i = 0; i < 2; i++) {
+        if (pair[i] > 2) continue;
+        int moved = fcntl(pair[i], F_DUPFD_CLOEXEC, 3);
+        close(pair[i]);
+        pair[i] = moved;
+    }
+    if (pair[0] < 0 || pair[1] < 0) {
+        if (pair[0] >= 0) close(pair[0]);
+        if (pair[1] >= 0) close(pair[1]);
+        return -1;
+    }
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attributes;
     posix_spawn_file_actions_init(&actions);
