@@ -285,6 +285,45 @@ static int regular_file(const char *path, struct stat *st) {
     return stat(path, st) == 0 && S_ISREG(st->st_mode);
 }
 
+static int regular_file_at(const char *dir, const char *relative, struct stat *st) {
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, relative);
+    return n > 0 && (size_t)n < sizeof path && regular_file(path, st);
+}
+
+// The front executes the core it finds, so the core must be one its owner (or root)
+// put there: `dir`, then each component of `relative` under it, looked up without
+// following links, is owned by root or by `owner`, and is writable by no one else (a
+// sticky directory may be: others cannot rename or replace its entries, and the
+// entries are checked themselves). A copied front in a directory whose parent others
+// can write to must not run a lpa-run-core someone planted there.
+static int trusted_path(const char *dir, const char *relative, uid_t owner, struct stat *out) {
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s", dir);
+    if (n < 0 || (size_t)n >= sizeof path) return 0;
+    const char *rest = relative;
+    for (;;) {
+        struct stat st;
+        if (lstat(path, &st) != 0) return 0;
+        int writable_by_others = (st.st_mode & 022) != 0 && !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX));
+        if ((st.st_uid != 0 && st.st_uid != owner) || writable_by_others) return 0;
+        if (!*rest) {
+            if (!S_ISREG(st.st_mode)) return 0;
+            *out = st;
+            return 1;
+        }
+        if (!S_ISDIR(st.st_mode)) return 0;
+        const char *slash = strchr(rest, '/');
+        size_t length = slash ? (size_t)(slash - rest) : strlen(rest);
+        if ((size_t)n + 1 + length >= sizeof path) return 0;
+        path[n++] = '/';
+        memcpy(path + n, rest, length);
+        n += (int)length;
+        path[n] = 0;
+        rest += length + (slash ? 1 : 0);
+    }
+}
+
 static int find_binaries(void) {
     if (binaries_state) return binaries_state > 0 ? 0 : -1;
     binaries_state = -1;
@@ -303,12 +342,18 @@ static int find_binaries(void) {
     const char *installed = is_core ? "../../bin/lpa-run" : "../libexec/lpa-run/" LPA_CORE_NAME;
     char *other = is_core ? binaries.front : binaries.core;
     struct stat *other_stat = is_core ? &binaries.front_stat : &binaries.core_stat;
-    int w = snprintf(other, PATH_MAX, "%s/%s", dir, beside);
-    if (w < 0 || w >= PATH_MAX) return -1;
-    if (!regular_file(other, other_stat)) {
-        w = snprintf(other, PATH_MAX, "%s/%s", dir, installed);
-        if (w < 0 || w >= PATH_MAX || !regular_file(other, other_stat)) return -1;
+    // The core looks for the front only for the key (a wrong one is a miss); the front
+    // executes what it finds.
+    const char *where = beside;
+    int found = is_core ? regular_file_at(dir, beside, other_stat) : trusted_path(dir, beside, own.st_uid, other_stat);
+    if (!found) {
+        where = installed;
+        found = is_core ? regular_file_at(dir, installed, other_stat)
+                        : trusted_path(dir, installed, own.st_uid, other_stat);
     }
+    if (!found) return -1;
+    int w = snprintf(other, PATH_MAX, "%s/%s", dir, where);
+    if (w < 0 || w >= PATH_MAX) return -1;
     char *mine = is_core ? binaries.core : binaries.front;
     if (snprintf(mine, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX) return -1;
     if (is_core) binaries.core_stat = own;

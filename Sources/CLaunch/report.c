@@ -49,48 +49,70 @@ static void put_ostr(struct message *m, const char *s) {
     put(m, s, n);
 }
 
-// One message: tag, length, body; the socket never raises SIGPIPE in the front.
-static int send_message(int fd, uint8_t tag, struct message *m) {
-    if (m->failed || m->length > MESSAGE_MAX) {
-        free(m->data);
-        errno = ENOMEM;
-        return -1;
+static int send_all(int fd, const uint8_t *data, size_t length) {
+    size_t sent = 0;
+    while (sent < length) {
+        ssize_t n = send(fd, data + sent, length - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        sent += (size_t)n;
     }
+    return 0;
+}
+
+// One message: tag, length, body, sent (the socket never raises SIGPIPE in the front)
+// or spooled until the reporter is connected. Returns 1 when it was sent or spooled,
+// 0 when the spool had no room (the caller counts what it stood for), -1 when the
+// reporter is gone or memory ran out.
+static int send_message(struct lpa_report_stream *s, uint8_t tag, struct message *m) {
+    int result = -1;
     uint8_t header[5];
     uint32_t length = (uint32_t)m->length;
     header[0] = tag;
     memcpy(header + 1, &length, sizeof length);
-    struct iovec parts[2] = { { header, sizeof header }, { m->data, m->length } };
-    size_t total = sizeof header + m->length, sent = 0;
-    int status = 0;
-    while (sent < total) {
-        struct iovec rest[2];
-        int count = 0;
-        size_t skip = sent;
-        for (int i = 0; i < 2; i++) {
-            if (skip >= parts[i].iov_len) {
-                skip -= parts[i].iov_len;
-                continue;
-            }
-            rest[count].iov_base = (uint8_t *)parts[i].iov_base + skip;
-            rest[count].iov_len = parts[i].iov_len - skip;
-            skip = 0;
-            count++;
+    if (m->failed || m->length > MESSAGE_MAX) {
+        errno = ENOMEM;
+    } else if (s->fd >= 0) {
+        result = send_all(s->fd, header, sizeof header) == 0 && send_all(s->fd, m->data, m->length) == 0 ? 1 : -1;
+        if (result < 0) {
+            close(s->fd);
+            s->fd = -2;
         }
-        struct msghdr msg = { .msg_iov = rest, .msg_iovlen = (size_t)count };
-        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            status = -1;
-            break;
+    } else if (s->fd == -2) {
+        errno = EPIPE;
+    } else if (s->spooled + sizeof header + m->length > LPA_REPORT_SPOOL_MAX) {
+        result = 0;
+    } else {
+        struct message spool = { s->spool, s->spooled, s->spool_capacity, 0 };
+        put(&spool, header, sizeof header);
+        put(&spool, m->data, m->length);
+        s->spool = spool.data;
+        s->spool_capacity = spool.capacity;
+        if (spool.failed) {
+            errno = ENOMEM;
+        } else {
+            s->spooled = spool.length;
+            result = 1;
         }
-        sent += (size_t)n;
     }
     free(m->data);
+    return result;
+}
+
+int lpa_report_connect(struct lpa_report_stream *s, int fd) {
+    s->fd = fd;
+    int status = send_all(fd, s->spool, s->spooled);
+    free(s->spool);
+    s->spool = NULL;
+    s->spooled = s->spool_capacity = 0;
+    if (status != 0) {
+        close(fd);
+        s->fd = -2;
+    }
     return status;
 }
 
-int lpa_report_send_rules(int fd, const struct lpa_record *record) {
+int lpa_report_send_rules(struct lpa_report_stream *s, const struct lpa_record *record) {
     struct message m = { 0 };
     size_t count = lpa_record_audit_rule_count(record);
     const struct lpa_record_audit_rule *rules = lpa_record_audit_rules(record);
@@ -101,23 +123,29 @@ int lpa_report_send_rules(int fd, const struct lpa_record *record) {
         put_ostr(&m, rules[i].errno_name ? rules[i].errno_name : "");
         put_ostr(&m, rules[i].expected);
     }
-    return send_message(fd, 'R', &m);
+    // The first message: the spool is empty, so it always fits.
+    return send_message(s, 'R', &m) == 1 ? 0 : -1;
 }
 
-int lpa_report_send_expected(int fd, const uint64_t *counts, size_t rule_count) {
+int lpa_report_send_uncounted(struct lpa_report_stream *s) {
     struct message m = { 0 };
     uint32_t n = 0;
-    for (size_t i = 0; i < rule_count; i++) n += counts[i] > 0;
+    for (size_t i = 0; i < s->rule_count; i++) n += s->uncounted[i] > 0;
+    if (n == 0) return 0;
     put_u32(&m, n);
-    for (size_t i = 0; i < rule_count; i++) {
-        if (!counts[i]) continue;
+    for (size_t i = 0; i < s->rule_count; i++) {
+        if (!s->uncounted[i]) continue;
         put_u32(&m, (uint32_t)i);
-        put(&m, &counts[i], sizeof counts[i]);
+        put(&m, &s->uncounted[i], sizeof s->uncounted[i]);
     }
-    return send_message(fd, 'X', &m);
+    int sent = send_message(s, 'X', &m);
+    if (sent < 0) return -1;
+    // A full spool keeps the counts for the end, which the reporter reads connected.
+    if (sent == 1) memset(s->uncounted, 0, s->rule_count * sizeof s->uncounted[0]);
+    return 0;
 }
 
-int lpa_report_send_audit(int fd, const struct lpa_audit_record *r) {
+int lpa_report_send_audit(struct lpa_report_stream *s, const struct lpa_audit_record *r) {
     struct message m = { 0 };
     struct lpa_audit_record fixed = *r;
     for (int i = 0; i < LPA_AUDIT_ARGS; i++) {
@@ -130,26 +158,38 @@ int lpa_report_send_audit(int fd, const struct lpa_audit_record *r) {
     for (int i = 0; i < LPA_AUDIT_ARGS; i++)
         if (fixed.data_length[i] > 0) put(&m, r->data[i], (size_t)fixed.data_length[i]);
     if (fixed.exe_length) put(&m, r->exe, fixed.exe_length);
-    return send_message(fd, 'A', &m);
+    int sent = send_message(s, 'A', &m);
+    if (sent == 0 && r->rule < s->rule_count) s->uncounted[r->rule]++;
+    return sent < 0 ? -1 : 0;
 }
 
-int lpa_report_send_dns(int fd, const uint8_t *name, size_t length, uint16_t type, int tcp) {
+int lpa_report_send_dns(struct lpa_report_stream *s, const uint8_t *name, size_t length, uint16_t type, int tcp) {
     struct message m = { 0 };
     uint8_t flag = tcp != 0;
     put(&m, &type, sizeof type);
     put(&m, &flag, sizeof flag);
     put(&m, name, length);
-    return send_message(fd, 'D', &m);
+    return send_message(s, 'D', &m) < 0 ? -1 : 0;
 }
 
-int lpa_report_send_end(int fd, const struct lpa_report_end *end, const char *step) {
+int lpa_report_send_end(struct lpa_report_stream *s, const struct lpa_report_end *end, const char *step) {
     struct message m = { 0 };
     put(&m, end, sizeof *end);
     if (step) put(&m, step, strlen(step));
-    return send_message(fd, 'E', &m);
+    return send_message(s, 'E', &m) == 1 ? 0 : -1;
 }
 
 // Reading.
+
+int lpa_report_from_parent(int fd) {
+    int type = 0;
+    socklen_t length = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != SOCK_STREAM) return 0;
+    struct ucred peer;
+    length = sizeof peer;
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && length == sizeof peer &&
+           peer.pid == getppid();
+}
 
 static int read_full(int fd, void *out, size_t length) {
     size_t got = 0;

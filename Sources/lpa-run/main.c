@@ -41,31 +41,45 @@ static _Noreturn void exec_core(void) {
     int err = core ? errno : ENOENT;
     fprintf(stderr,
             "lpa-run: error: cannot run %s (looked beside lpa-run and in ../libexec/lpa-run/): %s\n"
-            "  hint: reinstall lpa-run (make install puts both executables in place)\n",
+            "  hint: it must be a regular file owned by root or by lpa-run's owner, reached through\n"
+            "  directories no one else may write to; `make install` puts both executables in place\n",
             LPA_CORE_NAME, strerror(err));
     _exit(125);
 }
 
-// The reporter: the core, started on the first thing worth reporting.
+// The reporter: the core, started on the first thing worth reporting. Until it runs,
+// the stream spools (report.c): a workload that holds every process or descriptor the
+// caller may have cannot keep its refusals out of the report, since it gives them back
+// when it ends and the reporter is started then at the latest.
 static struct {
     const struct lpa_record *record;
     int quiet;
-    int fd;             // -1: not started; -2: could not be started or has gone
-    pid_t pid;
-    uint64_t *expected; // expected refusals per rule, counted until the reporter starts
-} reporter = { .fd = -1 };
+    int begun;          // the rules are in the stream: everything from now on is sent
+    pid_t pid;          // 0: not started
+    int start_errno;    // why it could not be started, the last time it was tried
+    struct lpa_report_stream stream;
+} reporter = { .stream = { .fd = -1 } };
 
-static int reporter_start(void) {
-    if (reporter.fd != -1) return reporter.fd >= 0 ? 0 : -1;
-    reporter.fd = -2;
+// Starts the reporter and connects the stream to it; 0 once it runs.
+static int reporter_connect(void) {
+    if (reporter.stream.fd >= 0) return 0;
+    if (reporter.stream.fd == -2) return -1;
     const char *core = lpa_core_path();
     int pair[2];
-    if (!core || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+    if (!core) {
+        reporter.start_errno = ENOENT;
+        return -1;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+        reporter.start_errno = errno;
+        return -1;
+    }
     // Started with fd 0 closed, the reporter's end could be fd 0 itself, which the dup2
     // below would then leave close-on-exec: keep both ends above 2.
     for (int i = 0; i < 2; i++) {
         if (pair[i] > 2) continue;
         int moved = fcntl(pair[i], F_DUPFD_CLOEXEC, 3);
+        if (moved < 0) reporter.start_errno = errno;
         close(pair[i]);
         pair[i] = moved;
     }
@@ -96,45 +110,49 @@ static int reporter_start(void) {
     posix_spawnattr_destroy(&attributes);
     close(pair[1]);
     if (failed) {
+        reporter.pid = 0;
+        reporter.start_errno = failed;
         close(pair[0]);
         return -1;
     }
-    reporter.fd = pair[0];
-    size_t rules = lpa_record_audit_rule_count(reporter.record);
-    if (lpa_report_send_rules(reporter.fd, reporter.record) != 0 ||
-        lpa_report_send_expected(reporter.fd, reporter.expected, rules) != 0) {
-        close(reporter.fd);
-        reporter.fd = -2;
+    if (lpa_report_connect(&reporter.stream, pair[0]) != 0) {
+        reporter.start_errno = errno;
         return -1;
     }
     return 0;
 }
 
-static void reporter_lost(void) {
-    if (reporter.fd >= 0) close(reporter.fd);
-    reporter.fd = -2;
+// Puts the rules (and the expected refusals counted so far) first in the stream.
+static void reporter_begin(void) {
+    if (reporter.begun) return;
+    reporter.begun = 1;
+    if (lpa_report_send_rules(&reporter.stream, reporter.record) == 0) lpa_report_send_uncounted(&reporter.stream);
+    reporter_connect();
 }
 
 // audit.c's sink, after it answered a refused call.
 static void on_refused(const struct lpa_audit_record *call, void *context) {
     (void)context;
-    if (reporter.quiet || call->rule >= lpa_record_audit_rule_count(reporter.record)) return;
+    if (reporter.quiet || call->rule >= reporter.stream.rule_count) return;
     const struct lpa_record_audit_rule *rule = &lpa_record_audit_rules(reporter.record)[call->rule];
     // Expected refusals (glibc's clone3 -> clone) are reported only beside one that
     // is not: count them until then.
-    if (rule->expected && reporter.fd == -1) {
-        reporter.expected[call->rule]++;
+    if (rule->expected && !reporter.begun) {
+        reporter.stream.uncounted[call->rule]++;
         return;
     }
-    if (reporter_start() != 0) return;
-    if (lpa_report_send_audit(reporter.fd, call) != 0) reporter_lost();
+    reporter_begin();
+    if (reporter.stream.fd == -1) reporter_connect();
+    lpa_report_send_audit(&reporter.stream, call);
 }
 
 // dns.c's sink, after it answered a question (NXDOMAIN).
 static void on_question(const uint8_t *name, size_t length, uint16_t type, int tcp, void *context) {
     (void)context;
-    if (reporter.quiet || reporter_start() != 0) return;
-    if (lpa_report_send_dns(reporter.fd, name, length, type, tcp) != 0) reporter_lost();
+    if (reporter.quiet) return;
+    reporter_begin();
+    if (reporter.stream.fd == -1) reporter_connect();
+    lpa_report_send_dns(&reporter.stream, name, length, type, tcp);
 }
 
 static int64_t monotonic_ns(void) {
@@ -152,8 +170,9 @@ int main(int argc, char **argv) {
     reporter.record = record;
     reporter.quiet = lpa_record_quiet(record);
     size_t rules = lpa_record_audit_rule_count(record);
-    reporter.expected = calloc(rules ? rules : 1, sizeof *reporter.expected);
-    if (!reporter.expected) exec_core();
+    reporter.stream.rule_count = rules;
+    reporter.stream.uncounted = calloc(rules ? rules : 1, sizeof *reporter.stream.uncounted);
+    if (!reporter.stream.uncounted) exec_core();
 
     struct lpa_audit_spec audit = { 0 };
     audit.listener = -1;
@@ -166,11 +185,11 @@ int main(int argc, char **argv) {
     enum lpa_record_result result = lpa_record_launch(record, &audit, &dns, &outcome);
     if (result == LPA_RECORD_MISS) {
         // Nothing ran and nothing was reported.
-        if (reporter.fd >= 0) close(reporter.fd);
+        if (reporter.stream.fd >= 0) close(reporter.stream.fd);
         exec_core();
     }
     // The usual end: the workload ran and there is nothing to tell.
-    if (result == LPA_RECORD_RAN && reporter.fd == -1) _exit(outcome.status);
+    if (result == LPA_RECORD_RAN && !reporter.begun) _exit(outcome.status);
 
     struct lpa_report_end end = {
         .result = (int32_t)result, .status = outcome.status, .signal = outcome.signal, .quiet = outcome.quiet,
@@ -180,16 +199,22 @@ int main(int argc, char **argv) {
     // What the run comes to without a report: its status, 128+N, or the launcher's 125.
     int fallback = result == LPA_RECORD_RAN ? outcome.status
         : result == LPA_RECORD_INTERRUPTED ? 128 + outcome.signal : 125;
-    if (reporter_start() != 0 || lpa_report_send_end(reporter.fd, &end, outcome.step) != 0) {
-        reporter_lost();
-        fprintf(stderr, "lpa-run: warning: the exit report could not be made (%s)\n", strerror(errno));
+    // The sandbox is gone: what its workload held is free again for the reporter.
+    reporter_begin();
+    if (reporter_connect() != 0 || lpa_report_send_uncounted(&reporter.stream) != 0 ||
+        lpa_report_send_end(&reporter.stream, &end, outcome.step) != 0) {
+        int err = reporter.stream.fd == -2 ? EPIPE : reporter.start_errno;
+        const char *name = strerrorname_np(err);
+        fprintf(stderr, "lpa-run: warning: the exit report could not be made (%s: %s)\n",
+                name ? name : "?", strerror(err));
         _exit(fallback);
     }
-    close(reporter.fd);
+    close(reporter.stream.fd);
     int raw;
     while (waitpid(reporter.pid, &raw, 0) < 0) {
         if (errno != EINTR) _exit(fallback);
     }
-    // The reporter exits with the run's status once it has printed the report.
-    _exit(WIFEXITED(raw) ? WEXITSTATUS(raw) : fallback);
+    // The reporter exits with the run's status once it has printed the report; killed
+    // (SIGPIPE on a closed stderr, as the core itself would be), its signal's status.
+    _exit(WIFEXITED(raw) ? WEXITSTATUS(raw) : WIFSIGNALED(raw) ? 128 + WTERMSIG(raw) : fallback);
 }

@@ -100,6 +100,37 @@ struct LaunchRecordTests {
         #expect(fast.stderr.contains("expected, handled by design: clone3"), "\(fast.stderr)")
     }
 
+    @Test("a workload that holds every descriptor lpa-run may open cannot keep its refusals out of the report (red team)",
+          arguments: Runner.all)
+    func reportSurvivesExhaustedDescriptors(runner: Runner) throws {
+        let f = try Fixture("descriptors", runner)
+        // 30 connections to the DNS sink take the launcher's last descriptors while the
+        // refused call happens (the front cannot start its reporter then); they are
+        // closed when the workload ends.
+        let script = "python3 -c 'import ctypes,socket; s=[socket.create_connection((\"127.0.0.1\", 53)) for _ in range(30)]; ctypes.CDLL(None).syscall(250,0,0,0,0,0)'"
+        func run(_ extra: [String: String]) throws -> Runner.Result {
+            let argv = ["/usr/bin/prlimit", "--nofile=40:40"]
+                + runner.command(["--profile", f.profile, "/bin/sh", "-c", script])
+            let child = try Spawned(argv, environment: runner.environment(extra: Self.trace.merging(extra) { $1 }),
+                                    cwd: Binaries.shared.directory)
+            let (status, stdout, stderr) = child.finish(seconds: 120)
+            return Runner.Result(status: status, stdout: stdout, stderr: stderr)
+        }
+        var fast = try run([:])
+        for _ in 0..<3 where Self.path(fast) != "hit" { fast = try run([:]) }
+        let slow = try run(["LPA_START_CACHE": "off"])
+        #expect(Self.path(fast) == "hit", "\(fast.stderr)")
+        // Without a descriptor to read its status file, a caller's pid inside the sandbox
+        // is unknown and its host pid is named instead: different in every run.
+        let report = { (r: Runner.Result) in
+            r.stderr.split(separator: "\n").filter { !$0.hasPrefix("lpa-run: launch record:") && !$0.contains("ran ") }
+                .map { $0.replacing(/by pid [0-9]+/, with: "by pid N") }
+        }
+        #expect(report(fast) == report(slow), "\(fast.stderr)\n---\n\(slow.stderr)")
+        #expect(fast.stderr.contains("keyctl"), "\(fast.stderr)")
+        #expect(fast.status == slow.status, "\(fast.stderr)")
+    }
+
     /// The processes whose parent is `pid` and whose argv[1] is the reporter's word.
     static func reporters(of pid: pid_t) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

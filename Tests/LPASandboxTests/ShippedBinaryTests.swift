@@ -53,6 +53,59 @@ struct ShippedBinaryTests {
         #expect(elf.hasDynamicSection, "a static PIE relocates itself from its own dynamic section")
     }
 
+    /// The front executes the lpa-run-core it finds, so it takes one only from where its
+    /// owner (or root) put it: not from a directory others may write to, nor one another
+    /// user planted beside a copy of the front in a shared directory (red team).
+    @Test func frontRunsOnlyATrustedCore() throws {
+        let base = Binaries.shared.scratch + "/front-\(getpid())"
+        let shared = base + "/shared"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: shared + "/bin", withIntermediateDirectories: true)
+        chmod(base, 0o755)
+        chmod(shared, 0o1777)
+        defer { try? fm.removeItem(atPath: base) }
+        try copyExecutable(Binaries.shared.lpaRun, to: shared + "/bin/lpa-run")
+        let marker = base + "/planted-ran"
+        let planted = "#!/bin/sh\necho planted > \(marker)\n"
+        func plant(owner: uid_t, directoryMode: mode_t) throws {
+            try? fm.removeItem(atPath: shared + "/libexec")
+            try fm.createDirectory(atPath: shared + "/libexec/lpa-run", withIntermediateDirectories: true)
+            let core = shared + "/libexec/lpa-run/lpa-run-core"
+            try planted.write(toFile: core, atomically: false, encoding: .utf8)
+            chmod(core, 0o755)
+            chmod(shared + "/libexec/lpa-run", directoryMode)
+            for path in [shared + "/libexec", shared + "/libexec/lpa-run", core] { chown(path, owner, owner) }
+        }
+        var cases: [(String, uid_t, mode_t)] = [("a directory anyone may write to", getuid(), 0o777)]
+        if getuid() == 0 { cases.append(("another user's, in a shared directory", 65534, 0o755)) }
+        for (what, owner, mode) in cases {
+            try plant(owner: owner, directoryMode: mode)
+            let child = try Spawned([shared + "/bin/lpa-run", "--version"], environment: ["PATH": "/usr/bin:/bin"], cwd: "/")
+            let (status, _, stderr) = child.finish(seconds: 30)
+            #expect(status == 125, "\(what): \(stderr)")
+            #expect(stderr.contains("cannot run lpa-run-core"), "\(what): \(stderr)")
+            #expect(!fm.fileExists(atPath: marker), "\(what): the planted core ran")
+        }
+        // The same layout, the caller's own and not writable by others: it runs.
+        try plant(owner: getuid(), directoryMode: 0o755)
+        let child = try Spawned([shared + "/bin/lpa-run", "--version"], environment: ["PATH": "/usr/bin:/bin"], cwd: "/")
+        _ = child.finish(seconds: 30)
+        #expect(fm.fileExists(atPath: marker), "a core its owner installed was not run")
+    }
+
+    /// The reporter's word is not an option: the core answers it only on a socket from
+    /// its parent (a front), so no made-up report can stand in for a run (red team).
+    @Test func reporterWordIsNotAnOption() throws {
+        let fake = Binaries.shared.scratch + "/fake-report-\(getpid())"
+        try Data("E".utf8).write(to: URL(fileURLWithPath: fake))
+        defer { unlink(fake) }
+        let child = try Spawned(["/bin/sh", "-c", "exec \"$0\" --lpa-run-internal-report < \"$1\"", Binaries.shared.lpaRun, fake],
+                                environment: ["PATH": "/usr/bin:/bin"], cwd: "/")
+        let (status, _, stderr) = child.finish(seconds: 30)
+        #expect(status == 125, "\(stderr)")
+        #expect(stderr.contains("it is not an option"), "\(stderr)")
+    }
+
     /// Two runs of each shipped executable are mapped at different addresses: ASLR is
     /// kept. The core runs every time with the launch records off; the front launches
     /// a command line from its record once one was written (the first runs are the

@@ -7,7 +7,8 @@
 // Over a stream socket, front to reporter, native byte order (both run on one machine,
 // from one build): messages of { u8 tag, u32 length, length bytes }:
 //   'R' the audit rules: u32 n, n x { lpa_audit_rule; str syscall, errno_name; ostr expected }
-//   'X' expected refusals counted before the reporter started: u32 n, n x { u32 rule; u64 count }
+//   'X' refusals counted without their details: u32 n, n x { u32 rule; u64 count } (the
+//       expected ones before the reporter was needed, and any that found the spool full)
 //   'A' one refused call: lpa_audit_record's fixed fields, then its data and exe bytes
 //   'D' one DNS question: u16 type, u8 tcp, the name's wire bytes
 //   'E' the end: struct lpa_report_end, then the failed step's name
@@ -37,12 +38,31 @@ struct lpa_report_end {
     struct lpa_dns_stats dns;
 };
 
-// Front side. Each returns 0, or -1 with errno (the reporter is gone: EPIPE).
-int lpa_report_send_rules(int fd, const struct lpa_record *record);
-int lpa_report_send_expected(int fd, const uint64_t *counts, size_t rule_count);
-int lpa_report_send_audit(int fd, const struct lpa_audit_record *record);
-int lpa_report_send_dns(int fd, const uint8_t *name, size_t length, uint16_t type, int tcp);
-int lpa_report_send_end(int fd, const struct lpa_report_end *end, const char *step);
+// Front side: the stream to the reporter. Until the reporter is connected (it could not
+// be started yet: the workload may hold every process or descriptor the caller may
+// have, and gives them back when it ends) messages wait in a spool of at most
+// LPA_REPORT_SPOOL_MAX bytes; a refused call that does not fit is counted by rule in
+// `uncounted` (sent as 'X' with the end) and a DNS question that does not fit is only
+// in the relay's counters.
+enum { LPA_REPORT_SPOOL_MAX = 1 << 20 };
+struct lpa_report_stream {
+    int fd;                  // -1 until connected; -2 once the reporter is gone
+    uint8_t *spool;
+    size_t spooled, spool_capacity;
+    uint64_t *uncounted;     // per rule: refusals not sent one by one
+    size_t rule_count;
+};
+
+// Each returns 0, or -1 with errno once the reporter is gone (EPIPE) or on ENOMEM.
+int lpa_report_send_rules(struct lpa_report_stream *stream, const struct lpa_record *record);
+// Sends the counts in `stream->uncounted` (as 'X') and sets them to zero.
+int lpa_report_send_uncounted(struct lpa_report_stream *stream);
+int lpa_report_send_audit(struct lpa_report_stream *stream, const struct lpa_audit_record *record);
+int lpa_report_send_dns(struct lpa_report_stream *stream, const uint8_t *name, size_t length, uint16_t type,
+                        int tcp);
+int lpa_report_send_end(struct lpa_report_stream *stream, const struct lpa_report_end *end, const char *step);
+// Connects the stream to the reporter's socket and sends what the spool holds.
+int lpa_report_connect(struct lpa_report_stream *stream, int fd);
 
 // Reporter side: what the stream said, read to its end.
 struct lpa_report_reader {
@@ -60,6 +80,10 @@ struct lpa_report_reader {
     size_t rule_count;
     char *step;
 };
+
+// 1 when `fd` is a unix stream socket whose other end is this process's parent (the
+// front that started it), else 0.
+int lpa_report_from_parent(int fd);
 
 // Reads `fd` to the end: 1 when the stream ended with 'E' (`end` filled), 0 when it
 // ended without (nothing to report), -1 when it was malformed.

@@ -182,11 +182,12 @@ final class AuditSupervisor {
         _ = log.write(line)
     }
 
-    /// Refusals of an expected rule that a launch from a record counted before it had a
-    /// reporter (they name nothing: only their number is reported).
-    func countExpected(rule index: Int, times: UInt64) {
-        guard rules.indices.contains(index), rules[index].expected != nil else { return }
-        expected += times
+    /// Refusals a launch from a record counted without their details: expected ones
+    /// before it had a reporter, and any that found its spool full (only their number
+    /// is reported; an egress refusal counted so names no address).
+    func count(rule index: Int, times: UInt64) {
+        guard rules.indices.contains(index) else { return }
+        if rules[index].expected != nil { expected += times } else { blocked += times }
         counters[index] += times
     }
 

@@ -108,15 +108,17 @@ struct CacheDirectory {
             return []
         }
         defer { closedir(stream) }
-        var found: [(name: String, modified: Int)] = []
+        var found: [(name: String, modified: Int, nanoseconds: Int)] = []
         while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard name.hasPrefix(prefix) else { continue }
             var st = stat()
             guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
-            found.append((name, st.st_mtim.tv_sec))
+            found.append((name, st.st_mtim.tv_sec, st.st_mtim.tv_nsec))
         }
-        return found.sorted { $0.modified < $1.modified }
+        // Oldest first, to the nanosecond: many files are written within one second.
+        return found.sorted { ($0.modified, $0.nanoseconds) < ($1.modified, $1.nanoseconds) }
+            .map { ($0.name, $0.modified) }
     }
 
     func remove(_ name: String) { unlinkat(fd, name, 0) }

@@ -84,8 +84,9 @@ public enum LaunchRecord {
         let records = directory.files(withPrefix: "launch-")
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let written = records.filter { $0.name.hasSuffix(".v1") }
-        for old in written.dropLast(kept) where old.name != name { directory.remove(old.name) }
+        // The one just written counts as the newest whatever its timestamp says.
+        let others = records.filter { $0.name.hasSuffix(".v1") && $0.name != name }
+        for old in others.dropLast(kept - 1) { directory.remove(old.name) }
         for stale in records where stale.name.contains(".tmp.") && stale.modified < now.tv_sec - 60 {
             directory.remove(stale.name)
         }
@@ -111,6 +112,10 @@ public enum LaunchRecord {
         /// The relay loop could not start; the sandbox was killed.
         case failed(LaunchError)
     }
+
+    /// Whether fd 0 is a unix stream socket whose peer is this process's parent: how the
+    /// front starts its reporter (report.c).
+    public static func standardInputIsFromParent() -> Bool { lpa_report_from_parent(0) == 1 }
 
     /// The reporter of a launch from a record (the front, `lpa-run`, started this
     /// process with LPA_REPORTER_ARGUMENT and streams to `fd`; report.c): the
@@ -163,7 +168,7 @@ public enum LaunchRecord {
         reader.expected = { rule, count, context in
             guard let context else { return }
             let reporters = Unmanaged<Reporters>.fromOpaque(context).takeUnretainedValue()
-            reporters.supervisor()?.countExpected(rule: Int(rule), times: count)
+            reporters.supervisor()?.count(rule: Int(rule), times: count)
         }
         reader.audit = { raw, context in
             guard let raw, let context else { return }
