@@ -90,7 +90,14 @@ struct lpa_dns_server {
     int udp, tcp;
     struct lpa_dns_spec spec;
     struct tcp_client clients[LPA_DNS_TCP_MAX];
+    // The listener is out of the epoll set while lpa-run has no descriptor to accept
+    // with (it would stay readable and spin the loop): back when a client closes or at
+    // `resume_ms`, whichever is first.
+    int tcp_paused;
+    int64_t resume_ms;
 };
+
+enum { LPA_DNS_ACCEPT_RETRY_MS = 100 };
 
 // epoll data: 0 the UDP socket, 1 the listener, 2 + i client i.
 enum { EV_UDP = 0, EV_TCP = 1, EV_CLIENT = 2 };
@@ -170,12 +177,19 @@ static void serve_udp(struct lpa_dns_server *s) {
     }
 }
 
+static void resume_accepting(struct lpa_dns_server *s) {
+    if (!s->tcp_paused) return;
+    struct epoll_event t = {.events = EPOLLIN, .data.u64 = 1 /* EV_TCP */};
+    if (epoll_ctl(s->epoll, EPOLL_CTL_ADD, s->tcp, &t) == 0) s->tcp_paused = 0;
+}
+
 static void client_close(struct lpa_dns_server *s, struct tcp_client *c) {
     if (c->fd < 0) return;
     epoll_ctl(s->epoll, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
     c->have = 0;
+    resume_accepting(s);
 }
 
 static void accept_tcp(struct lpa_dns_server *s, int64_t now) {
@@ -183,6 +197,12 @@ static void accept_tcp(struct lpa_dns_server *s, int64_t now) {
         int fd = accept4(s->tcp, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                if (epoll_ctl(s->epoll, EPOLL_CTL_DEL, s->tcp, NULL) == 0) {
+                    s->tcp_paused = 1;
+                    s->resume_ms = now + LPA_DNS_ACCEPT_RETRY_MS;
+                }
+            }
             return;
         }
         struct tcp_client *slot = NULL;
@@ -273,6 +293,13 @@ void lpa_dns_server_serve(struct lpa_dns_server *s, int64_t now) {
 
 int64_t lpa_dns_server_expire(struct lpa_dns_server *s, int64_t now) {
     int64_t next = -1;
+    if (s->tcp_paused) {
+        if (now >= s->resume_ms) resume_accepting(s);
+        if (s->tcp_paused) {
+            s->resume_ms = now >= s->resume_ms ? now + LPA_DNS_ACCEPT_RETRY_MS : s->resume_ms;
+            next = s->resume_ms;
+        }
+    }
     for (size_t i = 0; i < LPA_DNS_TCP_MAX; i++) {
         struct tcp_client *c = &s->clients[i];
         if (c->fd < 0) continue;

@@ -199,6 +199,24 @@ struct DNSSinkTests {
         #expect(entries.contains { $0["action"] as? String == "suppressed" && $0["kind"] as? String == "dns" })
     }
 
+    /// With no descriptor left to accept with, the sink's listener leaves the event loop
+    /// until one is free again; it used to stay readable and spin lpa-run at a whole CPU
+    /// for as long as the clients held on (red team). The CPU of lpa-run and the sandbox
+    /// together over two seconds of 30 held connections: a spin is ~2 s, idle ~0.1 s.
+    @Test("TCP clients that take lpa-run's last descriptors do not spin its loop", arguments: Runner.all)
+    func exhaustedDescriptorsDoNotSpin(runner: Runner) throws {
+        let script = "import socket,time; s=[socket.create_connection((\"127.0.0.1\", 53)) for _ in range(30)]; time.sleep(2)"
+        let measure = "import resource,subprocess,sys; r=subprocess.run(sys.argv[1:]).returncode; "
+            + "u=resource.getrusage(resource.RUSAGE_CHILDREN); print('cpu', u.ru_utime+u.ru_stime, file=sys.stderr); sys.exit(r)"
+        let argv = ["/usr/bin/python3", "-c", measure, "/usr/bin/prlimit", "--nofile=40:40"]
+            + runner.command(["--profile", "strict", "/usr/bin/python3", "-c", script])
+        let child = try Spawned(argv, environment: runner.environment(), cwd: Binaries.shared.directory)
+        let (status, _, stderr) = child.finish(seconds: 120)
+        #expect(status == 0, "\(stderr)")
+        let cpu = stderr.split(separator: "\n").first { $0.hasPrefix("cpu ") }.flatMap { Double($0.dropFirst(4)) }
+        #expect(try #require(cpu, "\(stderr)") < 1.0, "lpa-run spun while the clients held its descriptors: \(stderr)")
+    }
+
     @Test("a name with control characters and ANSI escapes is escaped in the report and the log", arguments: Runner.all)
     func hostileNameIsEscaped(runner: Runner) throws {
         let (log, reportPath) = try Self.outputs(runner, "escape")

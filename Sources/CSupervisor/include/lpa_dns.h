@@ -89,7 +89,8 @@ struct lpa_dns_server *lpa_dns_server_open(int udp, int tcp, const struct lpa_dn
 // An epoll descriptor, readable when the server has work: watch it, then call serve.
 int lpa_dns_server_fd(const struct lpa_dns_server *server);
 void lpa_dns_server_serve(struct lpa_dns_server *server, int64_t now_ms);
-// Closes TCP clients past their deadline; returns the next deadline, or -1 for none.
+// Closes TCP clients past their deadline and takes the listener back after a pause
+// (no descriptor to accept with); returns the next deadline, or -1 for none.
 int64_t lpa_dns_server_expire(struct lpa_dns_server *server, int64_t now_ms);
 void lpa_dns_server_close(struct lpa_dns_server *server);
 
