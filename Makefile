@@ -64,7 +64,7 @@ build: deps
 # SwiftPM compiles into lpa-run-core), a static PIE with packed relative relocations.
 FRONT_SOURCES := Sources/lpa-run/main.c $(wildcard Sources/CLaunch/*.c Sources/CSupervisor/*.c \
   Sources/CWindow/*.c Sources/CShims/*.c)
-FRONT_HEADERS := $(wildcard Sources/CLaunch/include/*.h Sources/CSupervisor/include/*.h \
+FRONT_HEADERS := $(wildcard Sources/CLaunch/*.h Sources/CLaunch/include/*.h Sources/CSupervisor/include/*.h \
   Sources/CWindow/include/*.h Sources/CShims/include/*.h)
 $(BIN)/lpa-run: $(FRONT_SOURCES) $(FRONT_HEADERS)
 	@mkdir -p $(BIN)

@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <sys/capability.h>
 
+#include "cursor.h"
 #include "lpa_relay.h"
 #include "lpa_shed.h"
 #include "lpa_shims.h"
@@ -68,7 +69,7 @@ void lpa_bytes_free(struct lpa_bytes *b) {
     *b = (struct lpa_bytes){ 0 };
 }
 
-static void put(struct lpa_bytes *b, const void *data, size_t length) {
+void lpa_bytes_put(struct lpa_bytes *b, const void *data, size_t length) {
     if (b->failed) return;
     if (b->length + length > b->capacity) {
         size_t capacity = b->capacity ? b->capacity : 4096;
@@ -85,6 +86,7 @@ static void put(struct lpa_bytes *b, const void *data, size_t length) {
     b->length += length;
 }
 
+static void put(struct lpa_bytes *b, const void *data, size_t length) { lpa_bytes_put(b, data, length); }
 static void put_u32(struct lpa_bytes *b, uint32_t v) { put(b, &v, sizeof v); }
 static void put_u64(struct lpa_bytes *b, uint64_t v) { put(b, &v, sizeof v); }
 static void put_blob(struct lpa_bytes *b, const void *data, size_t length) {
@@ -129,21 +131,6 @@ static void put_file(struct lpa_bytes *b, const char *path) {
 
 // ---- Reading ----
 
-struct cursor {
-    const uint8_t *at, *end;
-    int bad;
-};
-
-static int take(struct cursor *c, void *out, size_t length) {
-    if (c->bad || (size_t)(c->end - c->at) < length) {
-        c->bad = 1;
-        if (out) memset(out, 0, length);
-        return -1;
-    }
-    if (out) memcpy(out, c->at, length);
-    c->at += length;
-    return 0;
-}
 static uint32_t take_u32(struct cursor *c) { uint32_t v = 0; take(c, &v, sizeof v); return v; }
 static uint64_t take_u64(struct cursor *c) { uint64_t v = 0; take(c, &v, sizeof v); return v; }
 static int32_t take_i32(struct cursor *c) { int32_t v = 0; take(c, &v, sizeof v); return v; }

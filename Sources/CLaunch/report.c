@@ -2,6 +2,7 @@
 // ends of the format, here only.
 #define _GNU_SOURCE
 #include "lpa_report.h"
+#include "cursor.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -14,32 +15,12 @@ enum {
     RULES_MAX = 1 << 16,
 };
 
-struct message {
-    uint8_t *data;
-    size_t length, capacity;
-    int failed;
-};
+// Messages are built in an lpa_bytes buffer (record.c's).
+static void put(struct lpa_bytes *m, const void *data, size_t length) { lpa_bytes_put(m, data, length); }
 
-static void put(struct message *m, const void *data, size_t length) {
-    if (m->failed) return;
-    if (m->length + length > m->capacity) {
-        size_t capacity = m->capacity ? m->capacity : 256;
-        while (capacity < m->length + length) capacity *= 2;
-        uint8_t *grown = realloc(m->data, capacity);
-        if (!grown) {
-            m->failed = 1;
-            return;
-        }
-        m->data = grown;
-        m->capacity = capacity;
-    }
-    memcpy(m->data + m->length, data, length);
-    m->length += length;
-}
+static void put_u32(struct lpa_bytes *m, uint32_t v) { put(m, &v, sizeof v); }
 
-static void put_u32(struct message *m, uint32_t v) { put(m, &v, sizeof v); }
-
-static void put_ostr(struct message *m, const char *s) {
+static void put_ostr(struct lpa_bytes *m, const char *s) {
     if (!s) {
         put_u32(m, UINT32_MAX);
         return;
@@ -64,7 +45,7 @@ static int send_all(int fd, const uint8_t *data, size_t length) {
 // or spooled until the reporter is connected. Returns 1 when it was sent or spooled,
 // 0 when the spool had no room (the caller counts what it stood for), -1 when the
 // reporter is gone or memory ran out.
-static int send_message(struct lpa_report_stream *s, uint8_t tag, struct message *m) {
+static int send_message(struct lpa_report_stream *s, uint8_t tag, struct lpa_bytes *m) {
     int result = -1;
     uint8_t header[5];
     uint32_t length = (uint32_t)m->length;
@@ -80,18 +61,18 @@ static int send_message(struct lpa_report_stream *s, uint8_t tag, struct message
         }
     } else if (s->fd == -2) {
         errno = EPIPE;
-    } else if (s->spooled + sizeof header + m->length > LPA_REPORT_SPOOL_MAX) {
+    } else if (s->spool.length + sizeof header + m->length > LPA_REPORT_SPOOL_MAX) {
         result = 0;
     } else {
-        struct message spool = { s->spool, s->spooled, s->spool_capacity, 0 };
-        put(&spool, header, sizeof header);
-        put(&spool, m->data, m->length);
-        s->spool = spool.data;
-        s->spool_capacity = spool.capacity;
-        if (spool.failed) {
+        size_t before = s->spool.length;
+        lpa_bytes_put(&s->spool, header, sizeof header);
+        lpa_bytes_put(&s->spool, m->data, m->length);
+        if (s->spool.failed) {
+            // Out of memory: what was spooled before stays whole.
+            s->spool.length = before;
+            s->spool.failed = 0;
             errno = ENOMEM;
         } else {
-            s->spooled = spool.length;
             result = 1;
         }
     }
@@ -101,10 +82,8 @@ static int send_message(struct lpa_report_stream *s, uint8_t tag, struct message
 
 int lpa_report_connect(struct lpa_report_stream *s, int fd) {
     s->fd = fd;
-    int status = send_all(fd, s->spool, s->spooled);
-    free(s->spool);
-    s->spool = NULL;
-    s->spooled = s->spool_capacity = 0;
+    int status = send_all(fd, s->spool.data, s->spool.length);
+    lpa_bytes_free(&s->spool);
     if (status != 0) {
         close(fd);
         s->fd = -2;
@@ -113,7 +92,7 @@ int lpa_report_connect(struct lpa_report_stream *s, int fd) {
 }
 
 int lpa_report_send_rules(struct lpa_report_stream *s, const struct lpa_record *record) {
-    struct message m = { 0 };
+    struct lpa_bytes m = { 0 };
     size_t count = lpa_record_audit_rule_count(record);
     const struct lpa_record_audit_rule *rules = lpa_record_audit_rules(record);
     put_u32(&m, (uint32_t)count);
@@ -128,7 +107,7 @@ int lpa_report_send_rules(struct lpa_report_stream *s, const struct lpa_record *
 }
 
 int lpa_report_send_uncounted(struct lpa_report_stream *s) {
-    struct message m = { 0 };
+    struct lpa_bytes m = { 0 };
     uint32_t n = 0;
     for (size_t i = 0; i < s->rule_count; i++) n += s->uncounted[i] > 0;
     if (n == 0) return 0;
@@ -146,7 +125,7 @@ int lpa_report_send_uncounted(struct lpa_report_stream *s) {
 }
 
 int lpa_report_send_audit(struct lpa_report_stream *s, const struct lpa_audit_record *r) {
-    struct message m = { 0 };
+    struct lpa_bytes m = { 0 };
     struct lpa_audit_record fixed = *r;
     for (int i = 0; i < LPA_AUDIT_ARGS; i++) {
         fixed.data[i] = NULL;
@@ -164,7 +143,7 @@ int lpa_report_send_audit(struct lpa_report_stream *s, const struct lpa_audit_re
 }
 
 int lpa_report_send_dns(struct lpa_report_stream *s, const uint8_t *name, size_t length, uint16_t type, int tcp) {
-    struct message m = { 0 };
+    struct lpa_bytes m = { 0 };
     uint8_t flag = tcp != 0;
     put(&m, &type, sizeof type);
     put(&m, &flag, sizeof flag);
@@ -173,7 +152,7 @@ int lpa_report_send_dns(struct lpa_report_stream *s, const uint8_t *name, size_t
 }
 
 int lpa_report_send_end(struct lpa_report_stream *s, const struct lpa_report_end *end, const char *step) {
-    struct message m = { 0 };
+    struct lpa_bytes m = { 0 };
     put(&m, end, sizeof *end);
     if (step) put(&m, step, strlen(step));
     return send_message(s, 'E', &m) == 1 ? 0 : -1;
@@ -202,20 +181,6 @@ static int read_full(int fd, void *out, size_t length) {
     return 1;
 }
 
-struct cursor {
-    const uint8_t *at, *end;
-    int bad;
-};
-
-static int take(struct cursor *c, void *out, size_t length) {
-    if (c->bad || (size_t)(c->end - c->at) < length) {
-        c->bad = 1;
-        return -1;
-    }
-    memcpy(out, c->at, length);
-    c->at += length;
-    return 0;
-}
 
 // A copy of an optional string (NULL for UINT32_MAX); sets bad on a short body.
 static char *take_ostr(struct cursor *c, int *present) {

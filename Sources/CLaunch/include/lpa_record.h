@@ -115,6 +115,7 @@ struct lpa_bytes {
     size_t length, capacity;
     int failed;
 };
+void lpa_bytes_put(struct lpa_bytes *bytes, const void *data, size_t length);
 void lpa_bytes_free(struct lpa_bytes *bytes);
 
 // The two executables: `lpa-run`, the front people run (a small C program that launches

@@ -47,8 +47,7 @@ struct lpa_report_end {
 enum { LPA_REPORT_SPOOL_MAX = 1 << 20 };
 struct lpa_report_stream {
     int fd;                  // -1 until connected; -2 once the reporter is gone
-    uint8_t *spool;
-    size_t spooled, spool_capacity;
+    struct lpa_bytes spool;
     uint64_t *uncounted;     // per rule: refusals not sent one by one
     size_t rule_count;
 };
