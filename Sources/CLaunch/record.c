@@ -351,6 +351,14 @@ static int find_binaries(void) {
 
 const char *lpa_core_path(void) { return find_binaries() == 0 ? binaries.core : NULL; }
 
+int lpa_is_front(pid_t pid) {
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+    return find_binaries() == 0 && stat(path, &st) == 0 && st.st_dev == binaries.front_stat.st_dev &&
+           st.st_ino == binaries.front_stat.st_ino;
+}
+
 static struct lpa_bytes key_bytes;
 static int key_state;   // 0 not computed, 1 computed, -1 none
 static char record_name[64];

@@ -5,6 +5,7 @@
 #include "cursor.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,6 +31,17 @@ static void put_ostr(struct lpa_bytes *m, const char *s) {
     put(m, s, n);
 }
 
+void lpa_report_trace(const char *what) {
+    const char *on = getenv("LPA_LAUNCH_RECORD_TRACE");
+    if (!on || strcmp(on, "1") != 0) return;
+    char line[160];
+    int n = snprintf(line, sizeof line, "lpa-run: reporter: %s\n", what);
+    if (n > 0) {
+        ssize_t ignored = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        (void)ignored;
+    }
+}
+
 static int send_all(int fd, const uint8_t *data, size_t length) {
     size_t sent = 0;
     while (sent < length) {
@@ -45,7 +57,8 @@ static int send_all(int fd, const uint8_t *data, size_t length) {
 // or spooled until the reporter is connected. Returns 1 when it was sent or spooled,
 // 0 when the spool had no room (the caller counts what it stood for), -1 when the
 // reporter is gone or memory ran out.
-static int send_message(struct lpa_report_stream *s, uint8_t tag, struct lpa_bytes *m) {
+// `reserved`: spooled even when the spool is full (the bounded reserve below).
+static int send_message(struct lpa_report_stream *s, uint8_t tag, struct lpa_bytes *m, int reserved) {
     int result = -1;
     uint8_t header[5];
     uint32_t length = (uint32_t)m->length;
@@ -61,7 +74,9 @@ static int send_message(struct lpa_report_stream *s, uint8_t tag, struct lpa_byt
         }
     } else if (s->fd == -2) {
         errno = EPIPE;
-    } else if (s->spool.length + sizeof header + m->length > LPA_REPORT_SPOOL_MAX) {
+    } else if (!reserved && s->spool.length + sizeof header + m->length > LPA_REPORT_SPOOL_MAX) {
+        if (!s->spool_full) lpa_report_trace("spool full; the rest is counted");
+        s->spool_full = 1;
         result = 0;
     } else {
         size_t before = s->spool.length;
@@ -103,7 +118,7 @@ int lpa_report_send_rules(struct lpa_report_stream *s, const struct lpa_record *
         put_ostr(&m, rules[i].expected);
     }
     // The first message: the spool is empty, so it always fits.
-    return send_message(s, 'R', &m) == 1 ? 0 : -1;
+    return send_message(s, 'R', &m, 1) == 1 ? 0 : -1;
 }
 
 int lpa_report_send_uncounted(struct lpa_report_stream *s) {
@@ -117,7 +132,7 @@ int lpa_report_send_uncounted(struct lpa_report_stream *s) {
         put_u32(&m, (uint32_t)i);
         put(&m, &s->uncounted[i], sizeof s->uncounted[i]);
     }
-    int sent = send_message(s, 'X', &m);
+    int sent = send_message(s, 'X', &m, 0);
     if (sent < 0) return -1;
     // A full spool keeps the counts for the end, which the reporter reads connected.
     if (sent == 1) memset(s->uncounted, 0, s->rule_count * sizeof s->uncounted[0]);
@@ -137,9 +152,27 @@ int lpa_report_send_audit(struct lpa_report_stream *s, const struct lpa_audit_re
     for (int i = 0; i < LPA_AUDIT_ARGS; i++)
         if (fixed.data_length[i] > 0) put(&m, r->data[i], (size_t)fixed.data_length[i]);
     if (fixed.exe_length) put(&m, r->exe, fixed.exe_length);
-    int sent = send_message(s, 'A', &m);
-    if (sent == 0 && r->rule < s->rule_count) s->uncounted[r->rule]++;
+    if (r->rule >= s->rule_count) {
+        lpa_bytes_free(&m);
+        return 0;
+    }
+    // A full spool still takes the first refusals of each rule (the first destinations
+    // of an egress rule): a flood of one call must not keep another out of the report.
+    size_t reserve = s->rules && s->rules[r->rule].kind == LPA_AUDIT_EGRESS ? LPA_REPORT_EGRESS_RESERVE : 1;
+    int sent = send_message(s, 'A', &m, s->detailed[r->rule] < reserve);
+    if (sent == 1) s->detailed[r->rule]++;
+    if (sent == 0) s->uncounted[r->rule]++;
     return sent < 0 ? -1 : 0;
+}
+
+// The names already in the stream (their FNV-1a hashes), up to LPA_REPORT_DNS_RESERVE.
+static int dns_name_is_new(struct lpa_report_stream *s, const uint8_t *name, size_t length) {
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < length; i++) hash = (hash ^ name[i]) * 0x100000001b3ULL;
+    for (size_t i = 0; i < s->dns_named; i++)
+        if (s->dns_names[i] == hash) return 0;
+    if (s->dns_named < LPA_REPORT_DNS_RESERVE) s->dns_names[s->dns_named++] = hash;
+    return 1;
 }
 
 int lpa_report_send_dns(struct lpa_report_stream *s, const uint8_t *name, size_t length, uint16_t type, int tcp) {
@@ -148,14 +181,17 @@ int lpa_report_send_dns(struct lpa_report_stream *s, const uint8_t *name, size_t
     put(&m, &type, sizeof type);
     put(&m, &flag, sizeof flag);
     put(&m, name, length);
-    return send_message(s, 'D', &m) < 0 ? -1 : 0;
+    // A full spool still takes the first question for each of the first names.
+    int sent = send_message(s, 'D', &m, s->dns_named < LPA_REPORT_DNS_RESERVE && dns_name_is_new(s, name, length));
+    if (sent == 0) s->dns_unsent++;
+    return sent < 0 ? -1 : 0;
 }
 
 int lpa_report_send_end(struct lpa_report_stream *s, const struct lpa_report_end *end, const char *step) {
     struct lpa_bytes m = { 0 };
     put(&m, end, sizeof *end);
     if (step) put(&m, step, strlen(step));
-    return send_message(s, 'E', &m) == 1 ? 0 : -1;
+    return send_message(s, 'E', &m, 1) == 1 ? 0 : -1;
 }
 
 // Reading.

@@ -10,10 +10,10 @@ import LPASandbox
 // something to report: it streams what happened on standard input and this process words
 // the exit report as after a compiled run, then exits with the run's status.
 // Only for the front: standard input must be a stream socket whose other end is this
-// process's parent (a wrapper passing an untrusted word as a command must not get a
-// made-up report instead of a run).
+// process's parent, and the parent the front (a wrapper passing an untrusted word as a
+// command, over a socket pair of its own, must not get a made-up report instead of a run).
 if CommandLine.argc == 2, let word = CommandLine.unsafeArgv[1], String(cString: word) == LPA_REPORTER_ARGUMENT {
-    guard LaunchRecord.standardInputIsFromParent() else {
+    guard LaunchRecord.startedByFront() else {
         printError("lpa-run: error: \(LPA_REPORTER_ARGUMENT) is lpa-run's own (its reporter's); it is not an option")
         _exit(LPAExitCode.ownError)
     }

@@ -57,6 +57,7 @@ static struct {
     int begun;          // the rules are in the stream: everything from now on is sent
     pid_t pid;          // 0: not started
     int start_errno;    // why it could not be started, the last time it was tried
+    int traced_wait;
     struct lpa_report_stream stream;
 } reporter = { .stream = { .fd = -1 } };
 
@@ -72,6 +73,8 @@ static int reporter_connect(void) {
     }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
         reporter.start_errno = errno;
+        if (!reporter.traced_wait) lpa_report_trace("no descriptors yet; spooling");
+        reporter.traced_wait = 1;
         return -1;
     }
     // Started with fd 0 closed, the reporter's end could be fd 0 itself, which the dup2
@@ -110,6 +113,8 @@ static int reporter_connect(void) {
     posix_spawnattr_destroy(&attributes);
     close(pair[1]);
     if (failed) {
+        if (!reporter.traced_wait) lpa_report_trace("cannot start a process yet; spooling");
+        reporter.traced_wait = 1;
         reporter.pid = 0;
         reporter.start_errno = failed;
         close(pair[0]);
@@ -119,6 +124,7 @@ static int reporter_connect(void) {
         reporter.start_errno = errno;
         return -1;
     }
+    lpa_report_trace("started");
     return 0;
 }
 
@@ -162,8 +168,14 @@ static int64_t monotonic_ns(void) {
 }
 
 int main(int argc, char **argv) {
-    (void)argc;
     arguments = argv;
+    // The reporter's word is the core's, and only from a front: a wrapper passing an
+    // untrusted word as the command must not reach it through this front.
+    if (argc >= 2 && strcmp(argv[1], LPA_REPORTER_ARGUMENT) == 0) {
+        fprintf(stderr, "lpa-run: error: %s is lpa-run's own (its reporter's); it is not an option\n",
+                LPA_REPORTER_ARGUMENT);
+        return 125;
+    }
     int64_t started = monotonic_ns();
     struct lpa_record *record = lpa_record_find();
     if (!record) exec_core();
@@ -171,8 +183,10 @@ int main(int argc, char **argv) {
     reporter.quiet = lpa_record_quiet(record);
     size_t rules = lpa_record_audit_rule_count(record);
     reporter.stream.rule_count = rules;
+    reporter.stream.rules = lpa_record_audit_c_rules(record);
     reporter.stream.uncounted = calloc(rules ? rules : 1, sizeof *reporter.stream.uncounted);
-    if (!reporter.stream.uncounted) exec_core();
+    reporter.stream.detailed = calloc(rules ? rules : 1, sizeof *reporter.stream.detailed);
+    if (!reporter.stream.uncounted || !reporter.stream.detailed) exec_core();
 
     struct lpa_audit_spec audit = { 0 };
     audit.listener = -1;
@@ -195,6 +209,7 @@ int main(int argc, char **argv) {
         .result = (int32_t)result, .status = outcome.status, .signal = outcome.signal, .quiet = outcome.quiet,
         .has_tmpfs_bytes = outcome.has_tmpfs_bytes, .err = outcome.err, .tmpfs_bytes = outcome.tmpfs_bytes,
         .started_ns = started, .dns_sink = lpa_record_spec(record)->dns_sink != 0, .dns = dns_stats,
+        .dns_unsent = reporter.stream.dns_unsent,
     };
     // What the run comes to without a report: its status, 128+N, or the launcher's 125.
     int fallback = result == LPA_RECORD_RAN ? outcome.status

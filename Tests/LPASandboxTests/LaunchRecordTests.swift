@@ -1,4 +1,5 @@
 import CLaunch
+@testable import LPASandbox
 import Foundation
 import Testing
 
@@ -92,7 +93,9 @@ struct LaunchRecordTests {
         let slow = try f.run(["LPA_START_CACHE": "off"], script: refused)
         #expect(Self.path(fast) == "hit", "\(fast.stderr)")
         let report = { (r: Runner.Result) in
-            r.stderr.split(separator: "\n").filter { !$0.hasPrefix("lpa-run: launch record:") && !$0.contains("ran ") }
+            r.stderr.split(separator: "\n").filter {
+                !$0.hasPrefix("lpa-run: launch record:") && !$0.hasPrefix("lpa-run: reporter:") && !$0.contains("ran ")
+            }
         }
         #expect(report(fast) == report(slow), "\(fast.stderr)\n---\n\(slow.stderr)")
         #expect(fast.stderr.contains("keyctl"), "\(fast.stderr)")
@@ -104,31 +107,57 @@ struct LaunchRecordTests {
           arguments: Runner.all)
     func reportSurvivesExhaustedDescriptors(runner: Runner) throws {
         let f = try Fixture("descriptors", runner)
-        // 30 connections to the DNS sink take the launcher's last descriptors while the
-        // refused call happens (the front cannot start its reporter then); they are
-        // closed when the workload ends.
-        let script = "python3 -c 'import ctypes,socket; s=[socket.create_connection((\"127.0.0.1\", 53)) for _ in range(30)]; ctypes.CDLL(None).syscall(250,0,0,0,0,0)'"
-        func run(_ extra: [String: String]) throws -> Runner.Result {
-            let argv = ["/usr/bin/prlimit", "--nofile=40:40"]
+        // 30 connections to the DNS sink take the launcher's last descriptors (given half
+        // a second to be accepted) while the refused calls happen: the front cannot start
+        // its reporter then (it spools). They are closed when the workload ends.
+        // Then 4,000 refused mounts with long targets and 100 keyctls fill the front's
+        // spool to the last byte, and the call that matters comes last: the report must
+        // still name it (red team 2).
+        let script = "python3 -c 'import ctypes,socket,time\ns=[socket.create_connection((\"127.0.0.1\", 53)) for _ in range(30)]\ntime.sleep(0.5)\nlibc=ctypes.CDLL(None)\nfor i in range(4000): libc.mount(b\"x\", b\"/tmp/\" + b\"a\" * 250, b\"tmpfs\", 0, None)\nfor i in range(100): libc.syscall(250,0,0,0,0,0)\ntry: socket.socket(17, socket.SOCK_RAW)\nexcept OSError: pass'"
+        // The descriptor limit is lpa-run's caller's, not part of the record's key: the
+        // record is written without one, and a hit then runs under it. How many
+        // descriptors lpa-run needs depends on the machine (as root: a tmpfs each), so
+        // the limit is raised until a hit both sets up and fills the spool.
+        func run(_ extra: [String: String], limit: Int? = nil) throws -> Runner.Result {
+            let argv = (limit.map { ["/usr/bin/prlimit", "--nofile=\($0):\($0)"] } ?? [])
                 + runner.command(["--profile", f.profile, "/bin/sh", "-c", script])
             let child = try Spawned(argv, environment: runner.environment(extra: Self.trace.merging(extra) { $1 }),
                                     cwd: Binaries.shared.directory)
             let (status, stdout, stderr) = child.finish(seconds: 120)
             return Runner.Result(status: status, stdout: stdout, stderr: stderr)
         }
-        var fast = try run([:])
-        for _ in 0..<3 where Self.path(fast) != "hit" { fast = try run([:]) }
+        var tried: [String] = []
+        var spooled: Runner.Result?
+        for limit in stride(from: 36, through: 60, by: 4) where spooled == nil {
+            var warm = try run([:])
+            for _ in 0..<3 where Self.path(warm) != "hit" && !Self.path(warm).hasSuffix("; written") { warm = try run([:]) }
+            let attempt = try run([:], limit: limit)
+            tried.append("\(limit): \(Self.path(attempt))")
+            if Self.path(attempt) == "hit" && attempt.stderr.contains("lpa-run: reporter: spool full") { spooled = attempt }
+        }
+        let fast = try #require(spooled, "no descriptor limit made a hit spool: \(tried)")
         let slow = try run(["LPA_START_CACHE": "off"])
-        #expect(Self.path(fast) == "hit", "\(fast.stderr)")
         // Without a descriptor to read its status file, a caller's pid inside the sandbox
         // is unknown and its host pid is named instead: different in every run.
         let report = { (r: Runner.Result) in
-            r.stderr.split(separator: "\n").filter { !$0.hasPrefix("lpa-run: launch record:") && !$0.contains("ran ") }
+            r.stderr.split(separator: "\n").filter {
+                !$0.hasPrefix("lpa-run: launch record:") && !$0.hasPrefix("lpa-run: reporter:") && !$0.contains("ran ")
+            }
                 .map { $0.replacing(/by pid [0-9]+/, with: "by pid N") }
         }
         #expect(report(fast) == report(slow), "\(fast.stderr)\n---\n\(slow.stderr)")
         #expect(fast.stderr.contains("keyctl"), "\(fast.stderr)")
+        #expect(fast.stderr.contains("mount 4000"), "\(fast.stderr)")
+        #expect(fast.stderr.contains("keyctl 100"), "\(fast.stderr)")
+        #expect(fast.stderr.contains("packet"), "\(fast.stderr)")
         #expect(fast.status == slow.status, "\(fast.stderr)")
+    }
+
+    /// The front's reserve keeps what the report can name: as many destinations and
+    /// names as the core's reporters keep.
+    @Test func reportReserveMatchesTheReportsLimits() {
+        #expect(Int(LPA_REPORT_EGRESS_RESERVE) == AuditSupervisor.destinationLimit)
+        #expect(Int(LPA_REPORT_DNS_RESERVE) == DNSRecorder.nameLimit)
     }
 
     /// The processes whose parent is `pid` and whose argv[1] is the reporter's word.

@@ -104,6 +104,23 @@ struct ShippedBinaryTests {
         let (status, _, stderr) = child.finish(seconds: 30)
         #expect(status == 125, "\(stderr)")
         #expect(stderr.contains("it is not an option"), "\(stderr)")
+        // Nor over a socket pair from a wrapper (Node's stdio 'pipe' is one), to the front
+        // or to the core itself (red team).
+        let wrapper = """
+            import socket, subprocess, sys
+            a, b = socket.socketpair()
+            a.sendall(b"E")
+            a.close()
+            r = subprocess.run([sys.argv[1], "--lpa-run-internal-report"], stdin=b, capture_output=True)
+            sys.stderr.write(r.stderr.decode())
+            sys.exit(r.returncode)
+            """
+        for binary in [Binaries.shared.lpaRun, Binaries.shared.lpaRunCore] {
+            let child = try Spawned(["/usr/bin/python3", "-c", wrapper, binary], environment: ["PATH": "/usr/bin:/bin"], cwd: "/")
+            let (status, _, stderr) = child.finish(seconds: 30)
+            #expect(status == 125, "\(binary): \(stderr)")
+            #expect(stderr.contains("it is not an option"), "\(binary): \(stderr)")
+        }
     }
 
     /// Two runs of each shipped executable are mapped at different addresses: ASLR is

@@ -127,6 +127,8 @@ void lpa_bytes_free(struct lpa_bytes *bytes);
 #define LPA_CORE_NAME "lpa-run-core"
 // The core's path, found once (also for the key); NULL when the other is not found.
 const char *lpa_core_path(void);
+// 1 when process `pid` runs the front this core belongs to, else 0.
+int lpa_is_front(pid_t pid);
 
 // This process's key (see above), computed once at the fast path's start and kept for
 // the record a miss writes. Returns NULL when there is none (no cwd, an unreadable

@@ -36,21 +36,38 @@ struct lpa_report_end {
     int64_t started_ns;          // CLOCK_MONOTONIC when the front started
     int32_t dns_sink;            // the plan had the DNS sink
     struct lpa_dns_stats dns;
+    uint64_t dns_unsent;         // questions the spool had no room for (counted, not named)
 };
 
 // Front side: the stream to the reporter. Until the reporter is connected (it could not
 // be started yet: the workload may hold every process or descriptor the caller may
-// have, and gives them back when it ends) messages wait in a spool of at most
-// LPA_REPORT_SPOOL_MAX bytes; a refused call that does not fit is counted by rule in
-// `uncounted` (sent as 'X' with the end) and a DNS question that does not fit is only
-// in the relay's counters.
-enum { LPA_REPORT_SPOOL_MAX = 1 << 20 };
+// have, and gives them back when it ends) messages wait in a spool of
+// LPA_REPORT_SPOOL_MAX bytes. A full spool still takes a bounded reserve, so that a
+// flood of one kind cannot keep another out of the report: the first refusal of each
+// rule (the first LPA_REPORT_EGRESS_RESERVE of an egress rule: the destinations) and
+// the first question for each of the first LPA_REPORT_DNS_RESERVE names. Beyond that a
+// refusal is counted by rule in `uncounted` (sent as 'X'), a question in `dns_unsent`
+// (sent with the end): the report's numbers stay whole, its details are the first.
+enum {
+    LPA_REPORT_SPOOL_MAX = 1 << 20,
+    LPA_REPORT_EGRESS_RESERVE = 16,   // AuditSupervisor.destinationLimit
+    LPA_REPORT_DNS_RESERVE = 256,     // DNSReportLimits.names
+};
 struct lpa_report_stream {
     int fd;                  // -1 until connected; -2 once the reporter is gone
     struct lpa_bytes spool;
-    uint64_t *uncounted;     // per rule: refusals not sent one by one
+    const struct lpa_audit_rule *rules;
     size_t rule_count;
+    uint64_t *uncounted;     // per rule: refusals not sent one by one
+    uint32_t *detailed;      // per rule: refusals sent or spooled one by one
+    uint64_t dns_unsent;
+    int spool_full;
+    uint64_t dns_names[LPA_REPORT_DNS_RESERVE];
+    size_t dns_named;
 };
+
+// With LPA_LAUNCH_RECORD_TRACE=1, one line on stderr: "lpa-run: reporter: WHAT".
+void lpa_report_trace(const char *what);
 
 // Each returns 0, or -1 with errno once the reporter is gone (EPIPE) or on ENOMEM.
 int lpa_report_send_rules(struct lpa_report_stream *stream, const struct lpa_record *record);

@@ -79,6 +79,13 @@ final class DNSRecorder {
         }
     }
 
+    /// Questions a launch from a record counted without their names (its spool was full
+    /// while the reporter could not start): in the totals, as names past the limit are.
+    func countUnnamed(_ count: UInt64) {
+        questions += count
+        otherQuestions += count
+    }
+
     func record(wire: UnsafeBufferPointer<UInt8>, type: UInt16, tcp: Bool) {
         questions += 1
         let name = Self.presentation(wire)

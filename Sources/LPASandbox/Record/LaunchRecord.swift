@@ -113,9 +113,10 @@ public enum LaunchRecord {
         case failed(LaunchError)
     }
 
-    /// Whether fd 0 is a unix stream socket whose peer is this process's parent: how the
-    /// front starts its reporter (report.c).
-    public static func standardInputIsFromParent() -> Bool { lpa_report_from_parent(0) == 1 }
+    /// Whether this process was started as the front starts its reporter: fd 0 a unix
+    /// stream socket whose other end is this process's parent, which runs the front
+    /// (which never passes the reporter's word on).
+    public static func startedByFront() -> Bool { lpa_report_from_parent(0) == 1 && lpa_is_front(getppid()) == 1 }
 
     /// The reporter of a launch from a record (the front, `lpa-run`, started this
     /// process with LPA_REPORTER_ARGUMENT and streams to `fd`; report.c): the
@@ -190,6 +191,7 @@ public enum LaunchRecord {
             // A launch whose plan had the sink reports it, questions or not, as a compiled one.
             if end.dns_sink != 0 {
                 let dns = reporters.recorder()
+                dns.countUnnamed(end.dns_unsent)
                 dns.stats = end.dns
                 ran.dns = dns.report
             }
