@@ -289,13 +289,18 @@ static int trusted_path(const char *dir, const char *relative, uid_t owner, stru
     int n = snprintf(path, sizeof path, "%s", dir);
     if (n < 0 || (size_t)n >= sizeof path) return 0;
     const char *rest = relative;
+    int shared = 0;   // a sticky directory others may write to is on the way
     for (;;) {
         struct stat st;
         if (lstat(path, &st) != 0) return 0;
-        int writable_by_others = (st.st_mode & 022) != 0 && !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX));
+        int sticky_shared = S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) && (st.st_mode & 022);
+        int writable_by_others = (st.st_mode & 022) != 0 && !sticky_shared;
         if ((st.st_uid != 0 && st.st_uid != owner) || writable_by_others) return 0;
+        shared |= sticky_shared;
         if (!*rest) {
-            if (!S_ISREG(st.st_mode)) return 0;
+            // In a shared directory, a hard link someone else made to a root-owned
+            // program would pass the owner check (where fs.protected_hardlinks is 0).
+            if (!S_ISREG(st.st_mode) || (shared && st.st_nlink != 1)) return 0;
             *out = st;
             return 1;
         }
