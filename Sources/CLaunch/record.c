@@ -265,7 +265,8 @@ static int put_environment(struct lpa_bytes *b) {
 static struct {
     char front[PATH_MAX], core[PATH_MAX];
     struct stat front_stat, core_stat;
-} binaries;
+    int core_fd;   // the front's: the checked core, O_PATH
+} binaries = { .core_fd = -1 };
 static int binaries_state;   // 0 not looked for, 1 found, -1 not found
 
 static int regular_file(const char *path, struct stat *st) {
@@ -279,41 +280,47 @@ static int regular_file_at(const char *dir, const char *relative, struct stat *s
 }
 
 // The front executes the core it finds, so the core must be one its owner (or root)
-// put there: `dir`, then each component of `relative` under it, looked up without
-// following links, is owned by root or by `owner`, and is writable by no one else (a
-// sticky directory may be: others cannot rename or replace its entries, and the
-// entries are checked themselves). A copied front in a directory whose parent others
-// can write to must not run a lpa-run-core someone planted there.
-static int trusted_path(const char *dir, const char *relative, uid_t owner, struct stat *out) {
-    char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s", dir);
-    if (n < 0 || (size_t)n >= sizeof path) return 0;
-    const char *rest = relative;
+// put there, and it must execute the file it checked. `absolute` is walked from "/"
+// one component at a time (openat O_PATH|O_NOFOLLOW: no link anywhere): every
+// directory on the way and the file are owned by root or by `owner` and writable by no
+// one else, except a sticky directory (others may add entries there but not rename or
+// replace ours; and in one, the file must have a single link, since a hard link someone
+// else made to a root-owned program would pass the owner check where
+// fs.protected_hardlinks is off). Returns an O_PATH descriptor of the file, which the
+// front executes (execveat): renaming a directory on the way afterwards changes nothing.
+static int trusted_open(const char *absolute, uid_t owner, struct stat *out) {
+    if (absolute[0] != '/') return -1;
+    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     int shared = 0;   // a sticky directory others may write to is on the way
+    const char *rest = absolute + 1;
     for (;;) {
         struct stat st;
-        if (lstat(path, &st) != 0) return 0;
+        if (fd < 0 || fstat(fd, &st) != 0) break;
         int sticky_shared = S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) && (st.st_mode & 022);
         int writable_by_others = (st.st_mode & 022) != 0 && !sticky_shared;
-        if ((st.st_uid != 0 && st.st_uid != owner) || writable_by_others) return 0;
+        if ((st.st_uid != 0 && st.st_uid != owner) || writable_by_others) break;
         shared |= sticky_shared;
+        while (*rest == '/') rest++;
         if (!*rest) {
-            // In a shared directory, a hard link someone else made to a root-owned
-            // program would pass the owner check (where fs.protected_hardlinks is 0).
-            if (!S_ISREG(st.st_mode) || (shared && st.st_nlink != 1)) return 0;
+            if (!S_ISREG(st.st_mode) || (shared && st.st_nlink != 1)) break;
             *out = st;
-            return 1;
+            return fd;
         }
-        if (!S_ISDIR(st.st_mode)) return 0;
+        if (!S_ISDIR(st.st_mode)) break;
         const char *slash = strchr(rest, '/');
         size_t length = slash ? (size_t)(slash - rest) : strlen(rest);
-        if ((size_t)n + 1 + length >= sizeof path) return 0;
-        path[n++] = '/';
-        memcpy(path + n, rest, length);
-        n += (int)length;
-        path[n] = 0;
-        rest += length + (slash ? 1 : 0);
+        char component[NAME_MAX + 1];
+        if (length == 0 || length > NAME_MAX) break;
+        memcpy(component, rest, length);
+        component[length] = 0;
+        if (strcmp(component, ".") == 0 || strcmp(component, "..") == 0) break;
+        int next = openat(fd, component, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        close(fd);
+        fd = next;
+        rest += length;
     }
+    if (fd >= 0) close(fd);
+    return -1;
 }
 
 static int find_binaries(void) {
@@ -330,22 +337,32 @@ static int find_binaries(void) {
     int is_core = strcmp(name, LPA_CORE_NAME) == 0;
     struct stat own;
     if (stat("/proc/self/exe", &own) != 0) return -1;
-    const char *beside = is_core ? "lpa-run" : LPA_CORE_NAME;
-    const char *installed = is_core ? "../../bin/lpa-run" : "../libexec/lpa-run/" LPA_CORE_NAME;
     char *other = is_core ? binaries.front : binaries.core;
     struct stat *other_stat = is_core ? &binaries.front_stat : &binaries.core_stat;
-    // The core looks for the front only for the key (a wrong one is a miss); the front
-    // executes what it finds.
-    const char *where = beside;
-    int found = is_core ? regular_file_at(dir, beside, other_stat) : trusted_path(dir, beside, own.st_uid, other_stat);
-    if (!found) {
-        where = installed;
-        found = is_core ? regular_file_at(dir, installed, other_stat)
-                        : trusted_path(dir, installed, own.st_uid, other_stat);
+    if (is_core) {
+        // The core looks for the front only for the key (a wrong one is a miss).
+        const char *where = "lpa-run";
+        int found = regular_file_at(dir, where, other_stat);
+        if (!found) {
+            where = "../../bin/lpa-run";
+            found = regular_file_at(dir, where, other_stat);
+        }
+        if (!found || snprintf(other, PATH_MAX, "%s/%s", dir, where) >= PATH_MAX) return -1;
+    } else {
+        // The front executes what it finds: beside it, or in ../libexec/lpa-run/ (the
+        // parent taken from the real path, which has no "." or ".." components).
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof parent, "%s", dir);
+        char *up = strrchr(parent, '/');
+        if (up) *up = 0;
+        int w = snprintf(other, PATH_MAX, "%s/%s", dir, LPA_CORE_NAME);
+        binaries.core_fd = w > 0 && w < PATH_MAX ? trusted_open(other, own.st_uid, other_stat) : -1;
+        if (binaries.core_fd < 0) {
+            w = snprintf(other, PATH_MAX, "%s/libexec/lpa-run/%s", parent, LPA_CORE_NAME);
+            binaries.core_fd = w > 0 && w < PATH_MAX ? trusted_open(other, own.st_uid, other_stat) : -1;
+        }
+        if (binaries.core_fd < 0) return -1;
     }
-    if (!found) return -1;
-    int w = snprintf(other, PATH_MAX, "%s/%s", dir, where);
-    if (w < 0 || w >= PATH_MAX) return -1;
     char *mine = is_core ? binaries.core : binaries.front;
     if (snprintf(mine, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX) return -1;
     if (is_core) binaries.core_stat = own;
@@ -354,7 +371,7 @@ static int find_binaries(void) {
     return 0;
 }
 
-const char *lpa_core_path(void) { return find_binaries() == 0 ? binaries.core : NULL; }
+int lpa_core_fd(void) { return find_binaries() == 0 ? binaries.core_fd : -1; }
 
 int lpa_is_front(pid_t pid) {
     char path[64];

@@ -17,7 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +34,17 @@ extern char **environ;
 
 static char **arguments;
 
+// Executes the core through the descriptor of the file that was checked (record.c
+// `trusted_open`), never by path again.
+static void execute_core(int core, char **argv) {
+    syscall(SYS_execveat, core, "", argv, environ, AT_EMPTY_PATH);
+}
+
 // Replaces this process with the core: a miss, a subcommand, or no record at all.
 static _Noreturn void exec_core(void) {
-    const char *core = lpa_core_path();
-    if (core) execve(core, arguments, environ);
-    int err = core ? errno : ENOENT;
+    int core = lpa_core_fd();
+    if (core >= 0) execute_core(core, arguments);
+    int err = core >= 0 ? errno : ENOENT;
     fprintf(stderr,
             "lpa-run: error: cannot run %s (looked beside lpa-run and in ../libexec/lpa-run/): %s\n"
             "  hint: it must be a regular file owned by root or by lpa-run's owner, reached through\n"
@@ -65,9 +71,9 @@ static struct {
 static int reporter_connect(void) {
     if (reporter.stream.fd >= 0) return 0;
     if (reporter.stream.fd == -2) return -1;
-    const char *core = lpa_core_path();
+    int core = lpa_core_fd();
     int pair[2];
-    if (!core) {
+    if (core < 0) {
         reporter.start_errno = ENOENT;
         return -1;
     }
@@ -91,35 +97,41 @@ static int reporter_connect(void) {
         if (pair[1] >= 0) close(pair[1]);
         return -1;
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attributes;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attributes);
-    posix_spawn_file_actions_adddup2(&actions, pair[1], 0);
     // A ^C at the terminal reaches the whole process group: the reporter must outlive it
-    // to report the interrupted run. It leaves when the stream ends.
-    sigset_t blocked, defaults;
+    // to report the interrupted run (it leaves when the stream ends), so the forwarded
+    // signals are blocked in it and every other disposition is the default.
+    sigset_t blocked, saved;
     sigemptyset(&blocked);
     for (size_t i = 0; i < lpa_forwarded_signal_count; i++) sigaddset(&blocked, lpa_forwarded_signals[i]);
-    sigfillset(&defaults);
-    sigdelset(&defaults, SIGKILL);
-    sigdelset(&defaults, SIGSTOP);
-    posix_spawnattr_setsigmask(&attributes, &blocked);
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    char *argv[] = { "lpa-run", LPA_REPORTER_ARGUMENT, NULL };
-    int failed = posix_spawn(&reporter.pid, core, &actions, &attributes, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &saved);
+    pid_t pid = fork();
+    if (pid == 0) {
+        // The child: only async-signal-safe calls until execveat.
+        for (int sig = 1; sig < NSIG; sig++) {
+            if (sig == SIGKILL || sig == SIGSTOP) continue;
+            struct sigaction dfl = { .sa_handler = SIG_DFL };
+            sigaction(sig, &dfl, NULL);
+        }
+        if (dup2(pair[1], 0) == 0) {
+            sigprocmask(SIG_SETMASK, &blocked, NULL);
+            char *argv[] = { "lpa-run", LPA_REPORTER_ARGUMENT, NULL };
+            execute_core(core, argv);
+        }
+        _exit(127);
+    }
+    int fork_errno = errno;
+    sigprocmask(SIG_SETMASK, &saved, NULL);
     close(pair[1]);
-    if (failed) {
+    if (pid < 0) {
         if (!reporter.traced_wait) lpa_report_trace("cannot start a process yet; spooling");
         reporter.traced_wait = 1;
-        reporter.pid = 0;
-        reporter.start_errno = failed;
+        reporter.start_errno = fork_errno;
         close(pair[0]);
         return -1;
     }
+    reporter.pid = pid;
     if (lpa_report_connect(&reporter.stream, pair[0]) != 0) {
         reporter.start_errno = errno;
         return -1;

@@ -65,32 +65,40 @@ struct ShippedBinaryTests {
         chmod(shared, 0o1777)
         defer { try? fm.removeItem(atPath: base) }
         try copyExecutable(Binaries.shared.lpaRun, to: shared + "/bin/lpa-run")
-        let marker = base + "/planted-ran"
-        let planted = "#!/bin/sh\necho planted > \(marker)\n"
+        // The planted core is a real one, so that running it shows (`--version` answers).
         func plant(owner: uid_t, directoryMode: mode_t) throws {
             try? fm.removeItem(atPath: shared + "/libexec")
             try fm.createDirectory(atPath: shared + "/libexec/lpa-run", withIntermediateDirectories: true)
             let core = shared + "/libexec/lpa-run/lpa-run-core"
-            try planted.write(toFile: core, atomically: false, encoding: .utf8)
+            try copyExecutable(Binaries.shared.lpaRunCore, to: core)
             chmod(core, 0o755)
             chmod(shared + "/libexec/lpa-run", directoryMode)
             for path in [shared + "/libexec", shared + "/libexec/lpa-run", core] { chown(path, owner, owner) }
+        }
+        func version() throws -> (status: Int32, stdout: String, stderr: String) {
+            let child = try Spawned([shared + "/bin/lpa-run", "--version"], environment: ["PATH": "/usr/bin:/bin"], cwd: "/")
+            return child.finish(seconds: 30)
         }
         var cases: [(String, uid_t, mode_t)] = [("a directory anyone may write to", getuid(), 0o777)]
         if getuid() == 0 { cases.append(("another user's, in a shared directory", 65534, 0o755)) }
         for (what, owner, mode) in cases {
             try plant(owner: owner, directoryMode: mode)
-            let child = try Spawned([shared + "/bin/lpa-run", "--version"], environment: ["PATH": "/usr/bin:/bin"], cwd: "/")
-            let (status, _, stderr) = child.finish(seconds: 30)
+            let (status, stdout, stderr) = try version()
             #expect(status == 125, "\(what): \(stderr)")
             #expect(stderr.contains("cannot run lpa-run-core"), "\(what): \(stderr)")
-            #expect(!fm.fileExists(atPath: marker), "\(what): the planted core ran")
+            #expect(!stdout.contains("lpa-run 0.1"), "\(what): the planted core ran")
         }
-        // The same layout, the caller's own and not writable by others: it runs.
+        // A directory above the front that anyone may write to (not sticky): whoever can
+        // rename `bin` there could swap the core after the check (red team 3).
         try plant(owner: getuid(), directoryMode: 0o755)
-        let child = try Spawned([shared + "/bin/lpa-run", "--version"], environment: ["PATH": "/usr/bin:/bin"], cwd: "/")
-        _ = child.finish(seconds: 30)
-        #expect(fm.fileExists(atPath: marker), "a core its owner installed was not run")
+        chmod(shared, 0o777)
+        let above = try version()
+        chmod(shared, 0o1777)
+        #expect(above.status == 125, "a writable directory above the front: \(above.stderr)")
+        #expect(!above.stdout.contains("lpa-run 0.1"), "a writable directory above the front: the core ran")
+        // The same layout, the caller's own and not writable by others: it runs.
+        let own = try version()
+        #expect(own.status == 0 && own.stdout.contains("lpa-run 0.1"), "a core its owner installed did not run: \(own.stderr)")
     }
 
     /// The reporter's word is not an option: the core answers it only on a socket from

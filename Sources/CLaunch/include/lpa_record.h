@@ -9,7 +9,7 @@
 // execs the core, which compiles, launches, and writes a new record.
 //
 // The key (exact bytes, compared in full; the file name is only its hash): the record
-// format, both executables (device, inode, size, mtime, ctime; see lpa_core_path),
+// format, both executables (device, inode, size, mtime, ctime; see lpa_core_fd),
 // real/effective/saved uids and gids, supplementary groups, the working directory,
 // uname, the boot id, the process's uid_map and gid_map, which of fds 0-2 are
 // terminals, argv, and the whole environment (sorted: callers pass the same variables
@@ -122,11 +122,12 @@ void lpa_bytes_free(struct lpa_bytes *bytes);
 // from records and otherwise execs the core), and `lpa-run-core`, the Swift program
 // that compiles, launches and writes records. Each finds the other beside itself (a
 // build directory) or where `make install` puts it (bin/lpa-run,
-// libexec/lpa-run/lpa-run-core); the first place that holds a regular file wins, so
-// both name the same pair.
+// libexec/lpa-run/lpa-run-core). The front takes a core only through a path its owner
+// or root controls (record.c `trusted_open`) and executes the very file it checked.
 #define LPA_CORE_NAME "lpa-run-core"
-// The core's path, found once (also for the key); NULL when the other is not found.
-const char *lpa_core_path(void);
+// The front's core: an O_PATH descriptor to execute (execveat, AT_EMPTY_PATH); -1 when
+// none is found or trusted. Also what the key covers.
+int lpa_core_fd(void);
 // 1 when process `pid` runs the front this core belongs to, else 0.
 int lpa_is_front(pid_t pid);
 
