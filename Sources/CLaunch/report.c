@@ -139,6 +139,48 @@ int lpa_report_send_uncounted(struct lpa_report_stream *s) {
     return 0;
 }
 
+static uint64_t fnv(uint64_t hash, const uint8_t *bytes, size_t length) {
+    for (size_t i = 0; i < length; i++) hash = (hash ^ bytes[i]) * 0x100000001b3ULL;
+    return hash;
+}
+
+// Whether an egress refusal names a destination not yet in the stream (kept up to
+// LPA_REPORT_EGRESS_RESERVE). A destination is what the report prints: family, port
+// and address of an IPv4/IPv6 sockaddr (not sin_zero or the flow label, which a
+// workload could vary to make one address look like many), else the first 80 bytes.
+static int destination_is_new(struct lpa_report_stream *s, const struct lpa_audit_record *r) {
+    if (s->egress_named >= LPA_REPORT_EGRESS_RESERVE) return 0;
+    const uint8_t *address = NULL;
+    size_t length = 0;
+    for (int i = 0; i < LPA_AUDIT_ARGS; i++) {
+        if (s->rules[r->rule].roles[i] == LPA_AUDIT_ARG_ADDRESS && r->data[i] && r->data_length[i] > 0) {
+            address = r->data[i];
+            length = (size_t)r->data_length[i];
+        }
+    }
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    if (address && length >= 2) {
+        sa_family_t family;
+        memcpy(&family, address, sizeof family);
+        if (family == AF_INET && length >= 8) hash = fnv(hash, address, 8);
+        else if (family == AF_INET6 && length >= 24) hash = fnv(fnv(hash, address, 4), address + 8, 16);
+        else hash = fnv(hash, address, length < 80 ? length : 80);
+    }
+    for (size_t i = 0; i < s->egress_named; i++)
+        if (s->egress_keys[i] == hash) return 0;
+    s->egress_keys[s->egress_named++] = hash;
+    return 1;
+}
+
+// The names already in the stream (their FNV-1a hashes), up to LPA_REPORT_DNS_RESERVE.
+static int dns_name_is_new(struct lpa_report_stream *s, const uint8_t *name, size_t length) {
+    uint64_t hash = fnv(0xcbf29ce484222325ULL, name, length);
+    for (size_t i = 0; i < s->dns_named; i++)
+        if (s->dns_names[i] == hash) return 0;
+    if (s->dns_named < LPA_REPORT_DNS_RESERVE) s->dns_names[s->dns_named++] = hash;
+    return 1;
+}
+
 int lpa_report_send_audit(struct lpa_report_stream *s, const struct lpa_audit_record *r) {
     struct lpa_bytes m = { 0 };
     struct lpa_audit_record fixed = *r;
@@ -156,23 +198,15 @@ int lpa_report_send_audit(struct lpa_report_stream *s, const struct lpa_audit_re
         lpa_bytes_free(&m);
         return 0;
     }
-    // A full spool still takes the first refusals of each rule (the first destinations
-    // of an egress rule): a flood of one call must not keep another out of the report.
-    size_t reserve = s->rules && s->rules[r->rule].kind == LPA_AUDIT_EGRESS ? LPA_REPORT_EGRESS_RESERVE : 1;
-    int sent = send_message(s, 'A', &m, s->detailed[r->rule] < reserve);
+    // A full spool still takes the first refusal of each rule and the first refusal
+    // for each of the first destinations: a flood of one call (or of one address) must
+    // not keep another out of the report.
+    int reserved = s->detailed[r->rule] == 0;
+    if (s->rules && s->rules[r->rule].kind == LPA_AUDIT_EGRESS) reserved |= destination_is_new(s, r);
+    int sent = send_message(s, 'A', &m, reserved);
     if (sent == 1) s->detailed[r->rule]++;
     if (sent == 0) s->uncounted[r->rule]++;
     return sent < 0 ? -1 : 0;
-}
-
-// The names already in the stream (their FNV-1a hashes), up to LPA_REPORT_DNS_RESERVE.
-static int dns_name_is_new(struct lpa_report_stream *s, const uint8_t *name, size_t length) {
-    uint64_t hash = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < length; i++) hash = (hash ^ name[i]) * 0x100000001b3ULL;
-    for (size_t i = 0; i < s->dns_named; i++)
-        if (s->dns_names[i] == hash) return 0;
-    if (s->dns_named < LPA_REPORT_DNS_RESERVE) s->dns_names[s->dns_named++] = hash;
-    return 1;
 }
 
 int lpa_report_send_dns(struct lpa_report_stream *s, const uint8_t *name, size_t length, uint16_t type, int tcp) {

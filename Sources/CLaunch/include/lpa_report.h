@@ -44,8 +44,9 @@ struct lpa_report_end {
 // have, and gives them back when it ends) messages wait in a spool of
 // LPA_REPORT_SPOOL_MAX bytes. A full spool still takes a bounded reserve, so that a
 // flood of one kind cannot keep another out of the report: the first refusal of each
-// rule (the first LPA_REPORT_EGRESS_RESERVE of an egress rule: the destinations) and
-// the first question for each of the first LPA_REPORT_DNS_RESERVE names. Beyond that a
+// rule, the first refusal for each of the first LPA_REPORT_EGRESS_RESERVE destinations
+// of egress rules, and the first question for each of the first LPA_REPORT_DNS_RESERVE
+// names. Beyond that a
 // refusal is counted by rule in `uncounted` (sent as 'X'), a question in `dns_unsent`
 // (sent with the end): the report's numbers stay whole, its details are the first.
 enum {
@@ -62,6 +63,8 @@ struct lpa_report_stream {
     uint32_t *detailed;      // per rule: refusals sent or spooled one by one
     uint64_t dns_unsent;
     int spool_full;
+    uint64_t egress_keys[LPA_REPORT_EGRESS_RESERVE];
+    size_t egress_named;
     uint64_t dns_names[LPA_REPORT_DNS_RESERVE];
     size_t dns_named;
 };
