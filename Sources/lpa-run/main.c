@@ -148,6 +148,19 @@ static void reporter_begin(void) {
     reporter_connect();
 }
 
+static int64_t monotonic_ns(void);
+
+// While the reporter cannot start, a flood of events retries at most every 50 ms (each
+// try costs a socket pair and a fork); the end of the run tries once more regardless.
+static void reporter_retry(void) {
+    static int64_t next_try;
+    if (reporter.stream.fd != -1) return;
+    int64_t now = monotonic_ns();
+    if (now < next_try) return;
+    next_try = now + 50 * 1000000LL;
+    reporter_connect();
+}
+
 // audit.c's sink, after it answered a refused call.
 static void on_refused(const struct lpa_audit_record *call, void *context) {
     (void)context;
@@ -160,7 +173,7 @@ static void on_refused(const struct lpa_audit_record *call, void *context) {
         return;
     }
     reporter_begin();
-    if (reporter.stream.fd == -1) reporter_connect();
+    reporter_retry();
     lpa_report_send_audit(&reporter.stream, call);
 }
 
@@ -169,7 +182,7 @@ static void on_question(const uint8_t *name, size_t length, uint16_t type, int t
     (void)context;
     if (reporter.quiet) return;
     reporter_begin();
-    if (reporter.stream.fd == -1) reporter_connect();
+    reporter_retry();
     lpa_report_send_dns(&reporter.stream, name, length, type, tcp);
 }
 
