@@ -1,5 +1,5 @@
-// Reading bounded bytes (records and the report stream): a cursor that goes bad, and
-// stays bad, on the first read past its end. Private to CLaunch.
+// Private to CLaunch, shared by records and the report stream: reading bounded bytes (a
+// cursor that goes bad, and stays bad, on the first read past its end) and the trace.
 #ifndef LPA_CURSOR_H
 #define LPA_CURSOR_H
 
@@ -22,5 +22,8 @@ static inline int take(struct cursor *c, void *out, size_t length) {
     c->at += length;
     return 0;
 }
+
+// LPA_LAUNCH_RECORD_TRACE=1: "lpa-run: WHO: WHAT" on stderr (record.c).
+void lpa_trace_line(const char *who, const char *what);
 
 #endif

@@ -49,16 +49,18 @@
 
 // LPA_LAUNCH_RECORD_TRACE=1: one line on stderr for each decision (tests, and people
 // asking why a run was not fast). Names no path: a path may hold anything.
-static void trace(const char *what) {
+void lpa_trace_line(const char *who, const char *what) {
     const char *on = getenv("LPA_LAUNCH_RECORD_TRACE");
     if (!on || strcmp(on, "1") != 0) return;
     char line[160];
-    int n = snprintf(line, sizeof line, "lpa-run: launch record: %s\n", what);
+    int n = snprintf(line, sizeof line, "lpa-run: %s: %s\n", who, what);
     if (n > 0) {
         ssize_t ignored = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
         (void)ignored;
     }
 }
+
+static void trace(const char *what) { lpa_trace_line("launch record", what); }
 
 static const char magic[8] = { 'L', 'P', 'A', 'R', 'E', 'C', 1, '\n' };
 

@@ -31,16 +31,7 @@ static void put_ostr(struct lpa_bytes *m, const char *s) {
     put(m, s, n);
 }
 
-void lpa_report_trace(const char *what) {
-    const char *on = getenv("LPA_LAUNCH_RECORD_TRACE");
-    if (!on || strcmp(on, "1") != 0) return;
-    char line[160];
-    int n = snprintf(line, sizeof line, "lpa-run: reporter: %s\n", what);
-    if (n > 0) {
-        ssize_t ignored = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-        (void)ignored;
-    }
-}
+void lpa_report_trace(const char *what) { lpa_trace_line("reporter", what); }
 
 static int send_all(int fd, const uint8_t *data, size_t length) {
     size_t sent = 0;
