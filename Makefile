@@ -9,8 +9,9 @@ APT_DEPS := libseccomp-dev libcap-dev libyaml-dev pkg-config curl gcc
 # runc (run the exported OCI bundle), systemd (systemd-analyze verify/security);
 # python3-venv for the test tools' virtualenvs (kubernetes-validate, check-jsonschema,
 # virtualenv tests); man-db and groff-base render lpa-run(1) (`man -l`); bash, zsh and
-# fish load the completion scripts; strace traces a run for the launch record's manifest test.
-TEST_DEPS := python3 python3-venv bsdutils util-linux hostname crun runc systemd man-db groff-base bash zsh fish strace
+# fish load the completion scripts; strace traces a run for the launch record's manifest test;
+# ss (iproute2) shows the relay's sockets' congestion control.
+TEST_DEPS := python3 python3-venv bsdutils util-linux hostname crun runc systemd man-db groff-base bash zsh fish strace iproute2
 # Static Swift standard library: a dynamically linked Swift program spends ~15 ms
 # starting, a static one ~4 ms, and launcher start-up is a benchmarked figure. lpa-run
 # itself is a static PIE (LPA_STATIC_PIE, Package.swift): no dynamic loader, no shared

@@ -128,6 +128,40 @@ static const size_t CHUNK = 1 << 20;
 // brings less than this again.
 enum { COPY_MAX = 16384 };
 
+// Loopback carries no loss and no queue to probe, so congestion control has nothing to
+// do there; but a host whose default is a pacing algorithm (bbr) still paces every relayed
+// byte, and measured here that throttles a bulk transfer by ~15% (docs/BENCHMARKS.md,
+// relay section). The relay's own loopback sockets use reno, which is always built in and
+// open to unprivileged callers (TCP_CONG_NON_RESTRICTED). Sockets that may face a real
+// network (a published port on a wildcard or LAN address, a host endpoint elsewhere) keep
+// the host's choice. A listener passes its algorithm on to the sockets it accepts.
+static void loopback_congestion(int fd) {
+    static const char reno[] = "reno";
+    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, reno, sizeof reno - 1);  // unix sockets: ENOTSUP, harmless
+}
+
+// Whether an address is a loopback one (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104).
+static int is_loopback(const struct sockaddr *a) {
+    if (a->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+    if (a->sa_family == AF_INET6) {
+        const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(v6) || (IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127);
+    }
+    return 0;
+}
+
+// A listener bound to a loopback address: its sockets get reno (see above); returns 1.
+static int loopback_listener(int fd) {
+    struct sockaddr_storage bound;
+    socklen_t length = sizeof bound;
+    if (getsockname(fd, (struct sockaddr *)&bound, &length) != 0 || length > sizeof bound ||
+        !is_loopback((struct sockaddr *)&bound))
+        return 0;
+    loopback_congestion(fd);
+    return 1;
+}
+
 static void set_nonblock(int fd) {
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
@@ -155,6 +189,7 @@ struct relay {
     size_t publish_open[LPA_RELAY_PUBLISH_MAX];      // open (and pending) connections per listener
     size_t connect_open[LPA_CONNECT_LISTENERS_MAX];
     int publish_paused[LPA_RELAY_PUBLISH_MAX];       // removed from epoll (out of descriptors)
+    int publish_loopback[LPA_RELAY_PUBLISH_MAX];     // bound to a loopback address (reno set on it)
     int connect_paused[LPA_CONNECT_LISTENERS_MAX];
     int any_paused;
     int64_t resume_at_ms;
@@ -506,7 +541,10 @@ static void serve_pending(struct relay *r) {
 static void accept_published(struct relay *r, size_t index) {
     size_t *open_count = &r->publish_open[index];
     for (;;) {
-        int client = accept4(r->spec->publish_fds[index], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        struct sockaddr_storage peer;
+        socklen_t peer_length = sizeof peer;
+        int client = accept4(r->spec->publish_fds[index], (struct sockaddr *)&peer, &peer_length,
+                             SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (client < 0) {
             // EAGAIN: all taken. Out of descriptors: the level-triggered listener would
             // wake us again at once, for ever; pause it.
@@ -518,6 +556,10 @@ static void accept_published(struct relay *r, size_t index) {
             continue;
         }
         (*open_count)++;
+        // A loopback listener gave its sockets reno already (lpa_relay_run); a wildcard
+        // one serves loopback clients too.
+        if (!r->publish_loopback[index] && peer_length <= sizeof peer && is_loopback((struct sockaddr *)&peer))
+            loopback_congestion(client);
         uint16_t port = r->spec->publish_sandbox_ports[index];
         if (r->pool_count > 0 && r->pending_head == NULL) {
             if (connect_inside(r, client, port, open_count) != 0 && out_of_resources(errno)) {
@@ -550,8 +592,13 @@ static void answer_from_init(struct relay *r) {
         if (n < 0) break;
         r->requested = r->requested >= LPA_SOCKET_BATCH_MAX ? r->requested - LPA_SOCKET_BATCH_MAX : 0;
         for (size_t i = 0; i < count; i++) {
-            if (r->pool_count < POOL_MAX) r->pool[r->pool_count++] = fds[i];
-            else close(fds[i]);
+            if (r->pool_count < POOL_MAX) {
+                // They connect to 127.0.0.1 inside: set here, off the client's path.
+                loopback_congestion(fds[i]);
+                r->pool[r->pool_count++] = fds[i];
+            } else {
+                close(fds[i]);
+            }
         }
         if (count == 0 && r->pool_count == 0) {
             // The init could not make sockets: refuse what waits rather than hang it.
@@ -606,6 +653,7 @@ static void accept_endpoint(struct relay *r, size_t index) {
             }
             continue;
         }
+        if (is_loopback((const struct sockaddr *)target)) loopback_congestion(host);
         int state = start_connect(host, (const struct sockaddr *)target, len);
         if (state < 0) {
             close(host);
@@ -747,11 +795,13 @@ int lpa_relay_run(const struct lpa_relay_spec *spec) {
     if (spec->dns != NULL && open_dns(&r) != 0) return -1;
     for (size_t i = 0; i < spec->publish_count; i++) {
         set_nonblock(spec->publish_fds[i]);
+        r.publish_loopback[i] = loopback_listener(spec->publish_fds[i]);
         r.publish_tags[i] = (struct tag){TAG_PUBLISH, i, NULL};
         if (add(&r, spec->publish_fds[i], &r.publish_tags[i]) != 0) return -1;
     }
     for (size_t i = 0; i < r.connect_count; i++) {
         set_nonblock(r.connect_listeners[i]);
+        loopback_listener(r.connect_listeners[i]);
         r.connect_tags[i] = (struct tag){TAG_CONNECT, i, NULL};
         if (add(&r, r.connect_listeners[i], &r.connect_tags[i]) != 0) return -1;
     }

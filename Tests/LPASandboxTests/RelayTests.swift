@@ -241,3 +241,126 @@ struct PublishedPortTests {
         #expect(allowed.status == 0, "\(allowed.stderr)")
     }
 }
+
+/// The congestion control the relay's own sockets use on loopback (relay.c
+/// loopback_congestion): reno, whatever the host's default is, because a pacing default
+/// (bbr) throttles every relayed byte on a path that has nothing to probe.
+@Suite("relay congestion control", .serialized)
+struct RelayCongestionTests {
+    /// The algorithm of each established TCP socket `filter` selects, from the kernel's
+    /// socket diagnostics (ss(8), iproute2): one name per socket.
+    /// `inNetworkOf`: a process of a sandbox, to look in its network namespace (a helper
+    /// joins its user and network namespaces, then runs ss there).
+    static func congestion(_ filter: String, inNetworkOf pid: pid_t? = nil) throws -> [String] {
+        let ss = ["/usr/bin/ss", "-tinH", "state", "established", filter]
+        let argv = pid.map { ["/usr/bin/python3", "-c", Self.joinNamespaces, "/proc/\($0)/ns"] + ss } ?? ss
+        let result = try Spawned(argv, environment: [:], cwd: "/").finish(seconds: 10)
+        guard result.status == 0 else { throw TestFailure("ss \(filter) exited \(result.status): \(result.stderr)") }
+        // Each socket: an address line, then a tab-indented info line whose first word
+        // is the algorithm ("reno wscale:… rto:…").
+        return result.stdout.split(separator: "\n").filter { $0.hasPrefix("\t") }.compactMap {
+            $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init)
+        }
+    }
+
+    static let joinNamespaces = """
+        import ctypes, os, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        ns = sys.argv[1]
+        def join(kind, flag):
+            fd = os.open(f"{ns}/{kind}", os.O_RDONLY)
+            if libc.setns(fd, flag) != 0:
+                sys.exit(f"setns {kind}: {os.strerror(ctypes.get_errno())}")
+        if os.stat(f"{ns}/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
+            join("user", 0x10000000)
+        join("net", 0x40000000)
+        os.execv(sys.argv[2], sys.argv[2:])
+        """
+
+    /// The host's default, as a plain socket gets it.
+    static var hostDefault: String {
+        (try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_congestion_control", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+    }
+
+    /// A connection to the published port, echoed once (so it is relayed), left open.
+    static func heldConnection(_ sandbox: PublishedSandbox) throws -> Int32 {
+        let fd = try sandbox.connect()
+        let payload = Array("congestion".utf8)
+        do {
+            try LoopbackHTTP.sendAll(fd, payload)
+            _ = try LoopbackHTTP.read(fd, count: payload.count, before: Deadline(seconds: 10), waitingFor: "the echo")
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    @Test("a port published on loopback: the relay's sockets on both sides use reno, the client's and the workload's keep the host default",
+          arguments: Runner.all)
+    func loopbackPublish(runner: Runner) throws {
+        let sandbox = try PublishedSandbox(runner: runner, probe: ["echo-server", "9000"], sandboxPort: 9000,
+                                           ready: "listening")
+        defer { sandbox.terminate() }
+        let fd = try Self.heldConnection(sandbox)
+        defer { close(fd) }
+        let relay = try Self.congestion("( sport = :\(sandbox.port) )")
+        #expect(relay == ["reno"], "relay side: \(relay)")
+        // The test can tell: a socket lpa-run did not make keeps the host's choice.
+        let client = try Self.congestion("( dport = :\(sandbox.port) )")
+        #expect(client == [Self.hostDefault], "client side: \(client)")
+        // Inside: the relay's socket to the workload (from the pool the init made) uses
+        // reno; the workload's own accepted socket keeps the default.
+        guard let inside = ProcessTree.descendants(of: sandbox.pid).last else {
+            throw TestFailure("no process under lpa-run \(sandbox.pid)")
+        }
+        let relayInside = try Self.congestion("( dport = :9000 )", inNetworkOf: inside)
+        #expect(relayInside == ["reno"], "relay's socket inside: \(relayInside)")
+        let workloadInside = try Self.congestion("( sport = :9000 )", inNetworkOf: inside)
+        #expect(workloadInside == [Self.hostDefault], "workload's socket inside: \(workloadInside)")
+    }
+
+    @Test("a port published on a wildcard address: a loopback client's relayed socket uses reno",
+          arguments: Runner.all)
+    func wildcardPublishLoopbackClient(runner: Runner) throws {
+        let sandbox = try PublishedSandbox(runner: runner, ready: .line("listening")) { port in
+            ["--profile", probeVisibleProfile(), "--allow-non-loopback-publish", "-p", "0.0.0.0:\(port):9000",
+             Binaries.shared.probe, "echo-server", "9000"]
+        }
+        defer { sandbox.terminate() }
+        let fd = try Self.heldConnection(sandbox)
+        defer { close(fd) }
+        let relay = try Self.congestion("( sport = :\(sandbox.port) )")
+        #expect(relay == ["reno"], "relay side: \(relay)")
+    }
+
+    @Test("a host endpoint on loopback: the relay's connection to it uses reno", arguments: Runner.all)
+    func loopbackEndpoint(runner: Runner) throws {
+        // Never accepts: the kernel completes the handshake from the backlog, which is all
+        // ss needs to see the relay's socket established.
+        let host = try LoopbackListener()
+        let script = """
+            import socket, time
+            s = socket.create_connection(("127.0.0.1", 8080))
+            print("connected", flush=True)
+            time.sleep(30)
+            """
+        let child = try Spawned(runner.command(["--connect", "127.0.0.1:\(host.port):8080", "/usr/bin/python3", "-c", script]),
+                                environment: runner.environment(), cwd: "/")
+        defer {
+            kill(child.pid, SIGTERM)
+            _ = child.finish(seconds: 30)
+        }
+        #expect(child.waitForLine("connected", seconds: 20))
+        var relay: [String] = []
+        let deadline = Date().addingTimeInterval(5)
+        // The relay connects when the workload's connection arrives; give it a moment.
+        repeat {
+            relay = try Self.congestion("( dport = :\(host.port) )")
+            if !relay.isEmpty { break }
+            usleep(20_000)
+        } while Date() < deadline
+        #expect(relay == ["reno"], "relay side: \(relay)")
+    }
+}
