@@ -130,14 +130,19 @@ enum { COPY_MAX = 16384 };
 
 // Loopback carries no loss and no queue to probe, so congestion control has nothing to
 // do there; but a host whose default is a pacing algorithm (bbr) still paces every relayed
-// byte, and measured here that throttles a bulk transfer by ~15% (docs/BENCHMARKS.md,
-// relay section). The relay's own loopback sockets use reno, which is always built in and
-// open to unprivileged callers (TCP_CONG_NON_RESTRICTED). Sockets that may face a real
-// network (a published port on a wildcard or LAN address, a host endpoint elsewhere) keep
-// the host's choice. A listener passes its algorithm on to the sockets it accepts.
+// byte, and measured here that cost bulk transfers through the relay about 30% of their
+// throughput (docs/BENCHMARKS.md, "Relay, second pass"). So the relay's own loopback
+// sockets use reno, which is built in and normally open to unprivileged callers
+// (TCP_CONG_NON_RESTRICTED; a refusal is ignored: the host's choice stays). Sockets that
+// may face a real network (a port published on a wildcard or LAN address, a host
+// endpoint elsewhere) keep the host's choice. The algorithm must be chosen before the
+// connection exists: a listener passes it on to the sockets it accepts, and a socket
+// that connects gets it first. A socket that is switched once established keeps the
+// pacing bbr turned on (nothing turns it off), now at reno's much higher rate: that is
+// all a loopback client of a wildcard listener gets (~0.75x a loopback listener's bulk).
 static void loopback_congestion(int fd) {
     static const char reno[] = "reno";
-    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, reno, sizeof reno - 1);  // unix sockets: ENOTSUP, harmless
+    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, reno, sizeof reno - 1);
 }
 
 // Whether an address is a loopback one (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104).
@@ -557,7 +562,8 @@ static void accept_published(struct relay *r, size_t index) {
         }
         (*open_count)++;
         // A loopback listener gave its sockets reno already (lpa_relay_run); a wildcard
-        // one serves loopback clients too.
+        // one serves loopback clients too, switched now (see loopback_congestion: late,
+        // so only part of the gain).
         if (!r->publish_loopback[index] && peer_length <= sizeof peer && is_loopback((struct sockaddr *)&peer))
             loopback_congestion(client);
         uint16_t port = r->spec->publish_sandbox_ports[index];
@@ -593,7 +599,8 @@ static void answer_from_init(struct relay *r) {
         r->requested = r->requested >= LPA_SOCKET_BATCH_MAX ? r->requested - LPA_SOCKET_BATCH_MAX : 0;
         for (size_t i = 0; i < count; i++) {
             if (r->pool_count < POOL_MAX) {
-                // They connect to 127.0.0.1 inside: set here, off the client's path.
+                // They connect to 127.0.0.1 inside: set before the connect, here (while
+                // the pool lasts, off the client's path).
                 loopback_congestion(fds[i]);
                 r->pool[r->pool_count++] = fds[i];
             } else {

@@ -42,8 +42,8 @@ enum BlockedUserNamespace {
                 sys.exit("block-userns: prctl: errno %d" % ctypes.get_errno())
             os.execv(sys.argv[1], sys.argv[1:])
             """#
-        try? script.write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
+        // Close-on-exec writing (see PolicySafetyTests.writeFile): it is executed.
+        try? PolicySafetyTests.writeFile(path, script, owner: getuid(), mode: 0o755)
         return path
     }()
 

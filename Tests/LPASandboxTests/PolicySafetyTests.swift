@@ -40,8 +40,16 @@ struct PolicySafetyTests {
         chmod(path, mode)
     }
 
+    /// Written through a close-on-exec descriptor: Foundation's String.write leaves its
+    /// descriptor inheritable, and a child another test forks meanwhile keeps it open
+    /// for writing, so a script written here fails to execute with ETXTBSY.
     static func writeFile(_ path: String, _ text: String, owner: uid_t, mode: mode_t) throws {
-        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count else { throw POSIXError(.EIO) }
         chown(path, owner, owner)
         chmod(path, mode)
     }

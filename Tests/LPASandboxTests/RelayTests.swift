@@ -244,7 +244,9 @@ struct PublishedPortTests {
 
 /// The congestion control the relay's own sockets use on loopback (relay.c
 /// loopback_congestion): reno, whatever the host's default is, because a pacing default
-/// (bbr) throttles every relayed byte on a path that has nothing to probe.
+/// (bbr) throttles every relayed byte on a path that has nothing to probe. Each check
+/// sets a socket lpa-run made against one it did not; on a host whose default is reno
+/// itself the two cannot differ (this machine's default is bbr).
 @Suite("relay congestion control", .serialized)
 struct RelayCongestionTests {
     /// The algorithm of each established TCP socket `filter` selects, from the kernel's
@@ -256,10 +258,11 @@ struct RelayCongestionTests {
         let argv = pid.map { ["/usr/bin/python3", "-c", Self.joinNamespaces, "/proc/\($0)/ns"] + ss } ?? ss
         let result = try Spawned(argv, environment: [:], cwd: "/").finish(seconds: 10)
         guard result.status == 0 else { throw TestFailure("ss \(filter) exited \(result.status): \(result.stderr)") }
-        // Each socket: an address line, then a tab-indented info line whose first word
-        // is the algorithm ("reno wscale:… rto:…").
-        return result.stdout.split(separator: "\n").filter { $0.hasPrefix("\t") }.compactMap {
-            $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init)
+        // Each socket: an address line, then a tab-indented info line: option flags ("ts",
+        // "sack", … when on), the algorithm, then "name:value" fields ("wscale:…").
+        return result.stdout.split(separator: "\n").filter { $0.hasPrefix("\t") }.compactMap { line in
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return words.prefix(while: { !$0.contains(":") }).last.map(String.init)
         }
     }
 
@@ -276,6 +279,16 @@ struct RelayCongestionTests {
         join("net", 0x40000000)
         os.execv(sys.argv[2], sys.argv[2:])
         """
+
+    /// The default of the sandbox's network namespace (copied from the host's first one
+    /// when it was made), read there.
+    static func sandboxDefault(_ pid: pid_t) throws -> String {
+        let argv = ["/usr/bin/python3", "-c", Self.joinNamespaces, "/proc/\(pid)/ns",
+                    "/bin/cat", "/proc/sys/net/ipv4/tcp_congestion_control"]
+        let result = try Spawned(argv, environment: [:], cwd: "/").finish(seconds: 10)
+        guard result.status == 0 else { throw TestFailure("reading the sandbox's default: \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
     /// The host's default, as a plain socket gets it.
     static var hostDefault: String {
@@ -318,7 +331,7 @@ struct RelayCongestionTests {
         let relayInside = try Self.congestion("( dport = :9000 )", inNetworkOf: inside)
         #expect(relayInside == ["reno"], "relay's socket inside: \(relayInside)")
         let workloadInside = try Self.congestion("( sport = :9000 )", inNetworkOf: inside)
-        #expect(workloadInside == [Self.hostDefault], "workload's socket inside: \(workloadInside)")
+        #expect(workloadInside == [try Self.sandboxDefault(inside)], "workload's socket inside: \(workloadInside)")
     }
 
     @Test("a port published on a wildcard address: a loopback client's relayed socket uses reno",
@@ -362,5 +375,14 @@ struct RelayCongestionTests {
             usleep(20_000)
         } while Date() < deadline
         #expect(relay == ["reno"], "relay side: \(relay)")
+        // Inside: the relay's listener at 127.0.0.1:8080 gave the socket it accepted for
+        // the workload reno; the workload's own socket keeps the default.
+        guard let inside = ProcessTree.descendants(of: child.pid).last else {
+            throw TestFailure("no process under lpa-run \(child.pid)")
+        }
+        let accepted = try Self.congestion("( sport = :8080 )", inNetworkOf: inside)
+        #expect(accepted == ["reno"], "relay's accepted socket inside: \(accepted)")
+        let workload = try Self.congestion("( dport = :8080 )", inNetworkOf: inside)
+        #expect(workload == [try Self.sandboxDefault(inside)], "workload's socket inside: \(workload)")
     }
 }
