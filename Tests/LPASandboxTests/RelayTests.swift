@@ -290,6 +290,18 @@ struct RelayCongestionTests {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Inside the sandbox under `lpaRun`: the relay's socket (ss filter `relay`) uses reno,
+    /// the workload's own (`workload`) the sandbox's default.
+    static func expectInside(_ lpaRun: pid_t, relay: String, workload: String) throws {
+        guard let inside = ProcessTree.descendants(of: lpaRun).last else {
+            throw TestFailure("no process under lpa-run \(lpaRun)")
+        }
+        let relaySide = try congestion(relay, inNetworkOf: inside)
+        #expect(relaySide == ["reno"], "relay's socket inside: \(relaySide)")
+        let workloadSide = try congestion(workload, inNetworkOf: inside)
+        #expect(workloadSide == [try sandboxDefault(inside)], "workload's socket inside: \(workloadSide)")
+    }
+
     /// The host's default, as a plain socket gets it.
     static var hostDefault: String {
         (try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_congestion_control", encoding: .utf8))?
@@ -325,13 +337,7 @@ struct RelayCongestionTests {
         #expect(client == [Self.hostDefault], "client side: \(client)")
         // Inside: the relay's socket to the workload (from the pool the init made) uses
         // reno; the workload's own accepted socket keeps the default.
-        guard let inside = ProcessTree.descendants(of: sandbox.pid).last else {
-            throw TestFailure("no process under lpa-run \(sandbox.pid)")
-        }
-        let relayInside = try Self.congestion("( dport = :9000 )", inNetworkOf: inside)
-        #expect(relayInside == ["reno"], "relay's socket inside: \(relayInside)")
-        let workloadInside = try Self.congestion("( sport = :9000 )", inNetworkOf: inside)
-        #expect(workloadInside == [try Self.sandboxDefault(inside)], "workload's socket inside: \(workloadInside)")
+        try Self.expectInside(sandbox.pid, relay: "( dport = :9000 )", workload: "( sport = :9000 )")
     }
 
     @Test("a port published on a wildcard address: a loopback client's relayed socket uses reno",
@@ -377,12 +383,6 @@ struct RelayCongestionTests {
         #expect(relay == ["reno"], "relay side: \(relay)")
         // Inside: the relay's listener at 127.0.0.1:8080 gave the socket it accepted for
         // the workload reno; the workload's own socket keeps the default.
-        guard let inside = ProcessTree.descendants(of: child.pid).last else {
-            throw TestFailure("no process under lpa-run \(child.pid)")
-        }
-        let accepted = try Self.congestion("( sport = :8080 )", inNetworkOf: inside)
-        #expect(accepted == ["reno"], "relay's accepted socket inside: \(accepted)")
-        let workload = try Self.congestion("( dport = :8080 )", inNetworkOf: inside)
-        #expect(workload == [try Self.sandboxDefault(inside)], "workload's socket inside: \(workload)")
+        try Self.expectInside(child.pid, relay: "( sport = :8080 )", workload: "( dport = :8080 )")
     }
 }
